@@ -1,0 +1,125 @@
+//! Modbus vocabulary shared by every transport: which table a request addresses, what a read
+//! returns, what a write carries, and how a transaction fails. Pure data; no I/O.
+
+use std::fmt;
+
+/// The four Modbus data tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// Read/write bits (function 1 to read, 5 and 15 to write).
+    Coil,
+    /// Read-only bits (function 2).
+    DiscreteInput,
+    /// Read/write 16-bit registers (function 3 to read, 6 and 16 to write).
+    Holding,
+    /// Read-only 16-bit registers (function 4).
+    Input,
+}
+
+impl Table {
+    /// Whether the table holds single bits rather than 16-bit words.
+    pub fn is_bits(self) -> bool {
+        matches!(self, Table::Coil | Table::DiscreteInput)
+    }
+
+    /// The function code that reads this table.
+    pub fn read_function(self) -> u8 {
+        match self {
+            Table::Coil => 1,
+            Table::DiscreteInput => 2,
+            Table::Holding => 3,
+            Table::Input => 4,
+        }
+    }
+
+    /// Most items one read request may ask for, by the Modbus specification.
+    pub fn protocol_read_limit(self) -> u16 {
+        if self.is_bits() { 2000 } else { 125 }
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Table::Coil => "coil",
+            Table::DiscreteInput => "discrete input",
+            Table::Holding => "holding",
+            Table::Input => "input",
+        })
+    }
+}
+
+/// One read transaction: `count` items of `table` from `address` at `unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReadRequest {
+    pub unit: u8,
+    pub table: Table,
+    pub address: u16,
+    pub count: u16,
+}
+
+/// What a read returns: bits for coils and discrete inputs, words for registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadData {
+    Bits(Vec<bool>),
+    Words(Vec<u16>),
+}
+
+/// One write transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteRequest {
+    /// Function 5.
+    Coil { unit: u8, address: u16, value: bool },
+    /// Function 6.
+    Register { unit: u8, address: u16, value: u16 },
+    /// Function 16: multi-register values must be written in one request on most devices.
+    Registers { unit: u8, address: u16, values: Vec<u16> },
+}
+
+impl WriteRequest {
+    pub fn unit(&self) -> u8 {
+        match self {
+            WriteRequest::Coil { unit, .. }
+            | WriteRequest::Register { unit, .. }
+            | WriteRequest::Registers { unit, .. } => *unit,
+        }
+    }
+}
+
+/// How one Modbus transaction fails. Callers branch on it: a timeout or a framing error counts
+/// toward "not connected" and makes a TCP link reconnect; an exception proves the device is
+/// alive but refused the request (usually a profile bug or an unsupported feature).
+#[derive(Debug, thiserror::Error)]
+pub enum ModbusError {
+    #[error("no answer within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("exception {code:#04x} ({})", exception_name(*.code))]
+    Exception { code: u8 },
+    #[error("malformed answer: {0}")]
+    Framing(String),
+    #[error("link down: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ModbusError {
+    /// Whether the device answered at all (an exception is an answer).
+    pub fn device_answered(&self) -> bool {
+        matches!(self, ModbusError::Exception { .. })
+    }
+}
+
+/// The standard names of Modbus exception codes.
+pub fn exception_name(code: u8) -> &'static str {
+    match code {
+        1 => "illegal function",
+        2 => "illegal data address",
+        3 => "illegal data value",
+        4 => "server device failure",
+        5 => "acknowledge",
+        6 => "server device busy",
+        8 => "memory parity error",
+        10 => "gateway path unavailable",
+        11 => "gateway target device failed to respond",
+        _ => "unknown exception",
+    }
+}

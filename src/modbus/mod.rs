@@ -1,0 +1,5 @@
+//! The southbound edge: Modbus transports (TCP, RTU on serial lines) and the bus owners that
+//! poll devices on them. Owns every socket and serial port the daemon opens toward devices;
+//! never decides what a reading means (that is `profile` and `core`).
+
+pub mod frame;
