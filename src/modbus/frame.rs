@@ -73,7 +73,11 @@ pub enum WriteRequest {
     /// Function 6.
     Register { unit: u8, address: u16, value: u16 },
     /// Function 16: multi-register values must be written in one request on most devices.
-    Registers { unit: u8, address: u16, values: Vec<u16> },
+    Registers {
+        unit: u8,
+        address: u16,
+        values: Vec<u16>,
+    },
 }
 
 impl WriteRequest {

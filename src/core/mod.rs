@@ -1,0 +1,9 @@
+//! The pure core: socket states (and, in later issues, sessions, access and pricing). Driven by
+//! events that carry their own time, returning effects for the edges to carry out. Never reads a
+//! clock, never opens a file or a socket, never logs: the edges do.
+
+pub mod readings;
+pub mod socket_state;
+
+pub use readings::{Phases, Readings, VehicleState};
+pub use socket_state::{SocketState, StateRules};
