@@ -1,0 +1,112 @@
+//! The daemon's configuration in three steps: TOML text → `raw` serde structs → `validate`,
+//! which collects every problem with its key path → the typed `Config` below. Parsing binds no
+//! port and opens no device: `check-config` and the daemon run the same code.
+
+mod raw;
+mod validate;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use validate::{load, parse};
+
+use crate::profile::{Profile, ProfileSet};
+
+/// Exit code of `check-config` and `run` for an invalid configuration (EX_DATAERR would be 65;
+/// 64 is EX_USAGE, which linkerd2-proxy and others use for bad settings).
+pub const EXIT_INVALID_CONFIG: i32 = 64;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub site: SiteConfig,
+    pub log_level: log::LevelFilter,
+    /// Where state that must survive restarts is kept.
+    pub state_dir: PathBuf,
+    pub buses: Vec<BusConfig>,
+    pub sockets: Vec<SocketConfig>,
+    pub profiles: ProfileSet,
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    pub id: String,
+    pub name: String,
+    pub time_zone: chrono_tz::Tz,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusConfig {
+    pub name: String,
+    pub link: LinkConfig,
+    pub request_timeout: Duration,
+    /// Extra attempts of a failed request to a live unit.
+    pub retries: u32,
+    /// Silence kept between two requests, on top of the serial line's 3.5 characters.
+    pub inter_request_delay: Duration,
+    /// Consecutive failed polls after which a unit is "not connected".
+    pub dead_after: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkConfig {
+    Tcp {
+        host: String,
+        port: u16,
+        multiple_connections: bool,
+    },
+    Rtu(SerialLine),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SerialLine {
+    pub device: PathBuf,
+    pub baud: u32,
+    pub data_bits: u8,
+    pub parity: Parity,
+    pub stop_bits: u8,
+}
+
+impl SerialLine {
+    /// Bits on the wire per character: start + data + parity + stop.
+    pub fn bits_per_char(&self) -> u32 {
+        1 + u32::from(self.data_bits)
+            + u32::from(self.parity != Parity::None)
+            + u32::from(self.stop_bits)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parity {
+    None,
+    Even,
+    Odd,
+}
+
+#[derive(Debug, Clone)]
+pub struct SocketConfig {
+    pub id: String,
+    pub name: String,
+    pub serial_number: Option<String>,
+    pub uid: Option<String>,
+    /// Index into `Config::buses`.
+    pub bus: usize,
+    pub unit_id: u8,
+    pub profile: Arc<Profile>,
+    pub max_current_a: f64,
+    pub poll_interval: Duration,
+    pub relay: Option<RelayConfig>,
+}
+
+/// A relay module channel switching a plain socket whose meter is the main device.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub unit_id: u8,
+    pub profile: Arc<Profile>,
+    pub channel: u16,
+    /// Whether a plug sensor is wired to the channel's input.
+    pub plug_sensor: bool,
+}
+
+#[cfg(test)]
+mod tests;

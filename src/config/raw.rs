@@ -1,0 +1,95 @@
+//! The configuration file's TOML shape (`config/sitegate.example.toml` documents every key).
+//! Parsing only: numbers are read wide and durations as text so that validation can say what
+//! is wrong in an installer's words (`300 is outside 1..=247`) instead of serde's.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub site: toml::Value,
+    #[serde(default)]
+    pub log: Option<toml::Value>,
+    #[serde(default)]
+    pub state: Option<toml::Value>,
+    #[serde(default)]
+    pub profiles: Option<toml::Value>,
+    #[serde(default)]
+    pub bus: Vec<toml::Value>,
+    #[serde(default)]
+    pub socket: Vec<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    pub id: String,
+    pub name: String,
+    pub time_zone: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawState {
+    pub directory: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfiles {
+    #[serde(default)]
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBus {
+    pub name: String,
+    /// `tcp` or `rtu`.
+    pub kind: String,
+    // tcp
+    pub host: Option<String>,
+    pub port: Option<i64>,
+    pub multiple_connections: Option<bool>,
+    // rtu
+    pub device: Option<String>,
+    pub baud: Option<i64>,
+    pub data_bits: Option<i64>,
+    pub parity: Option<String>,
+    pub stop_bits: Option<i64>,
+    // both
+    pub request_timeout: Option<String>,
+    pub retries: Option<i64>,
+    pub inter_request_delay: Option<String>,
+    pub dead_after: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSocket {
+    pub id: String,
+    pub name: String,
+    pub serial_number: Option<String>,
+    pub uid: Option<String>,
+    pub bus: String,
+    pub unit_id: i64,
+    pub profile: String,
+    pub max_current_a: Option<f64>,
+    pub poll_interval: Option<String>,
+    pub relay: Option<RawRelay>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRelay {
+    pub unit_id: i64,
+    pub profile: Option<String>,
+    pub channel: Option<i64>,
+    pub plug_sensor: Option<bool>,
+}
