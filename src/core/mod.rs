@@ -3,7 +3,9 @@
 //! clock, never opens a file or a socket, never logs: the edges do.
 
 pub mod readings;
+pub mod site;
 pub mod socket_state;
 
 pub use readings::{Phases, Readings, VehicleState};
+pub use site::{Control, Effect, Event, Site, SocketIndex, SocketSetup, SocketView};
 pub use socket_state::{SocketState, StateRules};

@@ -2,4 +2,8 @@
 //! poll devices on them. Owns every socket and serial port the daemon opens toward devices;
 //! never decides what a reading means (that is `profile` and `core`).
 
+pub mod device;
 pub mod frame;
+pub mod health;
+pub mod schedule;
+pub mod tcp;
