@@ -2,4 +2,8 @@
 //! poll devices on them. Owns every socket and serial port the daemon opens toward devices;
 //! never decides what a reading means (that is `profile` and `core`).
 
+pub mod crc;
 pub mod frame;
+pub mod pdu;
+pub mod rtu;
+pub mod timing;
