@@ -103,6 +103,10 @@ pub enum ModbusError {
     Framing(String),
     #[error("link down: {0}")]
     Io(#[from] std::io::Error),
+    /// The request itself breaks the specification (zero or too many items, an address range
+    /// past 65535, a broadcast read): a caller or configuration bug, never sent on the line.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
 }
 
 impl ModbusError {

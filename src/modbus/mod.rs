@@ -2,8 +2,12 @@
 //! poll devices on them. Owns every socket and serial port the daemon opens toward devices;
 //! never decides what a reading means (that is `profile` and `core`).
 
+pub mod crc;
 pub mod device;
 pub mod frame;
 pub mod health;
+pub mod pdu;
+pub mod rtu;
 pub mod schedule;
 pub mod tcp;
+pub mod timing;
