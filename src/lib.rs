@@ -2,6 +2,9 @@
 
 pub mod config;
 pub mod core;
+pub mod daemon;
+pub mod logging;
 pub mod modbus;
+pub mod out_of_service;
 pub mod problems;
 pub mod profile;

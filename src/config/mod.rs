@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub use validate::{load, parse};
 
+use crate::modbus::rtu::SerialSettings;
 use crate::profile::{Profile, ProfileSet};
 
 /// Exit code of `check-config` and `run` for an invalid configuration (EX_DATAERR would be 65;
@@ -55,32 +56,7 @@ pub enum LinkConfig {
         port: u16,
         multiple_connections: bool,
     },
-    Rtu(SerialLine),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SerialLine {
-    pub device: PathBuf,
-    pub baud: u32,
-    pub data_bits: u8,
-    pub parity: Parity,
-    pub stop_bits: u8,
-}
-
-impl SerialLine {
-    /// Bits on the wire per character: start + data + parity + stop.
-    pub fn bits_per_char(&self) -> u32 {
-        1 + u32::from(self.data_bits)
-            + u32::from(self.parity != Parity::None)
-            + u32::from(self.stop_bits)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Parity {
-    None,
-    Even,
-    Odd,
+    Rtu(SerialSettings),
 }
 
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::raw::*;
 use super::*;
+use crate::modbus::rtu::{DataBits, Parity, SerialSettings, StopBits};
 use crate::problems::{Problems, deserialize_collecting, join};
 use crate::profile::{DeviceKind, ProfileSet};
 
@@ -287,7 +288,13 @@ fn bus(b: RawBus, path: &str, problems: &mut Problems) -> Option<BusConfig> {
                 &join(path, "data_bits"),
                 problems,
             )
-            .unwrap_or(8);
+            .map_or(DataBits::Eight, |b| {
+                if b == 7 {
+                    DataBits::Seven
+                } else {
+                    DataBits::Eight
+                }
+            });
             let parity = match b.parity.as_deref().unwrap_or("none") {
                 "none" => Parity::None,
                 "even" => Parity::Even,
@@ -306,9 +313,11 @@ fn bus(b: RawBus, path: &str, problems: &mut Problems) -> Option<BusConfig> {
                 &join(path, "stop_bits"),
                 problems,
             )
-            .unwrap_or(1);
-            Some(LinkConfig::Rtu(SerialLine {
-                device: PathBuf::from(device),
+            .map_or(StopBits::One, |b| {
+                if b == 2 { StopBits::Two } else { StopBits::One }
+            });
+            Some(LinkConfig::Rtu(SerialSettings {
+                path: PathBuf::from(device),
                 baud: baud as u32,
                 data_bits,
                 parity,

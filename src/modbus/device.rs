@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::core::{Control, Readings, SocketIndex};
 use crate::modbus::frame::{ReadRequest, Table, WriteRequest};
 use crate::profile::{
-    Decoded, EnableControl, PlannedRead, Profile, ReadWhen, Register, apply, decode::encode_words, plan_reads, readings,
+    Decoded, EnableControl, PlannedRead, Profile, ReadWhen, Register, apply, decode::encode_words,
+    plan_reads, readings,
 };
 
 /// One Modbus device (or relay channel) of a socket.
@@ -28,12 +29,25 @@ impl Part {
     pub fn new(unit: u8, channel: u16, profile: Arc<Profile>, use_plug: bool) -> Part {
         let every = plan_reads(&profile, unit, channel, &[ReadWhen::Every]);
         let once = plan_reads(&profile, unit, channel, &[ReadWhen::Once]);
-        Part { unit, channel, profile, use_plug, every, once, once_done: false, decoded: Decoded::new() }
+        Part {
+            unit,
+            channel,
+            profile,
+            use_plug,
+            every,
+            once,
+            once_done: false,
+            decoded: Decoded::new(),
+        }
     }
 
     /// The reads of the next poll: identity registers too until they were read once.
     pub fn reads(&self) -> Vec<PlannedRead> {
-        let mut reads = if self.once_done { vec![] } else { self.once.clone() };
+        let mut reads = if self.once_done {
+            vec![]
+        } else {
+            self.once.clone()
+        };
         reads.extend(self.every.iter().cloned());
         reads
     }
@@ -64,18 +78,35 @@ impl Part {
         let address = reg.address_at(self.channel);
         let unit = reg.unit_for(self.unit);
         if reg.table == Table::Coil {
-            return WriteRequest::Coil { unit, address, value: value != 0.0 };
+            return WriteRequest::Coil {
+                unit,
+                address,
+                value: value != 0.0,
+            };
         }
         let words = encode_words(reg, value);
         if words.len() == 1 && !reg.write_multiple {
-            WriteRequest::Register { unit, address, value: words[0] }
+            WriteRequest::Register {
+                unit,
+                address,
+                value: words[0],
+            }
         } else {
-            WriteRequest::Registers { unit, address, values: words }
+            WriteRequest::Registers {
+                unit,
+                address,
+                values: words,
+            }
         }
     }
 
     fn read_of(&self, reg: &Register) -> ReadRequest {
-        ReadRequest { unit: reg.unit_for(self.unit), table: reg.table, address: reg.address_at(self.channel), count: reg.width() }
+        ReadRequest {
+            unit: reg.unit_for(self.unit),
+            table: reg.table,
+            address: reg.address_at(self.channel),
+            count: reg.width(),
+        }
     }
 }
 
@@ -135,12 +166,17 @@ impl Device {
         let (i, control) = self.setpoint_part()?;
         let refresh = control.refresh?;
         let _ = i;
-        Some((refresh, self.writes_for(Control::Setpoint(self.effective_setpoint()?))))
+        Some((
+            refresh,
+            self.writes_for(Control::Setpoint(self.effective_setpoint()?)),
+        ))
     }
 
     /// A disabled socket whose enable goes through the setpoint holds 0 A.
     fn effective_setpoint(&self) -> Option<f64> {
-        let via_setpoint = self.enable_part().is_some_and(|(_, e)| *e == EnableControl::ViaSetpoint);
+        let via_setpoint = self
+            .enable_part()
+            .is_some_and(|(_, e)| *e == EnableControl::ViaSetpoint);
         if via_setpoint && self.enable == Some(false) {
             return Some(0.0);
         }
@@ -149,11 +185,18 @@ impl Device {
 
     fn enable_part(&self) -> Option<(usize, &EnableControl)> {
         // A relay module, when present, switches the socket.
-        self.parts.iter().enumerate().rev().find_map(|(i, p)| p.profile.controls.enable.as_ref().map(|e| (i, e)))
+        self.parts
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, p)| p.profile.controls.enable.as_ref().map(|e| (i, e)))
     }
 
     fn setpoint_part(&self) -> Option<(usize, &crate::profile::SetpointControl)> {
-        self.parts.iter().enumerate().find_map(|(i, p)| p.profile.controls.setpoint.as_ref().map(|s| (i, s)))
+        self.parts
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| p.profile.controls.setpoint.as_ref().map(|s| (i, s)))
     }
 
     fn writes_for(&self, control: Control) -> Vec<CheckedWrite> {
@@ -161,10 +204,22 @@ impl Device {
             Control::Enable(on) => match self.enable_part() {
                 None => vec![],
                 Some((_, EnableControl::ViaSetpoint)) => {
-                    let amps = if on { self.setpoint_a.unwrap_or(self.max_current_a) } else { 0.0 };
+                    let amps = if on {
+                        self.setpoint_a.unwrap_or(self.max_current_a)
+                    } else {
+                        0.0
+                    };
                     self.setpoint_writes(amps)
                 }
-                Some((i, EnableControl::Register { register, on: v_on, off: v_off, verify })) => {
+                Some((
+                    i,
+                    EnableControl::Register {
+                        register,
+                        on: v_on,
+                        off: v_off,
+                        verify,
+                    },
+                )) => {
                     let part = &self.parts[i];
                     let reg = &part.profile.registers[*register];
                     let value = f64::from(if on { *v_on } else { *v_off });
@@ -172,25 +227,37 @@ impl Device {
                         let vreg = &part.profile.registers[v];
                         (part.read_of(vreg), v, value)
                     });
-                    vec![CheckedWrite { part: i, write: part.write_of(reg, value), verify }]
+                    vec![CheckedWrite {
+                        part: i,
+                        write: part.write_of(reg, value),
+                        verify,
+                    }]
                 }
             },
             Control::Setpoint(a) => {
                 let off_via_setpoint = self.enable == Some(false)
-                    && self.enable_part().is_some_and(|(_, e)| *e == EnableControl::ViaSetpoint);
+                    && self
+                        .enable_part()
+                        .is_some_and(|(_, e)| *e == EnableControl::ViaSetpoint);
                 self.setpoint_writes(if off_via_setpoint { 0.0 } else { a })
             }
         }
     }
 
     fn setpoint_writes(&self, amps: f64) -> Vec<CheckedWrite> {
-        let Some((i, sp)) = self.setpoint_part() else { return vec![] };
+        let Some((i, sp)) = self.setpoint_part() else {
+            return vec![];
+        };
         let part = &self.parts[i];
         let reg = &part.profile.registers[sp.register];
         let verify = sp.verify.map(|v| {
             let vreg = &part.profile.registers[v];
             (part.read_of(vreg), v, amps)
         });
-        vec![CheckedWrite { part: i, write: part.write_of(reg, amps), verify }]
+        vec![CheckedWrite {
+            part: i,
+            write: part.write_of(reg, amps),
+            verify,
+        }]
     }
 }

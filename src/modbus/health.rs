@@ -26,7 +26,13 @@ pub struct Health {
 
 impl Health {
     pub fn new(dead_after: u32, first_retry: Duration) -> Health {
-        Health { dead_after, failures: 0, dead: false, retry: first_retry, first_retry }
+        Health {
+            dead_after,
+            failures: 0,
+            dead: false,
+            retry: first_retry,
+            first_retry,
+        }
     }
 
     pub fn is_dead(&self) -> bool {
@@ -70,7 +76,10 @@ mod tests {
         let mut h = Health::new(3, Duration::from_secs(2));
         assert_eq!(h.failure(), (None, None));
         assert_eq!(h.failure(), (None, None));
-        assert_eq!(h.failure(), (Some(Transition::Died), Some(Duration::from_secs(2))));
+        assert_eq!(
+            h.failure(),
+            (Some(Transition::Died), Some(Duration::from_secs(2)))
+        );
         assert_eq!(h.failure(), (None, Some(Duration::from_secs(4))));
         for _ in 0..10 {
             h.failure();

@@ -16,7 +16,11 @@ pub struct Period {
 
 impl Period {
     pub fn new(interval: Duration, first: Instant) -> Period {
-        Period { interval, due: first, skipped: 0 }
+        Period {
+            interval,
+            due: first,
+            skipped: 0,
+        }
     }
 
     pub fn due(&self) -> Instant {
@@ -66,7 +70,11 @@ mod tests {
         let s = Duration::from_secs(1);
         let mut p = Period::new(s, t0);
         p.advance(t0 + Duration::from_millis(3500));
-        assert_eq!(p.due(), t0 + s * 4, "next slot after now, not the 3 missed ones");
+        assert_eq!(
+            p.due(),
+            t0 + s * 4,
+            "next slot after now, not the 3 missed ones"
+        );
         assert_eq!(p.skipped, 3);
     }
 }

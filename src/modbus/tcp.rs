@@ -24,42 +24,66 @@ impl TcpLink {
             .map_err(|_| ModbusError::Timeout(timeout))??;
         // Requests are small and latency matters more than throughput.
         stream.set_nodelay(true)?;
-        Ok(TcpLink { ctx: tokio_modbus::client::tcp::attach_slave(stream, Slave(1)) })
+        Ok(TcpLink {
+            ctx: tokio_modbus::client::tcp::attach_slave(stream, Slave(1)),
+        })
     }
 
-    pub async fn read(&mut self, req: &ReadRequest, timeout: Duration) -> Result<ReadData, ModbusError> {
+    pub async fn read(
+        &mut self,
+        req: &ReadRequest,
+        timeout: Duration,
+    ) -> Result<ReadData, ModbusError> {
         self.ctx.set_slave(Slave(req.unit));
         let ctx = &mut self.ctx;
         let (addr, n) = (req.address, req.count);
         let data = match req.table {
-            Table::Coil => call(timeout, ctx.read_coils(addr, n)).await.map(ReadData::Bits),
-            Table::DiscreteInput => call(timeout, ctx.read_discrete_inputs(addr, n)).await.map(ReadData::Bits),
-            Table::Holding => call(timeout, ctx.read_holding_registers(addr, n)).await.map(ReadData::Words),
-            Table::Input => call(timeout, ctx.read_input_registers(addr, n)).await.map(ReadData::Words),
+            Table::Coil => call(timeout, ctx.read_coils(addr, n))
+                .await
+                .map(ReadData::Bits),
+            Table::DiscreteInput => call(timeout, ctx.read_discrete_inputs(addr, n))
+                .await
+                .map(ReadData::Bits),
+            Table::Holding => call(timeout, ctx.read_holding_registers(addr, n))
+                .await
+                .map(ReadData::Words),
+            Table::Input => call(timeout, ctx.read_input_registers(addr, n))
+                .await
+                .map(ReadData::Words),
         }?;
         let got = match &data {
             // Bits come padded to whole bytes.
-            ReadData::Bits(b) if b.len() >= usize::from(n) => return Ok(ReadData::Bits(b[..usize::from(n)].to_vec())),
+            ReadData::Bits(b) if b.len() >= usize::from(n) => {
+                return Ok(ReadData::Bits(b[..usize::from(n)].to_vec()));
+            }
             ReadData::Bits(b) => b.len(),
             ReadData::Words(w) => w.len(),
         };
         if got != usize::from(n) {
-            return Err(ModbusError::Framing(format!("asked for {n} items, got {got}")));
+            return Err(ModbusError::Framing(format!(
+                "asked for {n} items, got {got}"
+            )));
         }
         Ok(data)
     }
 
-    pub async fn write(&mut self, req: &WriteRequest, timeout: Duration) -> Result<(), ModbusError> {
+    pub async fn write(
+        &mut self,
+        req: &WriteRequest,
+        timeout: Duration,
+    ) -> Result<(), ModbusError> {
         self.ctx.set_slave(Slave(req.unit()));
         let ctx = &mut self.ctx;
         match req {
-            WriteRequest::Coil { address, value, .. } => call(timeout, ctx.write_single_coil(*address, *value)).await,
+            WriteRequest::Coil { address, value, .. } => {
+                call(timeout, ctx.write_single_coil(*address, *value)).await
+            }
             WriteRequest::Register { address, value, .. } => {
                 call(timeout, ctx.write_single_register(*address, *value)).await
             }
-            WriteRequest::Registers { address, values, .. } => {
-                call(timeout, ctx.write_multiple_registers(*address, values)).await
-            }
+            WriteRequest::Registers {
+                address, values, ..
+            } => call(timeout, ctx.write_multiple_registers(*address, values)).await,
         }
     }
 
@@ -77,7 +101,9 @@ async fn call<T>(
         Err(_) => Err(ModbusError::Timeout(timeout)),
         Ok(Err(tokio_modbus::Error::Transport(e))) => Err(ModbusError::Io(e)),
         Ok(Err(tokio_modbus::Error::Protocol(e))) => Err(ModbusError::Framing(e.to_string())),
-        Ok(Ok(Err(code))) => Err(ModbusError::Exception { code: exception_code(code) }),
+        Ok(Ok(Err(code))) => Err(ModbusError::Exception {
+            code: exception_code(code),
+        }),
         Ok(Ok(Ok(v))) => Ok(v),
     }
 }
