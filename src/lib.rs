@@ -8,3 +8,4 @@ pub mod modbus;
 pub mod out_of_service;
 pub mod problems;
 pub mod profile;
+pub mod tools;

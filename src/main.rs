@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sitegate::config::{self, EXIT_INVALID_CONFIG};
 use sitegate::daemon::Daemon;
+use sitegate::profile::ProfileSet;
 
 /// Grace period for shutdown: bus owners stop, the core drains. Below systemd's TimeoutStopSec.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -32,12 +33,117 @@ enum Command {
     },
     /// Check a configuration file: every problem with its key path; exit code 64 when invalid.
     CheckConfig { path: PathBuf },
+    /// Installer's Modbus tools; they open the bus themselves (stop the daemon first if it
+    /// holds a serial port).
+    Modbus {
+        #[command(subcommand)]
+        tool: ModbusTool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModbusTool {
+    /// Which unit ids answer, and which profile they look like.
+    Scan {
+        #[command(flatten)]
+        bus: BusArgs,
+        /// Unit ids to probe, e.g. 1-247 or 5.
+        #[arg(long, default_value = "1-247", value_parser = parse_units)]
+        units: std::ops::RangeInclusive<u8>,
+    },
+    /// Every register of a profile decoded with its unit, the socket points and state.
+    Read {
+        #[command(flatten)]
+        bus: BusArgs,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+    /// Switch a socket on or off, or set its current, and read it back.
+    Write {
+        #[command(flatten)]
+        bus: BusArgs,
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// Switch on (relay closed / EVSE enabled).
+        #[arg(long, conflicts_with_all = ["disable", "setpoint"])]
+        enable: bool,
+        /// Switch off.
+        #[arg(long, conflicts_with = "setpoint")]
+        disable: bool,
+        /// Current setpoint in A.
+        #[arg(long)]
+        setpoint: Option<f64>,
+    },
+}
+
+/// Which bus: a `[[bus]]` of the configuration, or one given on the command line.
+#[derive(clap::Args)]
+struct BusArgs {
+    /// Configuration file whose buses (and custom profiles) to use.
+    #[arg(long, default_value = "/etc/sitegate/sitegate.toml")]
+    config: PathBuf,
+    /// Name of a [[bus]] in the configuration.
+    #[arg(long, conflicts_with_all = ["tcp", "serial"], required_unless_present_any = ["tcp", "serial"])]
+    bus: Option<String>,
+    /// Modbus TCP device or gateway, HOST:PORT, instead of a configured bus.
+    #[arg(long, conflicts_with = "serial")]
+    tcp: Option<String>,
+    /// Serial device for Modbus RTU, instead of a configured bus.
+    #[arg(long)]
+    serial: Option<PathBuf>,
+    #[arg(long, default_value_t = 9600)]
+    baud: u32,
+    /// none, even or odd.
+    #[arg(long, default_value = "none")]
+    parity: String,
+    #[arg(long, default_value_t = 1)]
+    stop_bits: u8,
+    /// Answer timeout, e.g. 100ms (scan defaults to 100ms; read and write to the bus's).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    timeout: Option<Duration>,
+}
+
+#[derive(clap::Args)]
+struct DeviceArgs {
+    #[arg(long)]
+    unit: u8,
+    #[arg(long)]
+    profile: String,
+    /// Channel of a relay module.
+    #[arg(long, default_value_t = 0)]
+    channel: u16,
+}
+
+fn parse_units(s: &str) -> Result<std::ops::RangeInclusive<u8>, String> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let a: u8 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{a}` is not a unit id"))?;
+    let b: u8 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{b}` is not a unit id"))?;
+    if a == 0 || b > 247 || a > b {
+        return Err("unit ids are 1..=247, low-high".into());
+    }
+    Ok(a..=b)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { path } => check_config(&path),
+        Command::Modbus { tool } => {
+            sitegate::logging::init(log::LevelFilter::Warn);
+            match modbus_tool(tool) {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run { config } => {
             let config = match config::load(&config) {
                 Ok(c) => c,
@@ -112,4 +218,114 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
         r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
     }
     Ok(())
+}
+
+/// The bus and profiles a tool works with.
+fn resolve(
+    args: &BusArgs,
+    default_timeout: Option<Duration>,
+) -> anyhow::Result<(config::BusConfig, ProfileSet)> {
+    use sitegate::config::{BusConfig, LinkConfig};
+    use sitegate::modbus::rtu::{DataBits, Parity, SerialSettings, StopBits};
+    let timeout = args.timeout.or(default_timeout);
+    let adhoc = |link| BusConfig {
+        name: "command-line".into(),
+        link,
+        request_timeout: timeout.unwrap_or(Duration::from_millis(500)),
+        retries: 0,
+        inter_request_delay: Duration::ZERO,
+        dead_after: 1,
+    };
+    if let Some(target) = &args.tcp {
+        let (host, port) = target.rsplit_once(':').context("--tcp takes HOST:PORT")?;
+        let port = port.parse().context("--tcp port")?;
+        return Ok((
+            adhoc(LinkConfig::Tcp {
+                host: host.into(),
+                port,
+                multiple_connections: false,
+            }),
+            ProfileSet::builtin(),
+        ));
+    }
+    if let Some(path) = &args.serial {
+        let parity = match args.parity.as_str() {
+            "none" => Parity::None,
+            "even" => Parity::Even,
+            "odd" => Parity::Odd,
+            other => anyhow::bail!("--parity `{other}` is not none, even or odd"),
+        };
+        let stop_bits = if args.stop_bits == 2 {
+            StopBits::Two
+        } else {
+            StopBits::One
+        };
+        let settings = SerialSettings {
+            path: path.clone(),
+            baud: args.baud,
+            data_bits: DataBits::Eight,
+            parity,
+            stop_bits,
+        };
+        return Ok((adhoc(LinkConfig::Rtu(settings)), ProfileSet::builtin()));
+    }
+    let name = args
+        .bus
+        .as_deref()
+        .context("name a --bus, or give --tcp or --serial")?;
+    let config = config::load(&args.config)
+        .map_err(|p| anyhow::anyhow!("{}:\n{p}", args.config.display()))?;
+    let bus = sitegate::tools::bus_from_config(&config, name, timeout)?;
+    Ok((bus, config.profiles))
+}
+
+fn modbus_tool(tool: ModbusTool) -> anyhow::Result<ExitCode> {
+    use sitegate::tools;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut out = std::io::stdout();
+    runtime.block_on(async {
+        match tool {
+            ModbusTool::Scan { bus, units } => {
+                let (bus, profiles) = resolve(&bus, Some(Duration::from_millis(100)))?;
+                let found = tools::scan(&bus, &profiles, units, &mut out).await?;
+                Ok(if found.is_empty() {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                })
+            }
+            ModbusTool::Read { bus, device } => {
+                let (bus, profiles) = resolve(&bus, None)?;
+                let profile = tools::profile(&profiles, &device.profile)?;
+                tools::read(&bus, profile, device.unit, device.channel, &mut out).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ModbusTool::Write {
+                bus,
+                device,
+                enable,
+                disable,
+                setpoint,
+            } => {
+                let action = match (enable, disable, setpoint) {
+                    (true, _, _) => tools::WriteAction::Enable(true),
+                    (_, true, _) => tools::WriteAction::Enable(false),
+                    (_, _, Some(a)) => tools::WriteAction::SetpointA(a),
+                    _ => anyhow::bail!("say what to write: --enable, --disable or --setpoint A"),
+                };
+                let (bus, profiles) = resolve(&bus, None)?;
+                let profile = tools::profile(&profiles, &device.profile)?;
+                let confirmed =
+                    tools::write(&bus, profile, device.unit, device.channel, action, &mut out)
+                        .await?;
+                Ok(if confirmed {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+        }
+    })
 }

@@ -1,0 +1,109 @@
+//! `sitegate modbus scan`: which unit ids answer on a bus, and which profile each looks like.
+
+use std::io::Write;
+
+use crate::config::BusConfig;
+use crate::modbus::frame::{ModbusError, ReadData, ReadRequest, Table};
+use crate::profile::{ProfileSet, decode::decode_words};
+
+use super::{Session, ToolError};
+
+/// What answered at one unit id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub unit: u8,
+    /// Profiles whose identification matched, most specific first, with what was read.
+    pub looks_like: Vec<(String, String)>,
+}
+
+/// Probes `units` one by one with the bus's (short) timeout and writes a line per answering
+/// unit to `out`.
+pub async fn scan(
+    bus: &BusConfig,
+    profiles: &ProfileSet,
+    units: std::ops::RangeInclusive<u8>,
+    out: &mut impl Write,
+) -> Result<Vec<Found>, ToolError> {
+    let mut session = Session::open(bus).await?;
+    let mut found = Vec::new();
+    for unit in units {
+        if !answers(&mut session, unit).await {
+            continue;
+        }
+        let looks_like = identify(&mut session, profiles, unit).await;
+        let what = match looks_like.first() {
+            Some((name, detail)) => format!("looks like {name} ({detail})"),
+            None => "answers; no built-in or configured profile recognises it".to_string(),
+        };
+        let _ = writeln!(out, "unit {unit:>3}: {what}");
+        found.push(Found { unit, looks_like });
+    }
+    let _ = writeln!(out, "{} unit(s) answered on bus {}", found.len(), bus.name);
+    Ok(found)
+}
+
+/// A unit is present when it answers anything, even an exception.
+async fn answers(session: &mut Session<'_>, unit: u8) -> bool {
+    let probes = [Table::Holding, Table::Input, Table::Coil];
+    for table in probes {
+        let req = ReadRequest {
+            unit,
+            table,
+            address: 0,
+            count: 1,
+        };
+        match session.read(&req).await {
+            Ok(_) | Err(ModbusError::Exception { .. }) => return true,
+            Err(ModbusError::Timeout(_)) => return false,
+            // A gateway's "target failed to respond" is an exception: handled above. Garbage or
+            // a broken link: try the next probe.
+            Err(_) => {}
+        }
+    }
+    false
+}
+
+/// Profiles whose identify register reads as expected, those with a text to match first.
+async fn identify(
+    session: &mut Session<'_>,
+    profiles: &ProfileSet,
+    unit: u8,
+) -> Vec<(String, String)> {
+    let mut candidates: Vec<_> = profiles.iter().filter(|p| p.identify.is_some()).collect();
+    candidates.sort_by_key(|p| {
+        (
+            p.identify.as_ref().is_some_and(|i| i.starts_with.is_none()),
+            p.name.clone(),
+        )
+    });
+    let mut matches = Vec::new();
+    for p in candidates {
+        let id = p.identify.as_ref().expect("filtered");
+        let reg = &p.registers[id.register];
+        let req = ReadRequest {
+            unit: reg.unit_for(unit),
+            table: reg.table,
+            address: reg.address,
+            count: reg.width(),
+        };
+        let value = match session.read(&req).await {
+            Ok(ReadData::Words(w)) => decode_words(reg, &w),
+            Ok(ReadData::Bits(b)) => {
+                crate::profile::decode::decode_bit(b.first().copied().unwrap_or(false))
+            }
+            Err(_) => continue,
+        };
+        let text = value.to_string();
+        let ok = match &id.starts_with {
+            Some(prefix) => text
+                .trim_matches('"')
+                .to_ascii_lowercase()
+                .starts_with(&prefix.to_ascii_lowercase()),
+            None => value != crate::profile::Value::Unavailable,
+        };
+        if ok {
+            matches.push((p.name.clone(), format!("{} = {text}", reg.name)));
+        }
+    }
+    matches
+}
