@@ -3,6 +3,7 @@
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod demo;
 pub mod logging;
 pub mod modbus;
 pub mod out_of_service;

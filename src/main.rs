@@ -31,6 +31,15 @@ enum Command {
         #[arg(long, default_value = "/etc/sitegate/sitegate.toml")]
         config: PathBuf,
     },
+    /// A whole simulated site (TCP and RTU sockets) polled by the real daemon, with a live table.
+    Demo {
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Seed of the scenario loop.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Check a configuration file: every problem with its key path; exit code 64 when invalid.
     CheckConfig { path: PathBuf },
     /// Installer's Modbus tools; they open the bus themselves (stop the daemon first if it
@@ -134,6 +143,27 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { path } => check_config(&path),
+        Command::Demo { seconds, seed } => {
+            sitegate::logging::init(log::LevelFilter::Warn);
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: starting the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(sitegate::demo::run(seconds, seed)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Modbus { tool } => {
             sitegate::logging::init(log::LevelFilter::Warn);
             match modbus_tool(tool) {

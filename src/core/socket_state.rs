@@ -94,9 +94,9 @@ pub fn derive(readings: &Readings, disabled: bool, rules: StateRules) -> (Socket
     let plugged = match (readings.vehicle, readings.plug) {
         (Some(v), _) => v.plugged(),
         (None, Some(p)) => p,
-        // No plug sensor (a plain socket with a meter): energy flowing proves a plug; otherwise
-        // a closed relay is taken as "ready, nothing drawn" and an open one as available.
-        (None, None) => flowing || readings.enabled == Some(true),
+        // No plug sensor (a plain socket with a meter): only energy flowing proves a plug. A
+        // closed relay with nothing drawn is an empty socket ready for use, not a vehicle.
+        (None, None) => flowing,
     };
     if !plugged {
         return (SocketState::Available, "no vehicle".to_string());
@@ -199,7 +199,11 @@ mod tests {
         };
         assert_eq!(state(r(false, 0.0), false), SocketState::Available);
         assert_eq!(state(r(true, 2300.0), false), SocketState::Charging);
-        assert_eq!(state(r(true, 0.0), false), SocketState::SuspendedEV);
+        assert_eq!(
+            state(r(true, 0.0), false),
+            SocketState::Available,
+            "no sensor: no proof of a plug"
+        );
     }
 
     #[test]

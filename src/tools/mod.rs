@@ -113,9 +113,10 @@ impl<'a> Session<'a> {
 
     fn drop_if_broken<T>(&mut self, result: &Result<T, ModbusError>) {
         if let Err(e) = result
-            && self.link.as_ref().is_some_and(|l| l.must_reopen_after(e)) {
-                self.link = None;
-            }
+            && self.link.as_ref().is_some_and(|l| l.must_reopen_after(e))
+        {
+            self.link = None;
+        }
     }
 }
 

@@ -53,17 +53,19 @@ async fn answers(session: &mut Session<'_>, unit: u8) -> bool {
             count: 1,
         };
         match session.read(&req).await {
+            // A gateway's "path unavailable" or "target failed to respond": nobody there.
+            Err(ModbusError::Exception { code: 10 | 11 }) => return false,
             Ok(_) | Err(ModbusError::Exception { .. }) => return true,
             Err(ModbusError::Timeout(_)) => return false,
-            // A gateway's "target failed to respond" is an exception: handled above. Garbage or
-            // a broken link: try the next probe.
+            // Garbage or a broken link: try the next probe.
             Err(_) => {}
         }
     }
     false
 }
 
-/// Profiles whose identify register reads as expected, those with a text to match first.
+/// Profiles whose identify register reads as expected, most specific first: a text to match,
+/// then devices before relay modules (a smart socket has a relay coil too).
 async fn identify(
     session: &mut Session<'_>,
     profiles: &ProfileSet,
@@ -71,8 +73,10 @@ async fn identify(
 ) -> Vec<(String, String)> {
     let mut candidates: Vec<_> = profiles.iter().filter(|p| p.identify.is_some()).collect();
     candidates.sort_by_key(|p| {
+        let text_match = p.identify.as_ref().is_some_and(|i| i.starts_with.is_some());
         (
-            p.identify.as_ref().is_some_and(|i| i.starts_with.is_none()),
+            !text_match,
+            p.kind == crate::profile::DeviceKind::Relay,
             p.name.clone(),
         )
     });
@@ -91,7 +95,10 @@ async fn identify(
             Ok(ReadData::Bits(b)) => {
                 crate::profile::decode::decode_bit(b.first().copied().unwrap_or(false))
             }
-            Err(_) => continue,
+            Err(e) => {
+                log::debug!("unit {unit}: not {}: {e}", p.name);
+                continue;
+            }
         };
         let text = value.to_string();
         let ok = match &id.starts_with {
@@ -101,6 +108,11 @@ async fn identify(
                 .starts_with(&prefix.to_ascii_lowercase()),
             None => value != crate::profile::Value::Unavailable,
         };
+        log::debug!(
+            "unit {unit}: {} reads {text}: {}",
+            p.name,
+            if ok { "match" } else { "no match" }
+        );
         if ok {
             matches.push((p.name.clone(), format!("{} = {text}", reg.name)));
         }
