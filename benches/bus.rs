@@ -37,9 +37,16 @@ length = 10
 "#;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let all = args.is_empty();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bench-10.toml"), BENCH_PROFILE).unwrap();
     if all || args.iter().any(|a| a == "rtu") {
@@ -65,22 +72,47 @@ fn parse(dir: &std::path::Path, text: &str) -> Config {
 }
 
 /// A saturated line: `units` units each asking for 10 polls/s, more than any rate can carry.
-fn rtu_config(dir: &std::path::Path, path: &std::path::Path, baud: u32, units: u8, timeout: &str) -> Config {
+fn rtu_config(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+    baud: u32,
+    units: u8,
+    timeout: &str,
+) -> Config {
     let mut text = header(dir);
     text += &format!(
         "[[bus]]\nname = \"line\"\nkind = \"rtu\"\ndevice = \"{}\"\nbaud = {baud}\nparity = \"none\"\nstop_bits = 2\nrequest_timeout = \"{timeout}\"\nretries = 1\ndead_after = 3\n",
         path.display()
     );
     for u in 1..=units {
-        text += &format!("[[socket]]\nid = \"u{u}\"\nname = \"u{u}\"\nbus = \"line\"\nunit_id = {u}\nprofile = \"bench-10\"\npoll_interval = \"100ms\"\n");
+        text += &format!(
+            "[[socket]]\nid = \"u{u}\"\nname = \"u{u}\"\nbus = \"line\"\nunit_id = {u}\nprofile = \"bench-10\"\npoll_interval = \"100ms\"\n"
+        );
     }
     parse(dir, &text)
 }
 
 async fn rtu_line(baud: u32, units: u8) -> (Sim, std::path::PathBuf) {
-    let sim = Sim::new(SimOptions { frozen: true, ..SimOptions::default() }).unwrap();
-    let specs = (1..=units).map(|u| UnitSpec::new(u, Model::GenericSocket)).collect();
-    let path = sim.serve_rtu_pty("line", specs, RtuOptions { baud, bits_per_char: 11, ..RtuOptions::default() }).await.unwrap();
+    let sim = Sim::new(SimOptions {
+        frozen: true,
+        ..SimOptions::default()
+    })
+    .unwrap();
+    let specs = (1..=units)
+        .map(|u| UnitSpec::new(u, Model::GenericSocket))
+        .collect();
+    let path = sim
+        .serve_rtu_pty(
+            "line",
+            specs,
+            RtuOptions {
+                baud,
+                bits_per_char: 11,
+                ..RtuOptions::default()
+            },
+        )
+        .await
+        .unwrap();
     (sim, path)
 }
 
@@ -93,7 +125,9 @@ fn bound(baud: u32) -> f64 {
 
 fn polls(daemon: &Daemon, devices: std::ops::Range<usize>) -> u64 {
     let stats = &daemon.bus_stats[0].1;
-    devices.map(|i| stats.devices[i].polls.load(Relaxed) - stats.devices[i].failures.load(Relaxed)).sum()
+    devices
+        .map(|i| stats.devices[i].polls.load(Relaxed) - stats.devices[i].failures.load(Relaxed))
+        .sum()
 }
 
 async fn rate(daemon: &Daemon, devices: std::ops::Range<usize>, window: Duration) -> f64 {
@@ -105,7 +139,9 @@ async fn rate(daemon: &Daemon, devices: std::ops::Range<usize>, window: Duration
 }
 
 async fn rtu_efficiency(dir: &std::path::Path) {
-    println!("## RTU bus efficiency (10-register reads, 8E1 emulated, 16 units saturating the line)");
+    println!(
+        "## RTU bus efficiency (10-register reads, 8E1 emulated, 16 units saturating the line)"
+    );
     println!("| baud | polls/s | bound | efficiency |");
     println!("|---|---|---|---|");
     for baud in [9_600, 19_200, 38_400, 115_200] {
@@ -125,15 +161,21 @@ async fn dead_unit(dir: &std::path::Path) {
     let (sim, path) = rtu_line(19_200, 8).await;
     let daemon = Daemon::start(&rtu_config(dir, &path, 19_200, 8, "100ms"));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (live, all8) = tokio::join!(rate(&daemon, 0..7, Duration::from_secs(20)), rate(&daemon, 0..8, Duration::from_secs(20)));
-    sim.control("line", 8, socket_sim::Command::Silence { count: None }).unwrap();
+    let (live, all8) = tokio::join!(
+        rate(&daemon, 0..7, Duration::from_secs(20)),
+        rate(&daemon, 0..8, Duration::from_secs(20))
+    );
+    sim.control("line", 8, socket_sim::Command::Silence { count: None })
+        .unwrap();
     let mut snap = daemon.snapshot.clone();
     while snap.borrow_and_update()[7].view.state.to_string() != "NotConnected" {
         snap.changed().await.unwrap();
     }
     let with_dead = rate(&daemon, 0..7, Duration::from_secs(30)).await;
     let dead_requests = sim.truth("line", 8).unwrap().requests_received;
-    println!("| polls/s of units 1-7 | all 8 alive | unit 8 dead | change | line time lost to the dead unit |");
+    println!(
+        "| polls/s of units 1-7 | all 8 alive | unit 8 dead | change | line time lost to the dead unit |"
+    );
     println!("|---|---|---|---|---|");
     println!(
         "| | {live:.2} | {with_dead:.2} | {:+.1} % | {:.1} % |",
@@ -156,25 +198,60 @@ fn spawn_stations(n: usize) -> (Child, Vec<String>) {
     });
     let mut cmd = Command::new(&exe);
     for i in 0..n {
-        cmd.args(["--tcp", "127.0.0.1:0", "--name", &format!("st{i}"), "--profile", "alfen-ng9xx", "--units", "1-8"]);
+        cmd.args([
+            "--tcp",
+            "127.0.0.1:0",
+            "--name",
+            &format!("st{i}"),
+            "--profile",
+            "alfen-ng9xx",
+            "--units",
+            "1-8",
+        ]);
     }
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{exe}: {e} (build it: cargo build --release -p socket-sim)"));
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{exe}: {e} (build it: cargo build --release -p socket-sim)"));
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addrs = (0..n).map(|_| lines.next().unwrap().unwrap().split_whitespace().nth(2).unwrap().to_string()).collect();
+    let addrs = (0..n)
+        .map(|_| {
+            lines
+                .next()
+                .unwrap()
+                .unwrap()
+                .split_whitespace()
+                .nth(2)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     (child, addrs)
 }
 
 /// CPU seconds (user + system) of this process, from /proc.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0
 }
 
 fn status_kb(key: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap()
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 async fn tcp_256(dir: &std::path::Path) {
@@ -183,22 +260,42 @@ async fn tcp_256(dir: &std::path::Path) {
     let mut text = header(dir);
     for (i, addr) in addrs.iter().enumerate() {
         let (host, port) = addr.rsplit_once(':').unwrap();
-        text += &format!("[[bus]]\nname = \"st{i}\"\nkind = \"tcp\"\nhost = \"{host}\"\nport = {port}\n");
+        text += &format!(
+            "[[bus]]\nname = \"st{i}\"\nkind = \"tcp\"\nhost = \"{host}\"\nport = {port}\n"
+        );
         for u in 1..=8 {
-            text += &format!("[[socket]]\nid = \"st{i}-{u}\"\nname = \"st{i}-{u}\"\nbus = \"st{i}\"\nunit_id = {u}\nprofile = \"alfen-ng9xx\"\n");
+            text += &format!(
+                "[[socket]]\nid = \"st{i}-{u}\"\nname = \"st{i}-{u}\"\nbus = \"st{i}\"\nunit_id = {u}\nprofile = \"alfen-ng9xx\"\n"
+            );
         }
     }
     let config = parse(dir, &text);
     let daemon = Daemon::start(&config);
     tokio::time::sleep(Duration::from_secs(10)).await; // connect, identity reads, first writes
     let lateness_before: Vec<u64> = lateness(&daemon);
-    let polls_before: u64 = daemon.bus_stats.iter().map(|(_, s)| s.polls.load(Relaxed)).sum();
+    let polls_before: u64 = daemon
+        .bus_stats
+        .iter()
+        .map(|(_, s)| s.polls.load(Relaxed))
+        .sum();
     let (cpu0, t0) = (cpu_seconds(), std::time::Instant::now());
     tokio::time::sleep(Duration::from_secs(60)).await;
     let (cpu1, wall) = (cpu_seconds(), t0.elapsed().as_secs_f64());
-    let polls_after: u64 = daemon.bus_stats.iter().map(|(_, s)| s.polls.load(Relaxed)).sum();
-    let hist: Vec<u64> = lateness(&daemon).iter().zip(&lateness_before).map(|(a, b)| a - b).collect();
-    let failures: u64 = daemon.bus_stats.iter().map(|(_, s)| s.timeouts.load(Relaxed) + s.framing_errors.load(Relaxed)).sum();
+    let polls_after: u64 = daemon
+        .bus_stats
+        .iter()
+        .map(|(_, s)| s.polls.load(Relaxed))
+        .sum();
+    let hist: Vec<u64> = lateness(&daemon)
+        .iter()
+        .zip(&lateness_before)
+        .map(|(a, b)| a - b)
+        .collect();
+    let failures: u64 = daemon
+        .bus_stats
+        .iter()
+        .map(|(_, s)| s.timeouts.load(Relaxed) + s.framing_errors.load(Relaxed))
+        .sum();
     println!("| polls/s | CPU % of one core | RSS MB (peak) | p99 lateness | timeouts + framing |");
     println!("|---|---|---|---|---|");
     println!(
@@ -216,7 +313,15 @@ async fn tcp_256(dir: &std::path::Path) {
 
 fn lateness(daemon: &Daemon) -> Vec<u64> {
     let n = sitegate::modbus::stats::LATENESS_BUCKETS_MS.len() + 1;
-    (0..n).map(|i| daemon.bus_stats.iter().map(|(_, s)| s.lateness[i].load(Relaxed)).sum()).collect()
+    (0..n)
+        .map(|i| {
+            daemon
+                .bus_stats
+                .iter()
+                .map(|(_, s)| s.lateness[i].load(Relaxed))
+                .sum()
+        })
+        .collect()
 }
 
 fn quantile_ms(hist: &[u64], q: f64) -> String {
@@ -226,7 +331,9 @@ fn quantile_ms(hist: &[u64], q: f64) -> String {
     for (i, c) in hist.iter().enumerate() {
         seen += c;
         if seen >= target {
-            return sitegate::modbus::stats::LATENESS_BUCKETS_MS.get(i).map_or("inf".into(), |b| b.to_string());
+            return sitegate::modbus::stats::LATENESS_BUCKETS_MS
+                .get(i)
+                .map_or("inf".into(), |b| b.to_string());
         }
     }
     "-".into()

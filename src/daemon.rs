@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, LinkConfig};
+use crate::config::{BusConfig, Config, LinkConfig};
 use crate::core::{Control, Effect, Event, Site, SocketSetup, SocketState, SocketView};
 use crate::modbus::bus::{BusOwner, Desired};
 use crate::modbus::device::{Device, Part};
@@ -35,6 +35,8 @@ pub struct SocketSnapshot {
 pub struct Daemon {
     pub snapshot: watch::Receiver<Vec<SocketSnapshot>>,
     pub bus_stats: Vec<(String, Arc<BusStats>)>,
+    /// Each socket's bus owner (index into `bus_stats`) and device position there.
+    socket_routes: Vec<Route>,
     /// Sends manager commands to the core (later: web and uplink). Full-policy: senders wait.
     pub commands: mpsc::Sender<Event>,
     inputs: CancellationToken,
@@ -43,11 +45,39 @@ pub struct Daemon {
     core_task: TaskTracker,
 }
 
-/// Where a socket's controls go: its bus, and its position among that bus's devices.
+/// Where a socket's controls go: its bus owner, and its position among that owner's devices.
 #[derive(Clone, Copy)]
 struct Route {
     bus: usize,
     device: usize,
+}
+
+/// One bus owner per connection: a serial line or a TCP device is one connection, except a TCP
+/// device that accepts several (`multiple_connections`), which gets one per socket so its
+/// sockets are polled in parallel. Returns each owner's bus, name and sockets.
+fn connections(config: &Config) -> Vec<(BusConfig, String, Vec<usize>)> {
+    let mut owners = Vec::new();
+    for (b, bus) in config.buses.iter().enumerate() {
+        let sockets: Vec<usize> = (0..config.sockets.len())
+            .filter(|&i| config.sockets[i].bus == b)
+            .collect();
+        let parallel = matches!(
+            bus.link,
+            LinkConfig::Tcp {
+                multiple_connections: true,
+                ..
+            }
+        );
+        if parallel && sockets.len() > 1 {
+            for i in sockets {
+                let label = format!("{}/{}", bus.name, config.sockets[i].unit_id);
+                owners.push((bus.clone(), label, vec![i]));
+            }
+        } else {
+            owners.push((bus.clone(), bus.name.clone(), sockets));
+        }
+    }
+    owners
 }
 
 impl Daemon {
@@ -72,17 +102,13 @@ impl Daemon {
         let mut routes = vec![Route { bus: 0, device: 0 }; config.sockets.len()];
         let mut desired_txs = Vec::new();
         let mut bus_stats = Vec::new();
-        for (b, bus) in config.buses.iter().enumerate() {
+        for (owner_index, (bus, label, sockets)) in connections(config).into_iter().enumerate() {
             let mut devices = Vec::new();
             let mut intervals = Vec::new();
-            for (i, s) in config
-                .sockets
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.bus == b)
-            {
+            for i in sockets {
+                let s = &config.sockets[i];
                 routes[i] = Route {
-                    bus: b,
+                    bus: owner_index,
                     device: devices.len(),
                 };
                 let mut parts = vec![Part::new(s.unit_id, 0, s.profile.clone(), true)];
@@ -132,7 +158,7 @@ impl Daemon {
                 }
             }
             desired_txs.push(desired_tx);
-            bus_stats.push((bus.name.clone(), stats));
+            bus_stats.push((label, stats));
         }
         input_tasks.close();
 
@@ -153,6 +179,7 @@ impl Daemon {
         let core = CancellationToken::new();
         let core_task = TaskTracker::new();
         let (commands, command_rx) = mpsc::channel(64);
+        let task_routes = routes.clone();
         let task = CoreTask {
             site,
             routes,
@@ -166,6 +193,7 @@ impl Daemon {
         core_task.close();
         Daemon {
             snapshot,
+            socket_routes: task_routes,
             bus_stats,
             commands,
             inputs,
@@ -173,6 +201,19 @@ impl Daemon {
             input_tasks,
             core_task,
         }
+    }
+
+    /// A socket's device error counters: failed polls and exception answers.
+    pub fn socket_errors(&self, socket: usize) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(route) = self.socket_routes.get(socket) else {
+            return (0, 0);
+        };
+        let device = &self.bus_stats[route.bus].1.devices[route.device];
+        (
+            device.failures.load(Relaxed),
+            device.exceptions.load(Relaxed),
+        )
     }
 
     /// Stops the bus owners, then the core, within `deadline`. Returns false when something

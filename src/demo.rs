@@ -243,10 +243,19 @@ pub fn render(sockets: &[SocketSnapshot], daemon: &Daemon) -> String {
     let mut s = String::new();
     s.push_str("sitegate demo: simulated site (Ctrl-C to stop)\n\n");
     s.push_str(&format!(
-        "{:<9} {:<8} {:<15} {:<14} {:>7} {:>9} {:>11} {:>7}\n",
-        "socket", "bus/unit", "profile", "state", "since", "power kW", "energy kWh", "limit A"
+        "{:<9} {:<8} {:<15} {:<14} {:>7} {:>9} {:>11} {:>7} {:>7}\n",
+        "socket",
+        "bus/unit",
+        "profile",
+        "state",
+        "since",
+        "power kW",
+        "energy kWh",
+        "limit A",
+        "errors"
     ));
-    for sock in sockets {
+    for (i, sock) in sockets.iter().enumerate() {
+        let (failures, exceptions) = daemon.socket_errors(i);
         let r = &sock.view.readings;
         let kw = r
             .power_w
@@ -260,7 +269,7 @@ pub fn render(sockets: &[SocketSnapshot], daemon: &Daemon) -> String {
             now.saturating_duration_since(sock.view.since).as_secs()
         );
         s.push_str(&format!(
-            "{:<9} {:<8} {:<15} {:<14} {:>7} {:>9} {:>11} {:>7}\n",
+            "{:<9} {:<8} {:<15} {:<14} {:>7} {:>9} {:>11} {:>7} {:>7}\n",
             sock.id,
             format!("{}/{}", sock.bus, sock.unit_id),
             sock.profile,
@@ -268,7 +277,8 @@ pub fn render(sockets: &[SocketSnapshot], daemon: &Daemon) -> String {
             since,
             kw,
             kwh,
-            limit
+            limit,
+            failures + exceptions
         ));
     }
     s.push('\n');

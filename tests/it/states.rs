@@ -102,3 +102,50 @@ async fn out_of_service_switches_the_station_off_and_survives_a_restart() {
     );
     site.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_accepting_several_connections_gets_one_per_socket() {
+    let sim = sim(false);
+    let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+    let opts = socket_sim::TcpOptions {
+        max_connections: Some(2),
+        one_request_at_a_time: true,
+        idle_timeout: None,
+    };
+    let addr = sim
+        .serve_tcp(
+            "alfen",
+            any,
+            vec![UnitSpec::new(200, Model::AlfenNg9xx)],
+            opts,
+        )
+        .await
+        .unwrap();
+    let tables = tcp_bus("alfen", addr, "multiple_connections = true")
+        + &socket("left", "alfen", 1, "alfen-ng9xx", "")
+        + &socket("right", "alfen", 2, "alfen-ng9xx", "");
+    let site = Site::start(sim, &tables);
+    let owners: Vec<_> = site
+        .daemon()
+        .bus_stats
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect();
+    assert_eq!(owners, ["alfen/1", "alfen/2"]);
+    for unit in [1, 2] {
+        site.sim
+            .control(
+                "alfen",
+                unit,
+                Command::Plug {
+                    vehicle_max_a: 16.0,
+                    phases: 3,
+                    wants_wh: 50_000.0,
+                },
+            )
+            .unwrap();
+    }
+    site.wait_state("left", "Charging").await;
+    site.wait_state("right", "Charging").await;
+    site.stop().await;
+}

@@ -1,8 +1,6 @@
 //! The `socket-sim` binary: the first stdout line names the bus, the stdin control channel
 //! answers one JSON line per command, and a Modbus client sees the effect.
 
-
-
 use std::process::Stdio;
 
 use crate::common::*;

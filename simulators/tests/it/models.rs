@@ -2,8 +2,6 @@
 //! compared with devices.md / docs/generic-socket.md and with the simulator's ground truth.
 //! Units are frozen: nothing changes between a control command and the read.
 
-
-
 use crate::common::*;
 use socket_sim::{Command, Iec61851, Model, RelayLink, SetpointSource, UnitSpec};
 use tokio_modbus::prelude::*;

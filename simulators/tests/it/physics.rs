@@ -2,8 +2,6 @@
 //! ABB's communication timeout, faults, meter reset, the ground-truth log and the scenario.
 //! Time is either stepped by hand (`advance` on frozen units) or tokio's paused clock.
 
-
-
 use std::time::Duration;
 
 use crate::common::*;

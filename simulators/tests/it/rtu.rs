@@ -2,8 +2,6 @@
 //! injected faults, reopening the line, and the timing emulation (asserted as a lower bound
 //! only: a loaded machine may be late, never early).
 
-
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,6 @@
 //! The Modbus TCP transport seen by real clients: unknown units, injected faults, connection
 //! limit, closing connections, pipelining with and without one-request-at-a-time.
 
-
-
 use std::time::{Duration, Instant};
 
 use crate::common::*;
