@@ -133,10 +133,10 @@ impl BusOwner {
                 Ok(()) = self.desired.changed() => self.take_desired(),
                 // Cancel-safe: a timer.
                 _ = sleep_until(wake) => {
-                    if Instant::now() >= due
-                        && self.poll(next).await.is_err() {
-                            break; // The core is gone: shutting down.
-                        }
+                    // Woken for a setpoint refresh, the poll may not be due yet.
+                    if Instant::now() >= due && self.poll(next).await.is_err() {
+                        break; // The core is gone: shutting down.
+                    }
                 }
             }
         }
@@ -368,10 +368,6 @@ impl BusOwner {
             Ok(link) => link.write(&w.write, timeout).await,
             Err(e) => Err(e),
         };
-        let is_setpoint = self.devices[i].parts[w.part].profile.controls.setpoint.as_ref().is_some_and(|s| {
-            matches!(w.write, crate::modbus::frame::WriteRequest::Registers { address, .. } | crate::modbus::frame::WriteRequest::Register { address, .. }
-                if address == self.devices[i].parts[w.part].profile.registers[s.register].address)
-        });
         if let Err(e) = result {
             self.count_error(&e);
             self.stats.write_failures.fetch_add(1, Relaxed);
@@ -380,10 +376,10 @@ impl BusOwner {
             {
                 l.close().await;
             }
-            log::warn!(bus = self.config.name.as_str(); "unit {}: write {:?} failed: {e}", w.write.unit(), w.write);
+            log::warn!(bus = self.config.name.as_str(); "{}: {e}", w.write);
             return;
         }
-        if is_setpoint {
+        if w.is_setpoint {
             self.setpoint_written[i] = Some(Instant::now());
         }
         let Some((read, register, expect)) = w.verify else {
@@ -401,7 +397,7 @@ impl BusOwner {
         };
         if !verified {
             self.stats.write_failures.fetch_add(1, Relaxed);
-            log::warn!(bus = self.config.name.as_str(); "unit {}: {:?} not confirmed by reading back", w.write.unit(), w.write);
+            log::warn!(bus = self.config.name.as_str(); "{}: not confirmed by reading back", w.write);
         }
     }
 }

@@ -117,6 +117,8 @@ pub struct CheckedWrite {
     pub write: WriteRequest,
     /// Read this back and expect `expect` (decoded, in the register's unit).
     pub verify: Option<(ReadRequest, usize, f64)>,
+    /// A setpoint write: it restarts the device's validity period.
+    pub is_setpoint: bool,
 }
 
 /// A socket on a bus.
@@ -163,9 +165,7 @@ impl Device {
 
     /// The setpoint write to repeat for devices that forget it, when due.
     pub fn setpoint_refresh(&self) -> Option<(std::time::Duration, Vec<CheckedWrite>)> {
-        let (i, control) = self.setpoint_part()?;
-        let refresh = control.refresh?;
-        let _ = i;
+        let refresh = self.setpoint_part()?.1.refresh?;
         Some((
             refresh,
             self.writes_for(Control::Setpoint(self.effective_setpoint()?)),
@@ -220,18 +220,8 @@ impl Device {
                         verify,
                     },
                 )) => {
-                    let part = &self.parts[i];
-                    let reg = &part.profile.registers[*register];
                     let value = f64::from(if on { *v_on } else { *v_off });
-                    let verify = verify.map(|v| {
-                        let vreg = &part.profile.registers[v];
-                        (part.read_of(vreg), v, value)
-                    });
-                    vec![CheckedWrite {
-                        part: i,
-                        write: part.write_of(reg, value),
-                        verify,
-                    }]
+                    vec![self.checked_write(i, *register, value, *verify, false)]
                 }
             },
             Control::Setpoint(a) => {
@@ -248,16 +238,24 @@ impl Device {
         let Some((i, sp)) = self.setpoint_part() else {
             return vec![];
         };
-        let part = &self.parts[i];
-        let reg = &part.profile.registers[sp.register];
-        let verify = sp.verify.map(|v| {
-            let vreg = &part.profile.registers[v];
-            (part.read_of(vreg), v, amps)
-        });
-        vec![CheckedWrite {
-            part: i,
-            write: part.write_of(reg, amps),
-            verify,
-        }]
+        vec![self.checked_write(i, sp.register, amps, sp.verify, true)]
+    }
+
+    /// Writes `value` to `register` of part `part`, to be confirmed by reading `verify` back.
+    fn checked_write(
+        &self,
+        part: usize,
+        register: usize,
+        value: f64,
+        verify: Option<usize>,
+        is_setpoint: bool,
+    ) -> CheckedWrite {
+        let p = &self.parts[part];
+        CheckedWrite {
+            part,
+            is_setpoint,
+            write: p.write_of(&p.profile.registers[register], value),
+            verify: verify.map(|v| (p.read_of(&p.profile.registers[v]), v, value)),
+        }
     }
 }

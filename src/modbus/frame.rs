@@ -80,6 +80,38 @@ pub enum WriteRequest {
     },
 }
 
+impl fmt::Display for WriteRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteRequest::Coil {
+                unit,
+                address,
+                value,
+            } => {
+                write!(
+                    f,
+                    "unit {unit}: coil {address} := {}",
+                    if *value { "on" } else { "off" }
+                )
+            }
+            WriteRequest::Register {
+                unit,
+                address,
+                value,
+            } => {
+                write!(f, "unit {unit}: register {address:#06x} := {value:#06x}")
+            }
+            WriteRequest::Registers {
+                unit,
+                address,
+                values,
+            } => {
+                write!(f, "unit {unit}: registers {address:#06x} := {values:04x?}")
+            }
+        }
+    }
+}
+
 impl WriteRequest {
     pub fn unit(&self) -> u8 {
         match self {

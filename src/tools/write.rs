@@ -61,7 +61,7 @@ pub async fn write(
                 unit: w.write.unit(),
                 source,
             })?;
-        let _ = writeln!(out, "wrote {:?}", w.write);
+        let _ = writeln!(out, "wrote {}", w.write);
         let Some((req, register, expect)) = w.verify else {
             let _ = writeln!(out, "  (write-only register: nothing to read back)");
             continue;

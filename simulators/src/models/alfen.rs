@@ -160,15 +160,6 @@ impl Device for Station {
             _ => Err(Exception::ILLEGAL_FUNCTION),
         }
     }
-
-    fn offer(&self, _core: &Core) -> Offer {
-        Offer {
-            enabled: false,
-            limit_a: 0.0,
-            phases: 3,
-            error: false,
-        }
-    }
 }
 
 /// Units 1..=n.

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::error::SimError;
 use crate::models::{Device, UnitSpec};
 use crate::pdu::{Exception, Request, Response, Table};
-use crate::physics::Offer;
 use crate::unit::Core;
 
 /// One channel, shared with the meter of the socket it switches. Atomics, so neither unit
@@ -93,15 +92,6 @@ impl Device for GenericRelay {
                 })
             }
             _ => Err(Exception::ILLEGAL_FUNCTION),
-        }
-    }
-
-    fn offer(&self, _core: &Core) -> Offer {
-        Offer {
-            enabled: false,
-            limit_a: 0.0,
-            phases: 3,
-            error: false,
         }
     }
 

@@ -142,8 +142,16 @@ impl UnitSpec {
 pub(crate) trait Device: Send {
     fn serve(&mut self, core: &mut Core, req: &Request) -> Result<Response, Exception>;
 
-    /// What the device offers the socket now (irrelevant for units without one).
-    fn offer(&self, core: &Core) -> Offer;
+    /// What the device offers the socket now; units without a socket (a station's own unit, a
+    /// relay module) offer nothing.
+    fn offer(&self, _core: &Core) -> Offer {
+        Offer {
+            enabled: false,
+            limit_a: 0.0,
+            phases: 3,
+            error: false,
+        }
+    }
 
     /// The charging limit in force and its origin, for the ground truth.
     fn setpoint(&self, _core: &Core) -> Option<(f64, SetpointSource)> {
