@@ -278,7 +278,7 @@ async fn tcp_256(dir: &std::path::Path) {
         .iter()
         .map(|(_, s)| s.polls.load(Relaxed))
         .sum();
-    let (cpu0, t0) = (cpu_seconds(), std::time::Instant::now());
+    let (cpu0, t0) = (cpu_seconds(), tokio::time::Instant::now());
     tokio::time::sleep(Duration::from_secs(60)).await;
     let (cpu1, wall) = (cpu_seconds(), t0.elapsed().as_secs_f64());
     let polls_after: u64 = daemon

@@ -5,7 +5,7 @@
 //! delivery of events. Never computes physics or register values: it only carries them.
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};

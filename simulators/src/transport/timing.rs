@@ -3,7 +3,8 @@
 //!
 //! Owns the arithmetic of shared/reference/modbus-rtu-timing.md. Never touches bytes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// One line's speed and character format.
 #[derive(Debug, Clone, Copy)]

@@ -102,10 +102,10 @@ pub fn text(w: &[u16]) -> String {
 
 /// Polls `cond` until it holds (panics after `TIMEOUT`).
 pub async fn eventually(mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + TIMEOUT;
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
     while !cond() {
         assert!(
-            std::time::Instant::now() < deadline,
+            tokio::time::Instant::now() < deadline,
             "condition not reached in {TIMEOUT:?}"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;

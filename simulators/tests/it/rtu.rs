@@ -3,7 +3,8 @@
 //! only: a loaded machine may be late, never early).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use crate::common::*;
 use socket_sim::{Command, Model, RtuOptions, Sim, UnitSpec};

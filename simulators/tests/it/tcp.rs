@@ -1,7 +1,8 @@
 //! The Modbus TCP transport seen by real clients: unknown units, injected faults, connection
 //! limit, closing connections, pipelining with and without one-request-at-a-time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use crate::common::*;
 use socket_sim::{Command, Model, TcpOptions, UnitSpec};
