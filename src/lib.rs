@@ -9,4 +9,5 @@ pub mod modbus;
 pub mod out_of_service;
 pub mod problems;
 pub mod profile;
+pub mod store;
 pub mod tools;
