@@ -146,7 +146,7 @@ async fn rtu_efficiency(dir: &std::path::Path) {
     println!("|---|---|---|---|");
     for baud in [9_600, 19_200, 38_400, 115_200] {
         let (sim, path) = rtu_line(baud, 16).await;
-        let daemon = Daemon::start(&rtu_config(dir, &path, baud, 16, "200ms"));
+        let daemon = Daemon::start(&rtu_config(dir, &path, baud, 16, "200ms")).unwrap();
         tokio::time::sleep(Duration::from_secs(3)).await; // connect, first polls
         let achieved = rate(&daemon, 0..16, Duration::from_secs(10)).await;
         let b = bound(baud);
@@ -159,7 +159,7 @@ async fn rtu_efficiency(dir: &std::path::Path) {
 async fn dead_unit(dir: &std::path::Path) {
     println!("## One dead unit among 8 (19,200 baud 8E1, 10-register reads, saturated line)");
     let (sim, path) = rtu_line(19_200, 8).await;
-    let daemon = Daemon::start(&rtu_config(dir, &path, 19_200, 8, "100ms"));
+    let daemon = Daemon::start(&rtu_config(dir, &path, 19_200, 8, "100ms")).unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (live, all8) = tokio::join!(
         rate(&daemon, 0..7, Duration::from_secs(20)),
@@ -270,7 +270,7 @@ async fn tcp_256(dir: &std::path::Path) {
         }
     }
     let config = parse(dir, &text);
-    let daemon = Daemon::start(&config);
+    let daemon = Daemon::start(&config).unwrap();
     tokio::time::sleep(Duration::from_secs(10)).await; // connect, identity reads, first writes
     let lateness_before: Vec<u64> = lateness(&daemon);
     let polls_before: u64 = daemon

@@ -2,7 +2,6 @@
 //! Owns start-up order and shutdown (inputs stop first, then the core, under a deadline); never
 //! makes decisions itself (the core does) nor talks Modbus (the bus owners do).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,12 +10,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::{Clock, TrustSource};
 use crate::config::{BusConfig, Config, LinkConfig};
+use crate::core::site::{Command, IdGen, SessionChange};
 use crate::core::{Control, Effect, Event, Site, SocketSetup, SocketState, SocketView};
 use crate::modbus::bus::{BusOwner, Desired};
 use crate::modbus::device::{Device, Part};
 use crate::modbus::stats::BusStats;
-use crate::out_of_service;
+use crate::store::{StoreError, StoreHandle, StoreSetup, Write};
 
 /// Capacity of the channel from bus owners to the core. Full-policy: bus owners wait.
 const EVENT_CAPACITY: usize = 256;
@@ -37,8 +38,9 @@ pub struct Daemon {
     pub bus_stats: Vec<(String, Arc<BusStats>)>,
     /// Each socket's bus owner (index into `bus_stats`) and device position there.
     socket_routes: Vec<Route>,
-    /// Sends manager commands to the core (later: web and uplink). Full-policy: senders wait.
-    pub commands: mpsc::Sender<Event>,
+    /// Sends manager and central commands to the core. Full-policy: senders wait.
+    pub commands: mpsc::Sender<Command>,
+    store_thread: Option<std::thread::JoinHandle<()>>,
     inputs: CancellationToken,
     core: CancellationToken,
     input_tasks: TaskTracker,
@@ -81,20 +83,50 @@ fn connections(config: &Config) -> Vec<(BusConfig, String, Vec<usize>)> {
 }
 
 impl Daemon {
-    /// Starts polling. Binds nothing but the bus links, which the owners open themselves.
-    pub fn start(config: &Config) -> Daemon {
-        let at = Instant::now();
-        let out = out_of_service::load(&config.state_dir);
+    /// Opens the database (recovering open sessions) and starts polling. Binds nothing but the
+    /// bus links, which the owners open themselves.
+    pub fn start(config: &Config) -> Result<Daemon, StoreError> {
+        let mut clock = Clock::new(TrustSource::detect());
+        let now = clock.now();
+        let setup = StoreSetup {
+            path: config.state_dir.join(crate::store::DB_FILE),
+            time_zone: config.site.time_zone,
+            socket_ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
+            run_id: uuid::Uuid::now_v7().to_string(),
+            run_start: now.mono,
+            reserve_bytes: config.disk_reserve_bytes,
+            updates_cap: 10_000,
+        };
+        let (store, startup, store_thread) = StoreHandle::start(setup)?;
+        if let Some(backup) = &startup.backup {
+            log::info!(
+                "database migrated; the previous version is kept in {}",
+                backup.display()
+            );
+        }
+        if !startup.recovered.is_empty() {
+            log::info!(
+                "{} session(s) were open at the last stop: checking them",
+                startup.recovered.len()
+            );
+        }
         let setups = config
             .sockets
             .iter()
             .map(|s| SocketSetup {
                 rules: s.profile.rules,
                 max_current_a: s.max_current_a,
-                out_of_service: out.contains(&s.id),
+                out_of_service: startup.out_of_service.contains(&s.id),
+                free: s.free,
             })
             .collect();
-        let site = Site::new(setups, at);
+        let site = Site::new(
+            setups,
+            config.sessions,
+            startup.recovered,
+            IdGen::new(random_seed()),
+            now,
+        );
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
 
         let inputs = CancellationToken::new();
@@ -182,16 +214,17 @@ impl Daemon {
         let task_routes = routes.clone();
         let task = CoreTask {
             site,
+            clock,
+            store,
             routes,
             desired: desired_txs,
             snapshot: snapshot_tx,
             ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
-            out_of_service: out,
-            state_dir: config.state_dir.clone(),
         };
         core_task.spawn(task.run(event_rx, command_rx, core.clone()));
         core_task.close();
-        Daemon {
+        Ok(Daemon {
+            store_thread: Some(store_thread),
             snapshot,
             socket_routes: task_routes,
             bus_stats,
@@ -200,7 +233,7 @@ impl Daemon {
             core,
             input_tasks,
             core_task,
-        }
+        })
     }
 
     /// A socket's device error counters: failed polls and exception answers.
@@ -218,7 +251,7 @@ impl Daemon {
 
     /// Stops the bus owners, then the core, within `deadline`. Returns false when something
     /// had to be abandoned.
-    pub async fn shutdown(self, deadline: Duration) -> bool {
+    pub async fn shutdown(mut self, deadline: Duration) -> bool {
         let until = Instant::now() + deadline;
         self.inputs.cancel();
         let inputs_done = tokio::time::timeout_at(until, self.input_tasks.wait())
@@ -231,52 +264,79 @@ impl Daemon {
         let core_done = tokio::time::timeout_at(until, self.core_task.wait())
             .await
             .is_ok();
-        inputs_done && core_done
+        // The core task held the last store handle: the writer commits what it has and stops.
+        let store_done = match self.store_thread.take() {
+            Some(thread) => {
+                let join = tokio::task::spawn_blocking(move || thread.join());
+                matches!(tokio::time::timeout_at(until, join).await, Ok(Ok(Ok(()))))
+            }
+            None => true,
+        };
+        if !store_done {
+            log::warn!("the database writer did not stop within {deadline:?}");
+        }
+        inputs_done && core_done && store_done
     }
 }
 
 struct CoreTask {
     site: Site,
+    clock: Clock,
+    store: StoreHandle,
     routes: Vec<Route>,
     desired: Vec<watch::Sender<Vec<Desired>>>,
     snapshot: watch::Sender<Vec<SocketSnapshot>>,
     ids: Vec<String>,
-    out_of_service: BTreeSet<String>,
-    state_dir: std::path::PathBuf,
 }
 
 impl CoreTask {
     async fn run(
         mut self,
         mut events: mpsc::Receiver<Event>,
-        mut commands: mpsc::Receiver<Event>,
+        mut commands: mpsc::Receiver<Command>,
         cancel: CancellationToken,
     ) {
         let start = self.site.start();
-        self.apply(start);
+        self.apply(start).await;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let event = tokio::select! {
                 // Cancel-safe: recv loses nothing when another branch wins.
                 Some(e) = events.recv() => e,
-                Some(e) = commands.recv() => e,
+                Some(c) = commands.recv() => Event::Command(c),
+                // Cancel-safe: a timer.
+                _ = tick.tick() => Event::Tick,
                 _ = cancel.cancelled() => break,
                 else => break,
             };
             let socket = match &event {
-                Event::Polled { socket, .. }
-                | Event::Unreachable { socket, .. }
-                | Event::SetOutOfService { socket, .. } => *socket,
+                Event::Polled { socket, .. } | Event::Unreachable { socket, .. } => Some(*socket),
+                _ => None,
             };
-            let effects = self.site.handle(event);
-            if let Some(view) = self.site.view(socket) {
-                let view = view.clone();
-                self.snapshot.send_modify(|s| s[socket].view = view);
-            }
-            self.apply(effects);
+            let now = self.clock.now();
+            let effects = self.site.handle(event, now);
+            self.apply(effects).await;
+            let changed: Vec<usize> = match socket {
+                Some(s) => vec![s],
+                // Commands and ticks may touch any socket (sessions, samples).
+                None => (0..self.ids.len()).collect(),
+            };
+            self.snapshot.send_modify(|snap| {
+                for i in changed {
+                    if let Some(view) = self.site.view(i) {
+                        snap[i].view = view.clone();
+                    }
+                }
+            });
         }
     }
 
-    fn apply(&mut self, effects: Vec<Effect>) {
+    /// Persists what must be durable, waits for the commit, then acts: a socket is switched on
+    /// only once the session that allows it is on disk.
+    async fn apply(&mut self, effects: Vec<Effect>) {
+        let mut writes = Vec::new();
+        let mut controls = Vec::new();
         for effect in effects {
             match effect {
                 Effect::StateChanged {
@@ -286,37 +346,95 @@ impl CoreTask {
                     reason,
                 } => {
                     let id = self.ids[socket].as_str();
-                    let level = match to {
-                        SocketState::Faulted { .. } | SocketState::NotConnected => log::Level::Warn,
-                        _ => log::Level::Info,
+                    let fault = matches!(to, SocketState::Faulted { .. });
+                    let level = if fault || to == SocketState::NotConnected {
+                        log::Level::Warn
+                    } else {
+                        log::Level::Info
                     };
                     log::log!(level, socket = id; "socket {id}: {from} -> {to} ({reason})");
-                }
-                Effect::Control { socket, control } => {
-                    let route = self.routes[socket];
-                    self.desired[route.bus].send_modify(|d| match control {
-                        Control::Enable(on) => d[route.device].enable = Some(on),
-                        Control::Setpoint(a) => d[route.device].setpoint_a = Some(a),
+                    let at = self.clock.now();
+                    writes.push(Write::SocketState {
+                        socket,
+                        state: to.to_string(),
+                        reason,
+                        fault,
+                        at,
                     });
                 }
+                Effect::Control { socket, control } => controls.push((socket, control)),
                 Effect::PersistOutOfService {
                     socket,
                     out_of_service,
                 } => {
-                    let id = self.ids[socket].clone();
-                    if out_of_service {
-                        self.out_of_service.insert(id);
-                    } else {
-                        self.out_of_service.remove(&id);
-                    }
-                    if let Err(e) = out_of_service::save(&self.state_dir, &self.out_of_service) {
-                        log::error!(
-                            "cannot record sockets out of service in {}: {e}",
-                            self.state_dir.display()
-                        );
-                    }
+                    writes.push(Write::OutOfService {
+                        socket,
+                        out_of_service,
+                        at: self.clock.now(),
+                    });
                 }
+                Effect::Session {
+                    session,
+                    change,
+                    sample,
+                } => {
+                    let id = self.ids[session.socket].as_str();
+                    match change {
+                        SessionChange::Started => log::info!(
+                            socket = id, session_id = session.id.to_string().as_str();
+                            "socket {id}: session {} started ({})", session.id, session.auth.name()
+                        ),
+                        SessionChange::Ended => log::info!(
+                            socket = id, session_id = session.id.to_string().as_str();
+                            "socket {id}: session {} ended: {}, {:.3} kWh{}",
+                            session.id,
+                            session.stop_reason.map_or("?", |r| r.name()),
+                            session.energy_wh() / 1000.0,
+                            session.failed.as_deref().map(|f| format!(", failed: {f}")).unwrap_or_default()
+                        ),
+                        _ => {}
+                    }
+                    writes.push(Write::Session {
+                        session,
+                        change,
+                        sample,
+                    });
+                }
+                Effect::AuthorizationLapsed { socket, .. } => {
+                    log::info!(socket = self.ids[socket].as_str(); "socket {}: authorization lapsed", self.ids[socket]);
+                }
+                Effect::ClockTrusted { at } => writes.push(Write::ClockTrusted { at }),
             }
         }
+        let persisted = match self.store.apply(writes).await {
+            Ok(()) => true,
+            Err(e) => {
+                log::error!("cannot record to the database: {e}");
+                false
+            }
+        };
+        for (socket, control) in controls {
+            // Nothing is switched on whose record could not be written.
+            if !persisted && control == Control::Enable(true) {
+                log::error!(socket = self.ids[socket].as_str(); "socket {}: kept off: its session could not be recorded", self.ids[socket]);
+                continue;
+            }
+            let route = self.routes[socket];
+            self.desired[route.bus].send_modify(|d| match control {
+                Control::Enable(on) => d[route.device].enable = Some(on),
+                Control::Setpoint(a) => d[route.device].setpoint_a = Some(a),
+            });
+        }
+    }
+}
+
+/// A seed for session ids, from the operating system's randomness (ids must differ between
+/// runs even when the clock restarts in 1970).
+fn random_seed() -> u64 {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => uuid::Uuid::now_v7().as_u64_pair().1,
     }
 }

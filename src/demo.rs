@@ -21,6 +21,8 @@ pub enum DemoError {
     Simulator(#[from] std::io::Error),
     #[error("the demo configuration is invalid (a bug):\n{0}")]
     Config(Problems),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// The simulated site and the configuration that points the daemon at it.
@@ -146,6 +148,7 @@ bus = "alfen"
 unit_id = 1
 profile = "alfen-ng9xx"
 max_current_a = 32
+free = true
 
 [[socket]]
 id = "alfen-2"
@@ -154,6 +157,7 @@ bus = "alfen"
 unit_id = 2
 profile = "alfen-ng9xx"
 max_current_a = 32
+free = true
 
 [[socket]]
 id = "abb-1"
@@ -162,6 +166,7 @@ bus = "abb"
 unit_id = 1
 profile = "abb-terra-ac"
 max_current_a = 16
+free = true
 
 [[socket]]
 id = "box-1"
@@ -169,6 +174,7 @@ name = "Garage box 1"
 bus = "rs485"
 unit_id = 1
 profile = "generic-socket"
+free = true
 
 [[socket]]
 id = "box-2"
@@ -176,6 +182,7 @@ name = "Garage box 2"
 bus = "rs485"
 unit_id = 2
 profile = "generic-socket"
+free = true
 
 [[socket]]
 id = "box-3"
@@ -183,6 +190,7 @@ name = "Garage box 3 (single phase)"
 bus = "rs485"
 unit_id = 3
 profile = "generic-socket"
+free = true
 
 [[socket]]
 id = "plain-1"
@@ -190,6 +198,7 @@ name = "Plain socket with meter"
 bus = "rs485"
 unit_id = 4
 profile = "eastron-sdm630"
+free = true
 relay = {{ unit_id = 10, channel = 0 }}
 "#,
         state = state_dir.display(),
@@ -204,7 +213,7 @@ relay = {{ unit_id = 10, channel = 0 }}
 /// Runs the demo until Ctrl-C, or for `seconds`.
 pub async fn run(seconds: Option<u64>, seed: u64) -> Result<(), DemoError> {
     let site = DemoSite::start().await?;
-    let daemon = Daemon::start(&site.config);
+    let daemon = Daemon::start(&site.config)?;
     site.sim.run_scenario(seed);
     let tty = std::io::stdout().is_terminal();
     let mut snapshot = daemon.snapshot.clone();

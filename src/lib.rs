@@ -1,12 +1,12 @@
 //! sitegate: the site gateway for EV-charging sockets. See ARCHITECTURE.md for the map.
 
+pub mod clock;
 pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod demo;
 pub mod logging;
 pub mod modbus;
-pub mod out_of_service;
 pub mod problems;
 pub mod profile;
 pub mod store;

@@ -230,7 +230,7 @@ fn run(config: config::Config) -> anyhow::Result<()> {
             config.buses.len(),
             config.sockets.len()
         );
-        let daemon = Daemon::start(&config);
+        let daemon = Daemon::start(&config).context("opening the database")?;
         wait_for_stop_signal().await?;
         log::info!("stopping");
         if !daemon.shutdown(SHUTDOWN_DEADLINE).await {

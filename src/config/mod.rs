@@ -24,6 +24,9 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     /// Where state that must survive restarts is kept.
     pub state_dir: PathBuf,
+    /// Free disk space kept for session records (bytes).
+    pub disk_reserve_bytes: u64,
+    pub sessions: crate::core::site::SessionRules,
     pub buses: Vec<BusConfig>,
     pub sockets: Vec<SocketConfig>,
     pub profiles: ProfileSet,
@@ -71,6 +74,8 @@ pub struct SocketConfig {
     pub profile: Arc<Profile>,
     pub max_current_a: f64,
     pub poll_interval: Duration,
+    /// A plug-in starts an anonymous session, without authorization.
+    pub free: bool,
     pub relay: Option<RelayConfig>,
 }
 

@@ -13,6 +13,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub state: Option<toml::Value>,
     #[serde(default)]
+    pub sessions: Option<toml::Value>,
+    #[serde(default)]
     pub profiles: Option<toml::Value>,
     #[serde(default)]
     pub bus: Vec<toml::Value>,
@@ -38,6 +40,15 @@ pub struct RawLog {
 #[serde(deny_unknown_fields)]
 pub struct RawState {
     pub directory: Option<String>,
+    pub disk_reserve_mb: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    pub connection_timeout: Option<String>,
+    pub lost_grace: Option<String>,
+    pub sample_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +93,7 @@ pub struct RawSocket {
     pub profile: String,
     pub max_current_a: Option<f64>,
     pub poll_interval: Option<String>,
+    pub free: Option<bool>,
     pub relay: Option<RawRelay>,
 }
 

@@ -59,11 +59,25 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
                 log::LevelFilter::Info
             }
         });
-    let state_dir = raw
+    let state = raw
         .state
         .and_then(|v| deserialize_collecting::<RawState>(v, "state", &mut problems))
-        .and_then(|s| s.directory)
+        .unwrap_or_default();
+    let state_dir = state
+        .directory
         .map_or_else(|| PathBuf::from("/var/lib/sitegate"), |d| base_dir.join(d));
+    let disk_reserve_mb = int_in::<u64>(
+        state.disk_reserve_mb.unwrap_or(64),
+        1..=10_000,
+        "state.disk_reserve_mb",
+        &mut problems,
+    )
+    .unwrap_or(64);
+    let sessions = raw
+        .sessions
+        .and_then(|v| deserialize_collecting::<RawSessions>(v, "sessions", &mut problems))
+        .map(|s| session_rules(&s, &mut problems))
+        .unwrap_or_default();
 
     let mut profiles = ProfileSet::builtin();
     let files = raw
@@ -129,10 +143,40 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
         site,
         log_level,
         state_dir,
+        disk_reserve_bytes: disk_reserve_mb * 1_000_000,
+        sessions,
         buses,
         sockets: sockets.into_iter().map(|(_, s)| s).collect(),
         profiles,
     })
+}
+
+fn session_rules(s: &RawSessions, problems: &mut Problems) -> crate::core::site::SessionRules {
+    let d = crate::core::site::SessionRules::default();
+    let secs = Duration::from_secs;
+    crate::core::site::SessionRules {
+        connection_timeout: duration_in(
+            s.connection_timeout.as_deref(),
+            d.connection_timeout,
+            secs(10)..=secs(600),
+            "sessions.connection_timeout",
+            problems,
+        ),
+        lost_grace: duration_in(
+            s.lost_grace.as_deref(),
+            d.lost_grace,
+            secs(10)..=secs(3600),
+            "sessions.lost_grace",
+            problems,
+        ),
+        sample_interval: duration_in(
+            s.sample_interval.as_deref(),
+            d.sample_interval,
+            secs(10)..=secs(900),
+            "sessions.sample_interval",
+            problems,
+        ),
+    }
 }
 
 /// Names that travel in topics, URLs and logs: letters, digits, `-`, `_`, `.`.
@@ -431,6 +475,7 @@ fn socket(
         profile: profile?,
         max_current_a,
         poll_interval,
+        free: s.free.unwrap_or(false),
         relay,
     })
 }

@@ -3,8 +3,10 @@
 //! clock, never opens a file or a socket, never logs: the edges do.
 
 pub mod readings;
+pub mod session;
 pub mod site;
 pub mod socket_state;
+pub mod time;
 
 pub use readings::{Phases, Readings, VehicleState};
 pub use site::{Control, Effect, Event, Site, SocketIndex, SocketSetup, SocketView};

@@ -1,35 +1,83 @@
-//! The site's sockets as the core sees them: readings and reachability in, state changes and
-//! controls out. Pure: time arrives with each event, and effects are returned, never performed.
+//! The site's sockets and their sessions as the core sees them: readings, reachability, ticks
+//! and commands in; state changes, session records, samples and controls out. Pure: time
+//! arrives with each call (`now`), identifiers come from a seeded generator, and effects are
+//! returned, never performed.
+//!
+//! Session lifecycle: an authorization (or a free socket) waits for a plug-in within the
+//! connection timeout; the plug-in starts the session and switches the socket on; charging,
+//! suspended and idle periods accrue; the session stops when the vehicle leaves, a fault ends
+//! it, the socket is lost longer than the grace period, a command stops it, or (after a restart)
+//! the vehicle turned out gone: `PowerLoss`. A socket delivers energy only inside a session,
+//! except plain sockets that cannot sense a plug (they start a session when energy flows).
+
+use std::time::Duration;
 
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use super::readings::Readings;
-use super::socket_state::{SocketState, StateRules, derive};
+use super::session::{AuthMethod, MeterTrack, Phase, Sample, Session, StopReason, max_energy_wh};
+use super::socket_state::{SocketState, StateRules, derive, presence, senses_plug};
+use super::time::Stamp;
 
 /// Sockets are numbered by their position in the configuration.
 pub type SocketIndex = usize;
 
-/// What happens to the site, as the edges report it.
+/// What happens to the site, as the edges report it. Time is passed alongside (`handle`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A poll of the socket's devices succeeded.
     Polled {
         socket: SocketIndex,
         readings: Readings,
-        at: Instant,
     },
     /// The socket's device stopped answering (after the bus's `dead_after` failed polls).
     Unreachable {
         socket: SocketIndex,
         reason: String,
-        at: Instant,
     },
-    /// A manager takes the socket out of service, or returns it.
+    /// A second passed: timeouts and periodic samples.
+    Tick,
+    Command(Command),
+    /// The link to central came up or went down (sessions started offline are flagged).
+    Uplink {
+        connected: bool,
+    },
+}
+
+/// What managers, central and (later) badge readers ask of the site.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Take a socket out of service, or return it.
     SetOutOfService {
         socket: SocketIndex,
         out_of_service: bool,
-        at: Instant,
     },
+    /// Let `identity` charge at `socket`: the session starts at plug-in, within the connection
+    /// timeout (or at once when a vehicle is already plugged).
+    Authorize {
+        socket: SocketIndex,
+        identity: Option<String>,
+        method: AuthMethod,
+    },
+    /// Stop the socket's session.
+    StopSession {
+        socket: SocketIndex,
+        reason: StopReason,
+    },
+    /// The site is being reset: every session stops.
+    Reset,
+}
+
+/// How a session record changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionChange {
+    Started,
+    /// Phase changed (charging, suspended, idle, lost).
+    Updated,
+    /// Periodic sample: only the sample is new.
+    Sampled,
+    Ended,
 }
 
 /// What the core asks the edges to do.
@@ -42,7 +90,7 @@ pub enum Effect {
         to: SocketState,
         reason: String,
     },
-    /// Send to the socket's bus owner.
+    /// Send to the socket's bus owner, after the effects before it are durable.
     Control {
         socket: SocketIndex,
         control: Control,
@@ -52,6 +100,19 @@ pub enum Effect {
         socket: SocketIndex,
         out_of_service: bool,
     },
+    /// Record the session (and its sample) durably, with its outbox event.
+    Session {
+        session: Box<Session>,
+        change: SessionChange,
+        sample: Option<Sample>,
+    },
+    /// An authorization lapsed: no plug-in within the connection timeout.
+    AuthorizationLapsed {
+        socket: SocketIndex,
+        identity: Option<String>,
+    },
+    /// The wall clock became trustworthy at `at`: earlier stamps of this run can be corrected.
+    ClockTrusted { at: Stamp },
 }
 
 /// A command to a socket's hardware.
@@ -69,6 +130,35 @@ pub struct SocketSetup {
     pub rules: StateRules,
     pub max_current_a: f64,
     pub out_of_service: bool,
+    /// A plug-in starts an anonymous session (until access control decides).
+    pub free: bool,
+}
+
+/// Site-wide session rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SessionRules {
+    /// Between authorization and plug-in (OCPP ConnectionTimeOut).
+    pub connection_timeout: Duration,
+    /// How long a socket may be unreachable before its session stops.
+    pub lost_grace: Duration,
+    pub sample_interval: Duration,
+}
+
+impl Default for SessionRules {
+    fn default() -> Self {
+        SessionRules {
+            connection_timeout: Duration::from_secs(60),
+            lost_grace: Duration::from_secs(120),
+            sample_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A session found open in the database at start, with its last sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recovered {
+    pub session: Session,
+    pub last_sample: Option<Stamp>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,110 +168,532 @@ pub struct SocketView {
     /// When the current state began.
     pub since: Instant,
     pub out_of_service: bool,
+    pub session: Option<Session>,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    identity: Option<String>,
+    method: AuthMethod,
+    until: Instant,
 }
 
 #[derive(Debug)]
 struct Tracked {
     setup: SocketSetup,
     view: SocketView,
+    pending: Option<Pending>,
+    /// The session found open at start, until the socket shows whether the vehicle is still there.
+    recovering: Option<Recovered>,
+    /// Since when the current phase accrues.
+    phase_since: Instant,
+    last_poll: Option<Instant>,
+    /// The meter at the previous poll: where a session detected by energy flow began.
+    previous_meter_wh: Option<f64>,
+    unreachable_since: Option<Instant>,
+    /// Whether the hardware senses a plug (pilot or sensor); learnt from readings.
+    senses_plug: Option<bool>,
+    enabled: Option<bool>,
+}
+
+/// UUIDv7 from the wall clock and a seeded generator (the edge seeds it from the OS).
+#[derive(Debug, Clone)]
+pub struct IdGen(u64);
+
+impl IdGen {
+    pub fn new(seed: u64) -> Self {
+        IdGen(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        // SplitMix64: fast, and distinct seeds give distinct streams.
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn next(&mut self, wall_ms: i64) -> Uuid {
+        let mut random = [0u8; 10];
+        random[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        random[8..].copy_from_slice(&self.next_u64().to_le_bytes()[..2]);
+        uuid::Builder::from_unix_timestamp_millis(wall_ms.max(0) as u64, &random).into_uuid()
+    }
 }
 
 #[derive(Debug)]
 pub struct Site {
     sockets: Vec<Tracked>,
+    rules: SessionRules,
+    ids: IdGen,
+    online: bool,
+    clock_trusted: bool,
+    next_sample: Instant,
+}
+
+fn phase_of(state: &SocketState) -> Phase {
+    match state {
+        SocketState::Charging => Phase::Charging,
+        SocketState::SuspendedEV => Phase::Suspended,
+        SocketState::NotConnected => Phase::Lost,
+        _ => Phase::Idle,
+    }
 }
 
 impl Site {
-    /// Every socket starts `NotConnected` until its first poll.
-    pub fn new(setups: Vec<SocketSetup>, at: Instant) -> Site {
-        let sockets = setups
+    /// Every socket starts `NotConnected` until its first poll; `recovered` are the sessions
+    /// found open in the database.
+    pub fn new(
+        setups: Vec<SocketSetup>,
+        rules: SessionRules,
+        recovered: Vec<Recovered>,
+        ids: IdGen,
+        now: Stamp,
+    ) -> Site {
+        let mut sockets: Vec<Tracked> = setups
             .into_iter()
             .map(|setup| Tracked {
                 view: SocketView {
                     state: SocketState::NotConnected,
                     readings: Readings::default(),
-                    since: at,
+                    since: now.mono,
                     out_of_service: setup.out_of_service,
+                    session: None,
                 },
                 setup,
+                pending: None,
+                recovering: None,
+                phase_since: now.mono,
+                last_poll: None,
+                previous_meter_wh: None,
+                unreachable_since: Some(now.mono),
+                senses_plug: None,
+                enabled: None,
             })
             .collect();
-        Site { sockets }
+        for r in recovered {
+            if let Some(s) = sockets.get_mut(r.session.socket) {
+                s.recovering = Some(r);
+            }
+        }
+        Site {
+            sockets,
+            rules,
+            ids,
+            online: false,
+            clock_trusted: now.trusted,
+            next_sample: now.mono + rules.sample_interval,
+        }
     }
 
-    /// The controls every socket needs at start: until access control decides per session,
-    /// a socket in service is free to use at its full current.
-    pub fn start(&self) -> Vec<Effect> {
+    /// The controls every socket needs at start: its current, and off until a session (or a
+    /// recovered one) needs it on.
+    pub fn start(&mut self) -> Vec<Effect> {
         (0..self.sockets.len())
-            .flat_map(|i| self.controls_for(i))
+            .flat_map(|i| self.controls_for(i, true))
             .collect()
     }
 
-    fn controls_for(&self, socket: SocketIndex) -> Vec<Effect> {
-        let s = &self.sockets[socket];
-        let enable = !s.view.out_of_service;
-        vec![
-            Effect::Control {
+    /// Setpoint and enable for `socket`, when they change (or all of them with `force`).
+    fn controls_for(&mut self, socket: SocketIndex, force: bool) -> Vec<Effect> {
+        let s = &mut self.sockets[socket];
+        let has_session = s.view.session.is_some() || s.recovering.is_some();
+        let free_unsensed = s.setup.free && s.senses_plug == Some(false);
+        let on = !s.view.out_of_service && (has_session || free_unsensed);
+        let mut effects = Vec::new();
+        if force {
+            effects.push(Effect::Control {
                 socket,
                 control: Control::Setpoint(s.setup.max_current_a),
-            },
-            Effect::Control {
+            });
+        }
+        if force || s.enabled != Some(on) {
+            s.enabled = Some(on);
+            effects.push(Effect::Control {
                 socket,
-                control: Control::Enable(enable),
-            },
-        ]
+                control: Control::Enable(on),
+            });
+        }
+        effects
     }
 
-    pub fn handle(&mut self, event: Event) -> Vec<Effect> {
+    pub fn handle(&mut self, event: Event, now: Stamp) -> Vec<Effect> {
+        let mut effects = self.observe_clock(now);
         match event {
-            Event::Polled {
-                socket,
-                readings,
-                at,
-            } => {
-                let Some(s) = self.sockets.get_mut(socket) else {
-                    return vec![];
-                };
-                let (state, reason) = derive(&readings, s.view.out_of_service, s.setup.rules);
-                s.view.readings = readings;
-                self.transition(socket, state, reason, at)
+            Event::Polled { socket, readings } if socket < self.sockets.len() => {
+                effects.extend(self.polled(socket, readings, now));
             }
-            Event::Unreachable { socket, reason, at } => {
-                if socket >= self.sockets.len() {
-                    return vec![];
-                }
-                self.transition(socket, SocketState::NotConnected, reason, at)
+            Event::Unreachable { socket, reason } if socket < self.sockets.len() => {
+                let s = &mut self.sockets[socket];
+                s.unreachable_since.get_or_insert(now.mono);
+                effects.extend(self.transition(socket, SocketState::NotConnected, reason, now));
+                effects.extend(self.phase_change(socket, Phase::Lost, now));
             }
-            Event::SetOutOfService {
-                socket,
-                out_of_service,
-                at,
-            } => {
-                let Some(s) = self.sockets.get_mut(socket) else {
-                    return vec![];
-                };
-                if s.view.out_of_service == out_of_service {
-                    return vec![];
-                }
-                s.view.out_of_service = out_of_service;
-                let mut effects = vec![Effect::PersistOutOfService {
-                    socket,
-                    out_of_service,
-                }];
-                effects.extend(self.controls_for(socket));
-                if self.sockets[socket].view.state != SocketState::NotConnected {
-                    let s = &self.sockets[socket];
-                    let (state, reason) = derive(&s.view.readings, out_of_service, s.setup.rules);
-                    let reason = if out_of_service {
-                        "taken out of service".into()
-                    } else {
-                        format!("returned to service; {reason}")
-                    };
-                    effects.extend(self.transition(socket, state, reason, at));
-                }
-                effects
+            Event::Tick => effects.extend(self.tick(now)),
+            Event::Command(c) => effects.extend(self.command(c, now)),
+            Event::Uplink { connected } => self.online = connected,
+            _ => {}
+        }
+        effects
+    }
+
+    /// When the clock becomes trustworthy, stamps taken before are corrected, here and (by the
+    /// store, on `ClockTrusted`) in the database.
+    fn observe_clock(&mut self, now: Stamp) -> Vec<Effect> {
+        if !now.trusted || self.clock_trusted {
+            return vec![];
+        }
+        self.clock_trusted = true;
+        for s in &mut self.sockets {
+            if let Some(session) = &mut s.view.session {
+                session.started = now.correct(&session.started);
             }
         }
+        vec![Effect::ClockTrusted { at: now }]
+    }
+
+    fn polled(&mut self, socket: SocketIndex, readings: Readings, now: Stamp) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let s = &mut self.sockets[socket];
+        let (state, reason) = derive(&readings, s.view.out_of_service, s.setup.rules);
+        let presence = presence(&readings, s.setup.rules);
+        let elapsed = s.last_poll.map_or(Duration::from_secs(1), |t| {
+            now.mono.saturating_duration_since(t)
+        });
+        s.last_poll = Some(now.mono);
+        s.unreachable_since = None;
+        let learnt = senses_plug(&readings);
+        let sensing_changed = s.senses_plug != Some(learnt);
+        s.senses_plug = Some(learnt);
+        let previous_meter = std::mem::replace(&mut s.previous_meter_wh, readings.energy_wh);
+        if let Some(session) = &mut s.view.session {
+            session.meter.update(
+                readings.energy_wh,
+                max_energy_wh(s.setup.max_current_a, elapsed),
+            );
+        }
+        s.view.readings = readings;
+
+        if let Some(r) = s.recovering.take() {
+            effects.extend(self.recover(socket, r, presence.plugged, now));
+        }
+        effects.extend(self.transition(socket, state.clone(), reason, now));
+
+        let s = &self.sockets[socket];
+        let ended = match (&s.view.session, &state) {
+            (Some(_), SocketState::Faulted { code }) => {
+                Some((StopReason::Fault, Some(format!("fault {code}"))))
+            }
+            (Some(_), _) if !presence.plugged => Some((StopReason::Unplugged, None)),
+            _ => None,
+        };
+        if let Some((reason, failure)) = ended {
+            effects.extend(self.stop(socket, reason, failure, now));
+        } else if s.view.session.is_some() {
+            effects.extend(self.phase_change(socket, phase_of(&state), now));
+        } else if presence.plugged
+            && !s.view.out_of_service
+            && !matches!(state, SocketState::Faulted { .. })
+        {
+            let start = match s.pending.clone() {
+                Some(p) => Some((p.identity, p.method)),
+                None if s.setup.free => Some((None, AuthMethod::Free)),
+                None => None,
+            };
+            if let Some((identity, method)) = start {
+                // A plain socket saw the vehicle only once energy flowed: count from the poll before.
+                let meter_start = if learnt {
+                    self.sockets[socket].view.readings.energy_wh
+                } else {
+                    previous_meter
+                };
+                effects.extend(self.begin(
+                    socket,
+                    identity,
+                    method,
+                    meter_start,
+                    phase_of(&state),
+                    now,
+                ));
+            }
+        }
+        if sensing_changed {
+            effects.extend(self.controls_for(socket, false));
+        }
+        effects
+    }
+
+    /// The first poll after a restart decides an open session's fate.
+    fn recover(
+        &mut self,
+        socket: SocketIndex,
+        r: Recovered,
+        plugged: bool,
+        now: Stamp,
+    ) -> Vec<Effect> {
+        let s = &mut self.sockets[socket];
+        let mut session = r.session;
+        // How much the socket could have delivered while nobody watched: since the last sample
+        // by the wall clock when both are trusted, else a day.
+        let since = match r.last_sample {
+            Some(at) if at.trusted && now.trusted => {
+                Duration::from_millis((now.wall_ms - at.wall_ms).max(0) as u64)
+            }
+            _ => Duration::from_secs(24 * 3600),
+        };
+        session.meter.update(
+            s.view.readings.energy_wh,
+            max_energy_wh(s.setup.max_current_a, since),
+        );
+        s.phase_since = now.mono;
+        if plugged {
+            s.view.session = Some(session);
+            return vec![];
+        }
+        // The vehicle left while sitegate was down: close at the last moment it was known there.
+        let stopped_at = r.last_sample.unwrap_or(session.started);
+        s.view.session = Some(session);
+        self.stop_at(socket, StopReason::PowerLoss, None, stopped_at, now)
+    }
+
+    fn begin(
+        &mut self,
+        socket: SocketIndex,
+        identity: Option<String>,
+        method: AuthMethod,
+        meter_start_wh: Option<f64>,
+        phase: Phase,
+        now: Stamp,
+    ) -> Vec<Effect> {
+        let id = self.ids.next(now.wall_ms);
+        let s = &mut self.sockets[socket];
+        s.pending = None;
+        s.phase_since = now.mono;
+        let session = Session {
+            id,
+            socket,
+            identity,
+            auth: method,
+            started: now,
+            stopped: None,
+            meter_start_wh,
+            meter: MeterTrack::starting_at(meter_start_wh),
+            charging: Duration::ZERO,
+            idle: Duration::ZERO,
+            phase,
+            stop_reason: None,
+            offline: !self.online,
+            failed: None,
+            samples: 0,
+        };
+        s.view.session = Some(session);
+        let mut effects = vec![self.record(socket, SessionChange::Started, now)];
+        effects.extend(self.controls_for(socket, false));
+        effects
+    }
+
+    /// The session's record with a new sample, after accruing the current phase. The socket
+    /// must have a session.
+    fn record(&mut self, socket: SocketIndex, change: SessionChange, now: Stamp) -> Effect {
+        let s = &mut self.sockets[socket];
+        let since = std::mem::replace(&mut s.phase_since, now.mono);
+        let power_w = s.view.readings.power_w;
+        let session = s
+            .view
+            .session
+            .as_mut()
+            .expect("record is called for sockets with a session");
+        session.accrue(now.mono.saturating_duration_since(since));
+        let sample = Sample {
+            session: session.id,
+            seq: session.samples,
+            at: now,
+            meter_wh: session.meter.last_wh,
+            energy_wh: session.meter.energy_wh,
+            power_w,
+            phase: session.phase,
+        };
+        session.samples += 1;
+        Effect::Session {
+            session: Box::new(session.clone()),
+            change,
+            sample: Some(sample),
+        }
+    }
+
+    fn phase_change(&mut self, socket: SocketIndex, phase: Phase, now: Stamp) -> Vec<Effect> {
+        let s = &mut self.sockets[socket];
+        let Some(session) = s.view.session.as_mut() else {
+            return vec![];
+        };
+        if session.phase == phase {
+            return vec![];
+        }
+        let since = std::mem::replace(&mut s.phase_since, now.mono);
+        session.accrue(now.mono.saturating_duration_since(since));
+        session.phase = phase;
+        vec![self.record(socket, SessionChange::Updated, now)]
+    }
+
+    fn stop(
+        &mut self,
+        socket: SocketIndex,
+        reason: StopReason,
+        failure: Option<String>,
+        now: Stamp,
+    ) -> Vec<Effect> {
+        self.stop_at(socket, reason, failure, now, now)
+    }
+
+    /// Ends the socket's session at `at` (the last moment it is known to have run).
+    fn stop_at(
+        &mut self,
+        socket: SocketIndex,
+        reason: StopReason,
+        failure: Option<String>,
+        at: Stamp,
+        now: Stamp,
+    ) -> Vec<Effect> {
+        if self.sockets[socket].view.session.is_none() {
+            return vec![];
+        }
+        let Effect::Session {
+            mut session,
+            sample,
+            ..
+        } = self.record(socket, SessionChange::Ended, now)
+        else {
+            unreachable!("record returns a session effect")
+        };
+        session.stopped = Some(stop_stamp(&session.started, at));
+        if !session.started.trusted && at.trusted && session.started.mono <= at.mono {
+            session.started = at.correct(&session.started);
+        }
+        session.stop_reason = Some(reason);
+        session.failed = failure
+            .or_else(|| (session.meter.energy_wh < 1.0).then(|| "nothing delivered".to_string()));
+        self.sockets[socket].view.session = None;
+        let mut effects = vec![Effect::Session {
+            session,
+            change: SessionChange::Ended,
+            sample,
+        }];
+        effects.extend(self.controls_for(socket, false));
+        effects
+    }
+
+    fn tick(&mut self, now: Stamp) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for socket in 0..self.sockets.len() {
+            let s = &mut self.sockets[socket];
+            if s.pending.as_ref().is_some_and(|p| now.mono >= p.until) {
+                let p = s.pending.take().expect("checked");
+                effects.push(Effect::AuthorizationLapsed {
+                    socket,
+                    identity: p.identity,
+                });
+            }
+            let lost_too_long = s
+                .unreachable_since
+                .is_some_and(|t| now.mono.saturating_duration_since(t) >= self.rules.lost_grace);
+            if lost_too_long && let Some(r) = s.recovering.take() {
+                // Never answered since the restart: close from the last sample.
+                let at = r.last_sample.unwrap_or(r.session.started);
+                s.view.session = Some(r.session);
+                effects.extend(self.stop_at(socket, StopReason::PowerLoss, None, at, now));
+            } else if lost_too_long && s.view.session.is_some() {
+                effects.extend(self.stop(socket, StopReason::SocketLost, None, now));
+            }
+        }
+        if now.mono >= self.next_sample {
+            self.next_sample += self.rules.sample_interval;
+            if self.next_sample <= now.mono {
+                self.next_sample = now.mono + self.rules.sample_interval;
+            }
+            for socket in 0..self.sockets.len() {
+                if self.sockets[socket].view.session.is_some() {
+                    effects.push(self.record(socket, SessionChange::Sampled, now));
+                }
+            }
+        }
+        effects
+    }
+
+    fn command(&mut self, command: Command, now: Stamp) -> Vec<Effect> {
+        match command {
+            Command::SetOutOfService {
+                socket,
+                out_of_service,
+            } => self.set_out_of_service(socket, out_of_service, now),
+            Command::Authorize {
+                socket,
+                identity,
+                method,
+            } => {
+                let Some(s) = self.sockets.get_mut(socket) else {
+                    return vec![];
+                };
+                if s.view.session.is_some() || s.view.out_of_service {
+                    return vec![];
+                }
+                s.pending = Some(Pending {
+                    identity,
+                    method,
+                    until: now.mono + self.rules.connection_timeout,
+                });
+                // A vehicle already plugged starts at once.
+                if presence(&s.view.readings, s.setup.rules).plugged && s.last_poll.is_some() {
+                    let p = s.pending.clone().expect("set above");
+                    let meter = s.view.readings.energy_wh;
+                    let phase = phase_of(&s.view.state);
+                    return self.begin(socket, p.identity, p.method, meter, phase, now);
+                }
+                vec![]
+            }
+            Command::StopSession { socket, reason } if socket < self.sockets.len() => {
+                self.stop(socket, reason, None, now)
+            }
+            Command::Reset => (0..self.sockets.len())
+                .flat_map(|i| self.stop(i, StopReason::Reset, None, now))
+                .collect(),
+            _ => vec![],
+        }
+    }
+
+    fn set_out_of_service(
+        &mut self,
+        socket: SocketIndex,
+        out_of_service: bool,
+        now: Stamp,
+    ) -> Vec<Effect> {
+        let Some(s) = self.sockets.get_mut(socket) else {
+            return vec![];
+        };
+        if s.view.out_of_service == out_of_service {
+            return vec![];
+        }
+        s.view.out_of_service = out_of_service;
+        s.pending = None;
+        let mut effects = vec![Effect::PersistOutOfService {
+            socket,
+            out_of_service,
+        }];
+        if out_of_service {
+            effects.extend(self.stop(socket, StopReason::OutOfService, None, now));
+        }
+        effects.extend(self.controls_for(socket, false));
+        if self.sockets[socket].view.state != SocketState::NotConnected {
+            let s = &self.sockets[socket];
+            let (state, reason) = derive(&s.view.readings, out_of_service, s.setup.rules);
+            let reason = if out_of_service {
+                "taken out of service".into()
+            } else {
+                format!("returned to service; {reason}")
+            };
+            effects.extend(self.transition(socket, state, reason, now));
+        }
+        effects
     }
 
     fn transition(
@@ -189,14 +701,14 @@ impl Site {
         socket: SocketIndex,
         to: SocketState,
         reason: String,
-        at: Instant,
+        now: Stamp,
     ) -> Vec<Effect> {
         let view = &mut self.sockets[socket].view;
         if view.state == to {
             return vec![];
         }
         let from = std::mem::replace(&mut view.state, to.clone());
-        view.since = at;
+        view.since = now.mono;
         vec![Effect::StateChanged {
             socket,
             from,
@@ -214,130 +726,23 @@ impl Site {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn site(out: bool) -> (Site, Instant) {
-        let at = Instant::now();
-        let setup = SocketSetup {
-            rules: StateRules::default(),
-            max_current_a: 16.0,
-            out_of_service: out,
+/// The stop stamp of a session started at `start`, never before it: within one run the
+/// monotonic clock links the two, so a trusted end also dates an untrusted start and the other
+/// way round.
+fn stop_stamp(start: &Stamp, at: Stamp) -> Stamp {
+    let elapsed = at.mono.saturating_duration_since(start.mono).as_millis() as i64;
+    if start.trusted && !at.trusted {
+        return Stamp {
+            mono: at.mono,
+            wall_ms: start.wall_ms + elapsed,
+            trusted: true,
         };
-        (Site::new(vec![setup], at), at)
     }
-
-    fn plugged(power: f64) -> Readings {
-        Readings {
-            plug: Some(true),
-            enabled: Some(true),
-            power_w: Some(power),
-            ..Readings::default()
-        }
-    }
-
-    fn changes(effects: &[Effect]) -> Vec<(String, String)> {
-        effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::StateChanged { from, to, .. } => Some((from.to_string(), to.to_string())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_change_is_reported_once_not_per_poll() {
-        let (mut site, at) = site(false);
-        let first = site.handle(Event::Polled {
-            socket: 0,
-            readings: plugged(7000.0),
-            at,
-        });
-        assert_eq!(
-            changes(&first),
-            [("NotConnected".into(), "Charging".into())]
-        );
-        let again = site.handle(Event::Polled {
-            socket: 0,
-            readings: plugged(6900.0),
-            at,
-        });
-        assert!(again.is_empty(), "same state, new readings: nothing to log");
-        assert_eq!(
-            site.view(0).unwrap().readings.power_w,
-            Some(6900.0),
-            "readings still update"
-        );
-    }
-
-    #[test]
-    fn unreachable_then_back() {
-        let (mut site, at) = site(false);
-        site.handle(Event::Polled {
-            socket: 0,
-            readings: plugged(0.0),
-            at,
-        });
-        let lost = site.handle(Event::Unreachable {
-            socket: 0,
-            reason: "3 timeouts".into(),
-            at,
-        });
-        assert_eq!(
-            changes(&lost),
-            [("SuspendedEV".into(), "NotConnected".into())]
-        );
-        let back = site.handle(Event::Polled {
-            socket: 0,
-            readings: plugged(0.0),
-            at,
-        });
-        assert_eq!(
-            changes(&back),
-            [("NotConnected".into(), "SuspendedEV".into())]
-        );
-    }
-
-    #[test]
-    fn out_of_service_is_persisted_switches_the_socket_off_and_is_reported() {
-        let (mut site, at) = site(false);
-        site.handle(Event::Polled {
-            socket: 0,
-            readings: plugged(3000.0),
-            at,
-        });
-        let effects = site.handle(Event::SetOutOfService {
-            socket: 0,
-            out_of_service: true,
-            at,
-        });
-        assert!(effects.contains(&Effect::PersistOutOfService {
-            socket: 0,
-            out_of_service: true
-        }));
-        assert!(effects.contains(&Effect::Control {
-            socket: 0,
-            control: Control::Enable(false)
-        }));
-        assert_eq!(changes(&effects), [("Charging".into(), "Disabled".into())]);
-        assert!(
-            site.handle(Event::SetOutOfService {
-                socket: 0,
-                out_of_service: true,
-                at
-            })
-            .is_empty()
-        );
-    }
-
-    #[test]
-    fn a_socket_out_of_service_at_start_stays_switched_off() {
-        let (site, _) = site(true);
-        assert!(site.start().contains(&Effect::Control {
-            socket: 0,
-            control: Control::Enable(false)
-        }));
+    Stamp {
+        wall_ms: at.wall_ms.max(start.wall_ms),
+        ..at
     }
 }
+
+#[cfg(test)]
+mod tests;

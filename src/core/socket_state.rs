@@ -63,6 +63,34 @@ impl Default for StateRules {
     }
 }
 
+/// Whether a vehicle is there, and whether energy flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presence {
+    pub plugged: bool,
+    pub flowing: bool,
+}
+
+pub fn presence(readings: &Readings, rules: StateRules) -> Presence {
+    let flowing = match readings.power_w {
+        Some(w) => w > rules.charging_threshold_w,
+        // Without a meter, trust the pilot.
+        None => readings.vehicle.is_some_and(|v| v.charging()),
+    };
+    let plugged = match (readings.vehicle, readings.plug) {
+        (Some(v), _) => v.plugged(),
+        (None, Some(p)) => p,
+        // No plug sensor (a plain socket with a meter): only energy flowing proves a plug. A
+        // closed relay with nothing drawn is an empty socket ready for use, not a vehicle.
+        (None, None) => flowing,
+    };
+    Presence { plugged, flowing }
+}
+
+/// Whether the hardware can tell a vehicle is plugged before it draws (pilot or plug sensor).
+pub fn senses_plug(readings: &Readings) -> bool {
+    readings.vehicle.is_some() || readings.plug.is_some()
+}
+
 /// Derives the state of a reachable socket and says why, in words for the log.
 ///
 /// Order matters: a fault outranks everything the device reports; a manager's "out of service"
@@ -86,18 +114,7 @@ pub fn derive(readings: &Readings, disabled: bool, rules: StateRules) -> (Socket
         return (SocketState::Disabled, "out of service".to_string());
     }
     let power = readings.power_w;
-    let flowing = match power {
-        Some(w) => w > rules.charging_threshold_w,
-        // Without a meter, trust the pilot.
-        None => readings.vehicle.is_some_and(|v| v.charging()),
-    };
-    let plugged = match (readings.vehicle, readings.plug) {
-        (Some(v), _) => v.plugged(),
-        (None, Some(p)) => p,
-        // No plug sensor (a plain socket with a meter): only energy flowing proves a plug. A
-        // closed relay with nothing drawn is an empty socket ready for use, not a vehicle.
-        (None, None) => flowing,
-    };
+    let Presence { plugged, flowing } = presence(readings, rules);
     if !plugged {
         return (SocketState::Available, "no vehicle".to_string());
     }

@@ -325,13 +325,7 @@ impl BusOwner {
                     self.pending.extend(writes.into_iter().map(|w| (i, w)));
                 }
                 let readings = self.devices[i].readings();
-                self.events
-                    .send(Event::Polled {
-                        socket,
-                        readings,
-                        at: Instant::now(),
-                    })
-                    .await?;
+                self.events.send(Event::Polled { socket, readings }).await?;
             }
             Some(e) => {
                 self.stats.devices[i].failures.fetch_add(1, Relaxed);
@@ -349,11 +343,7 @@ impl BusOwner {
                         self.health[i].consecutive_failures()
                     );
                     self.events
-                        .send(Event::Unreachable {
-                            socket,
-                            reason,
-                            at: Instant::now(),
-                        })
+                        .send(Event::Unreachable { socket, reason })
                         .await?;
                 }
             }

@@ -9,6 +9,11 @@
 //! the file consistent and could lose the last commits. The cost is measured in BENCHMARKS.md.
 
 pub mod migrations;
+mod payload;
+mod recovery;
+pub mod writer;
+
+pub use writer::{Startup, StoreHandle, StoreSetup, Write};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,6 +37,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("the store has stopped")]
     Stopped,
+    #[error("commit failed: {0}")]
+    Failed(String),
 }
 
 /// Opens (creating if needed) the database at `path` for writing, and migrates it.

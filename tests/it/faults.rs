@@ -226,6 +226,9 @@ async fn the_alfen_setpoint_is_rewritten_before_it_lapses() {
     ) + &tcp_bus("alfen", addr, "")
         + &socket("p", "alfen", 1, "alfen-fast", "max_current_a = 20");
     let site = Site::start(sim, &tables);
+    // A vehicle charging: the session holds the socket at its 20 A.
+    plug(&site, "alfen", 1);
+    site.wait_state("p", "Charging").await;
     site.wait_agree("p", "alfen", 1, |_, t| {
         if t.setpoint_writes >= 6 {
             Ok(())

@@ -1,10 +1,10 @@
 //! Each socket state transition, as a manager would see it, with the simulator's physics
 //! running: plug in, charge, vehicle full, unplug, fault, out of service, unreachable.
 
-use socket_sim::{Command, Model, UnitSpec};
+use socket_sim::{Command as Sim, Model, UnitSpec};
 
 use crate::support::*;
-use sitegate::core::Event;
+use sitegate::core::site::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smart_socket_life_cycle() {
@@ -20,32 +20,32 @@ async fn smart_socket_life_cycle() {
         sim,
         &(rtu_bus("line", &path, 115_200, "") + &socket("s", "line", 1, "generic-socket", "")),
     );
-    let ctl = |c: Command| site.sim.control("line", 1, c).unwrap();
+    let ctl = |c: Sim| site.sim.control("line", 1, c).unwrap();
 
     site.wait_state("s", "Available").await;
-    ctl(Command::Plug {
+    ctl(Sim::Plug {
         vehicle_max_a: 16.0,
         phases: 3,
         wants_wh: 50_000.0,
     });
     let charging = site.wait_state("s", "Charging").await;
     assert!(charging.view.readings.power_w.unwrap() > 1000.0);
-    ctl(Command::EvFull);
+    ctl(Sim::EvFull);
     site.wait_state("s", "SuspendedEV").await;
-    ctl(Command::Unplug);
+    ctl(Sim::Unplug);
     site.wait_state("s", "Available").await;
-    ctl(Command::Fault { code: 2 });
+    ctl(Sim::Fault { code: 2 });
     let faulted = site.wait_state("s", "Faulted (2)").await;
     assert_eq!(
         faulted.view.readings.fault.as_deref(),
         Some("2"),
         "the device's code"
     );
-    ctl(Command::ClearFault);
+    ctl(Sim::ClearFault);
     site.wait_state("s", "Available").await;
-    ctl(Command::Silence { count: None });
+    ctl(Sim::Silence { count: None });
     site.wait_state("s", "NotConnected").await;
-    ctl(Command::ClearFaultsInjected);
+    ctl(Sim::ClearFaultsInjected);
     site.wait_state("s", "Available").await;
     site.stop().await;
 }
@@ -60,7 +60,7 @@ async fn out_of_service_switches_the_station_off_and_survives_a_restart() {
         .control(
             "alfen",
             1,
-            Command::Plug {
+            Sim::Plug {
                 vehicle_max_a: 32.0,
                 phases: 3,
                 wants_wh: 50_000.0,
@@ -69,13 +69,11 @@ async fn out_of_service_switches_the_station_off_and_survives_a_restart() {
         .unwrap();
     site.wait_state("p1", "Charging").await;
 
-    let at = tokio::time::Instant::now();
     site.daemon()
         .commands
-        .send(Event::SetOutOfService {
+        .send(Command::SetOutOfService {
             socket: 0,
             out_of_service: true,
-            at,
         })
         .await
         .unwrap();
@@ -92,7 +90,7 @@ async fn out_of_service_switches_the_station_off_and_survives_a_restart() {
     // Restart the daemon: the socket stays out of service, and the station stays off.
     let daemon = site.daemon.take().unwrap();
     assert!(daemon.shutdown(std::time::Duration::from_secs(5)).await);
-    site.daemon = Some(sitegate::daemon::Daemon::start(&site.config));
+    site.daemon = Some(sitegate::daemon::Daemon::start(&site.config).unwrap());
     site.wait_state("p1", "Disabled").await;
     let truth = site.sim.truth("alfen", 1).unwrap();
     assert_eq!(
@@ -137,7 +135,7 @@ async fn a_device_accepting_several_connections_gets_one_per_socket() {
             .control(
                 "alfen",
                 unit,
-                Command::Plug {
+                Sim::Plug {
                     vehicle_max_a: 16.0,
                     phases: 3,
                     wants_wh: 50_000.0,

@@ -75,9 +75,10 @@ pub fn rtu_bus(name: &str, path: &Path, baud: u32, extra: &str) -> String {
     )
 }
 
+/// A `[[socket]]` table; free charging, so a plug-in starts a session.
 pub fn socket(id: &str, bus: &str, unit: u8, profile: &str, extra: &str) -> String {
     format!(
-        "[[socket]]\nid = \"{id}\"\nname = \"{id}\"\nbus = \"{bus}\"\nunit_id = {unit}\nprofile = \"{profile}\"\n{extra}\n"
+        "[[socket]]\nid = \"{id}\"\nname = \"{id}\"\nbus = \"{bus}\"\nunit_id = {unit}\nprofile = \"{profile}\"\nfree = true\n{extra}\n"
     )
 }
 
@@ -90,7 +91,7 @@ impl Site {
         );
         let config = config::parse(&text, dir.path())
             .unwrap_or_else(|e| panic!("test config invalid:\n{e}\n{text}"));
-        let daemon = Daemon::start(&config);
+        let daemon = Daemon::start(&config).expect("daemon starts");
         Site {
             sim,
             daemon: Some(daemon),

@@ -1,0 +1,391 @@
+//! The session lifecycle, table by table: what a manager or central would see of each case.
+
+use std::time::Duration;
+
+use super::*;
+use crate::core::readings::VehicleState;
+
+struct Clock {
+    now: Stamp,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            now: Stamp {
+                mono: Instant::now(),
+                wall_ms: 1_795_348_800_000,
+                trusted: true,
+            },
+        }
+    }
+
+    fn advance(&mut self, secs: u64) -> Stamp {
+        self.now.mono += Duration::from_secs(secs);
+        self.now.wall_ms += secs as i64 * 1000;
+        self.now
+    }
+}
+
+fn site(free: bool) -> (Site, Clock) {
+    let clock = Clock::new();
+    let setup = SocketSetup {
+        rules: StateRules::default(),
+        max_current_a: 16.0,
+        out_of_service: false,
+        free,
+    };
+    let site = Site::new(
+        vec![setup],
+        SessionRules::default(),
+        vec![],
+        IdGen::new(7),
+        clock.now,
+    );
+    (site, clock)
+}
+
+fn socket(plug: bool, power: f64, meter: f64) -> Readings {
+    Readings {
+        plug: Some(plug),
+        enabled: Some(true),
+        power_w: Some(power),
+        energy_wh: Some(meter),
+        ..Readings::default()
+    }
+}
+
+fn polled(readings: Readings) -> Event {
+    Event::Polled {
+        socket: 0,
+        readings,
+    }
+}
+
+fn sessions(effects: &[Effect]) -> Vec<(SessionChange, Session)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Session {
+                session, change, ..
+            } => Some((*change, (**session).clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn enables(effects: &[Effect]) -> Vec<bool> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Control {
+                control: Control::Enable(on),
+                ..
+            } => Some(*on),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_free_socket_charges_a_vehicle_from_plug_in_to_unplug() {
+    let (mut site, mut clock) = site(true);
+    assert_eq!(
+        enables(&site.start()),
+        [false],
+        "no session: the socket stays off"
+    );
+    site.handle(polled(socket(false, 0.0, 1000.0)), clock.advance(1));
+
+    let effects = site.handle(polled(socket(true, 0.0, 1000.0)), clock.advance(1));
+    let started = sessions(&effects);
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].0, SessionChange::Started);
+    assert_eq!(
+        (started[0].1.auth, started[0].1.identity.clone()),
+        (AuthMethod::Free, None)
+    );
+    assert_eq!(
+        enables(&effects),
+        [true],
+        "switched on after the start is recorded"
+    );
+    let start_pos = effects
+        .iter()
+        .position(|e| matches!(e, Effect::Session { .. }))
+        .unwrap();
+    let on_pos = effects
+        .iter()
+        .position(|e| matches!(e, Effect::Control { .. }))
+        .unwrap();
+    assert!(
+        start_pos < on_pos,
+        "the record comes first: persist, then act"
+    );
+
+    let charging = site.handle(polled(socket(true, 7000.0, 1010.0)), clock.advance(10));
+    assert_eq!(
+        sessions(&charging)[0].0,
+        SessionChange::Updated,
+        "phase change: idle -> charging"
+    );
+    site.handle(polled(socket(true, 7000.0, 1500.0)), clock.advance(300));
+    site.handle(polled(socket(true, 0.0, 1520.0)), clock.advance(10)); // vehicle full
+    let ended = site.handle(polled(socket(false, 0.0, 1520.0)), clock.advance(20));
+    let (change, s) = sessions(&ended).pop().unwrap();
+    assert_eq!(change, SessionChange::Ended);
+    assert_eq!(s.stop_reason, Some(StopReason::Unplugged));
+    assert_eq!(s.energy_wh(), 520.0);
+    assert_eq!(
+        (s.meter_start_wh, s.meter_stop_wh()),
+        (Some(1000.0), Some(1520.0))
+    );
+    assert_eq!(s.charging, Duration::from_secs(310));
+    assert_eq!(s.idle, Duration::from_secs(10 + 20));
+    assert!(s.failed.is_none());
+    assert_eq!(enables(&ended), [false]);
+}
+
+#[test]
+fn a_socket_that_is_not_free_waits_for_an_authorization_which_lapses() {
+    let (mut site, mut clock) = site(false);
+    site.start();
+    let mut waiting = socket(true, 0.0, 50.0);
+    waiting.enabled = Some(false);
+    let effects = site.handle(polled(waiting), clock.advance(1));
+    assert!(sessions(&effects).is_empty(), "plugged, nobody authorized");
+    assert_eq!(site.view(0).unwrap().state, SocketState::Occupied);
+    site.handle(polled(socket(false, 0.0, 50.0)), clock.advance(1));
+
+    let auth = Command::Authorize {
+        socket: 0,
+        identity: Some("user-7".into()),
+        method: AuthMethod::LocalList,
+    };
+    assert!(
+        site.handle(Event::Command(auth.clone()), clock.advance(1))
+            .is_empty()
+    );
+    let lapsed = site.handle(Event::Tick, clock.advance(61));
+    assert!(lapsed.contains(&Effect::AuthorizationLapsed {
+        socket: 0,
+        identity: Some("user-7".into())
+    }));
+
+    site.handle(Event::Command(auth), clock.advance(1));
+    let started = site.handle(polled(socket(true, 0.0, 50.0)), clock.advance(30));
+    let (_, s) = sessions(&started).pop().unwrap();
+    assert_eq!(
+        (s.identity.as_deref(), s.auth),
+        (Some("user-7"), AuthMethod::LocalList)
+    );
+}
+
+#[test]
+fn a_session_with_nothing_delivered_is_flagged_failed_and_a_fault_says_why() {
+    let (mut site, mut clock) = site(true);
+    site.start();
+    site.handle(polled(socket(true, 0.0, 10.0)), clock.advance(1));
+    let ended = site.handle(polled(socket(false, 0.0, 10.0)), clock.advance(5));
+    assert_eq!(
+        sessions(&ended)[0].1.failed.as_deref(),
+        Some("nothing delivered")
+    );
+
+    site.handle(polled(socket(true, 3000.0, 10.0)), clock.advance(1));
+    site.handle(polled(socket(true, 3000.0, 60.0)), clock.advance(60));
+    let mut faulted = socket(true, 0.0, 60.0);
+    faulted.fault = Some("2".into());
+    let ended = site.handle(polled(faulted), clock.advance(1));
+    let (_, s) = sessions(&ended).pop().unwrap();
+    assert_eq!(
+        (s.stop_reason, s.failed.as_deref()),
+        (Some(StopReason::Fault), Some("fault 2"))
+    );
+}
+
+#[test]
+fn a_socket_lost_longer_than_the_grace_period_ends_its_session() {
+    let (mut site, mut clock) = site(true);
+    site.start();
+    site.handle(polled(socket(true, 3000.0, 0.0)), clock.advance(1));
+    site.handle(
+        Event::Unreachable {
+            socket: 0,
+            reason: "3 timeouts".into(),
+        },
+        clock.advance(5),
+    );
+    assert!(
+        sessions(&site.handle(Event::Tick, clock.advance(60)))
+            .iter()
+            .all(|(c, _)| *c != SessionChange::Ended)
+    );
+    let ended = site.handle(Event::Tick, clock.advance(61));
+    assert_eq!(
+        sessions(&ended).pop().unwrap().1.stop_reason,
+        Some(StopReason::SocketLost)
+    );
+}
+
+#[test]
+fn samples_are_taken_for_every_session_on_one_tick() {
+    let (mut site, mut clock) = site(true);
+    site.start();
+    site.handle(polled(socket(true, 3000.0, 0.0)), clock.advance(1));
+    let sampled = site.handle(Event::Tick, clock.advance(60));
+    let s = sessions(&sampled);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].0, SessionChange::Sampled);
+}
+
+#[test]
+fn a_stop_is_never_dated_before_the_start_and_a_late_trusted_clock_dates_the_start() {
+    let mut clock = Clock::new();
+    clock.now.wall_ms = 3_000; // booted in 1970
+    clock.now.trusted = false;
+    let setup = SocketSetup {
+        rules: StateRules::default(),
+        max_current_a: 16.0,
+        out_of_service: false,
+        free: true,
+    };
+    let mut site = Site::new(
+        vec![setup],
+        SessionRules::default(),
+        vec![],
+        IdGen::new(1),
+        clock.now,
+    );
+    site.start();
+    site.handle(polled(socket(true, 3000.0, 0.0)), clock.advance(10));
+    // NTP sets the clock 100 s later.
+    clock.advance(100);
+    clock.now.wall_ms = 1_795_348_800_000;
+    clock.now.trusted = true;
+    let effects = site.handle(Event::Tick, clock.now);
+    assert!(effects.contains(&Effect::ClockTrusted { at: clock.now }));
+    let ended = site.handle(polled(socket(false, 0.0, 10.0)), clock.advance(5));
+    let (_, s) = sessions(&ended).pop().unwrap();
+    assert!(s.started.trusted);
+    assert_eq!(s.started.wall_ms, 1_795_348_800_000 - 100_000);
+    assert!(s.stopped.unwrap().wall_ms >= s.started.wall_ms);
+}
+
+#[test]
+fn after_a_restart_a_session_resumes_if_the_vehicle_is_there_else_closes_with_power_loss() {
+    for (plugged, expected) in [(true, None), (false, Some(StopReason::PowerLoss))] {
+        let mut clock = Clock::new();
+        let mut ids = IdGen::new(3);
+        let session = Session {
+            id: ids.next(clock.now.wall_ms),
+            socket: 0,
+            identity: None,
+            auth: AuthMethod::Free,
+            started: clock.now,
+            stopped: None,
+            meter_start_wh: Some(100.0),
+            meter: MeterTrack {
+                last_wh: Some(600.0),
+                energy_wh: 500.0,
+                anomalies: 0,
+            },
+            charging: Duration::from_secs(600),
+            idle: Duration::ZERO,
+            phase: Phase::Charging,
+            stop_reason: None,
+            offline: true,
+            failed: None,
+            samples: 4,
+        };
+        let last_sample = Some(clock.now);
+        let setup = SocketSetup {
+            rules: StateRules::default(),
+            max_current_a: 16.0,
+            out_of_service: false,
+            free: true,
+        };
+        let mut site = Site::new(
+            vec![setup],
+            SessionRules::default(),
+            vec![Recovered {
+                session,
+                last_sample,
+            }],
+            ids,
+            clock.now,
+        );
+        assert_eq!(
+            enables(&site.start()),
+            [true],
+            "a recovered session keeps its socket on"
+        );
+        // The daemon comes back a minute after the last sample.
+        let effects = site.handle(polled(socket(plugged, 0.0, 650.0)), clock.advance(60));
+        let ended = sessions(&effects)
+            .into_iter()
+            .find(|(c, _)| *c == SessionChange::Ended);
+        assert_eq!(ended.as_ref().and_then(|(_, s)| s.stop_reason), expected);
+        if let Some((_, s)) = ended {
+            assert_eq!(s.energy_wh(), 550.0, "the fresh, plausible reading counts");
+        } else {
+            assert_eq!(
+                site.view(0).unwrap().session.as_ref().unwrap().energy_wh(),
+                550.0
+            );
+        }
+    }
+}
+
+#[test]
+fn a_station_pilot_drives_sessions_too() {
+    let (mut site, mut clock) = site(true);
+    site.start();
+    let station = |v: VehicleState, w: f64, wh: f64| Readings {
+        vehicle: Some(v),
+        power_w: Some(w),
+        energy_wh: Some(wh),
+        ..Readings::default()
+    };
+    assert_eq!(
+        sessions(&site.handle(
+            polled(station(VehicleState::B1, 0.0, 5.0)),
+            clock.advance(1)
+        ))
+        .len(),
+        1
+    );
+    site.handle(
+        polled(station(VehicleState::C2, 11_000.0, 5.0)),
+        clock.advance(1),
+    );
+    let ended = site.handle(
+        polled(station(VehicleState::A, 0.0, 200.0)),
+        clock.advance(60),
+    );
+    assert_eq!(sessions(&ended).pop().unwrap().1.energy_wh(), 195.0);
+}
+
+#[test]
+fn out_of_service_stops_the_session_persists_and_switches_off() {
+    let (mut site, mut clock) = site(true);
+    site.start();
+    site.handle(polled(socket(true, 3000.0, 0.0)), clock.advance(1));
+    let effects = site.handle(
+        Event::Command(Command::SetOutOfService {
+            socket: 0,
+            out_of_service: true,
+        }),
+        clock.advance(5),
+    );
+    assert!(effects.contains(&Effect::PersistOutOfService {
+        socket: 0,
+        out_of_service: true
+    }));
+    assert_eq!(
+        sessions(&effects).pop().unwrap().1.stop_reason,
+        Some(StopReason::OutOfService)
+    );
+    assert_eq!(enables(&effects), [false]);
+    assert_eq!(site.view(0).unwrap().state, SocketState::Disabled);
+}

@@ -1,0 +1,508 @@
+//! The store's writer: one thread owning the one writing connection. The core task sends a
+//! batch of writes (everything one event changed) and waits for its commit, so nothing it acts
+//! on (switching a socket on) precedes the durable record. Batches queued meanwhile are
+//! committed together (group commit: one fsync for many).
+//!
+//! Channel: bounded (64 batches); full-policy: the core waits (it is waiting for its own commit
+//! anyway). The thread stops when the handle is dropped or `stop` is called, after committing
+//! what it has.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::payload;
+use super::recovery;
+use super::{StoreError, open_writer};
+use crate::core::session::{Sample, Session};
+use crate::core::site::{Recovered, SessionChange};
+use crate::core::time::Stamp;
+
+/// What the writer needs to know about the site and this run.
+#[derive(Debug, Clone)]
+pub struct StoreSetup {
+    pub path: PathBuf,
+    pub time_zone: chrono_tz::Tz,
+    /// Socket ids in configuration order (the core's socket indices).
+    pub socket_ids: Vec<String>,
+    /// This daemon run's id and start: untrusted stamps are kept as (run, offset) for later
+    /// correction.
+    pub run_id: String,
+    pub run_start: Instant,
+    /// Free space kept for session records: below it, samples and updates are dropped (counted)
+    /// and a fault is raised.
+    pub reserve_bytes: u64,
+    /// Most rows kept in `updates`; older ones are dropped (counted).
+    pub updates_cap: u64,
+}
+
+/// One change to persist.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Session {
+        session: Box<Session>,
+        change: SessionChange,
+        sample: Option<Sample>,
+    },
+    OutOfService {
+        socket: usize,
+        out_of_service: bool,
+        at: Stamp,
+    },
+    /// A socket state change; `fault` ones go to the outbox, the others to `updates`.
+    SocketState {
+        socket: usize,
+        state: String,
+        reason: String,
+        fault: bool,
+        at: Stamp,
+    },
+    ClockTrusted {
+        at: Stamp,
+    },
+}
+
+impl Write {
+    /// Writes that may be skipped when the disk is nearly full.
+    fn droppable(&self) -> bool {
+        match self {
+            Write::Session { change, .. } => *change == SessionChange::Sampled,
+            Write::SocketState { fault, .. } => !fault,
+            _ => false,
+        }
+    }
+}
+
+/// What the database holds at start.
+#[derive(Debug, Default)]
+pub struct Startup {
+    pub recovered: Vec<Recovered>,
+    pub out_of_service: BTreeSet<String>,
+    /// The copy taken before a migration.
+    pub backup: Option<PathBuf>,
+}
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+#[derive(Clone)]
+pub struct StoreHandle {
+    tx: mpsc::Sender<(Vec<Write>, Reply)>,
+}
+
+impl StoreHandle {
+    /// Opens (and migrates) the database, reads what must be recovered, and starts the writer.
+    pub fn start(
+        setup: StoreSetup,
+    ) -> Result<(StoreHandle, Startup, std::thread::JoinHandle<()>), StoreError> {
+        let (conn, backup) = open_writer(&setup.path)?;
+        let mut startup = recovery::load(&conn, &setup)?;
+        startup.backup = backup;
+        let (tx, rx) = mpsc::channel(64);
+        let thread = std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || {
+                Writer {
+                    conn,
+                    setup,
+                    low_disk: false,
+                }
+                .run(rx)
+            })?;
+        Ok((StoreHandle { tx }, startup, thread))
+    }
+
+    /// Commits `writes` in one transaction; returns once they are durable.
+    pub async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let (reply, done) = oneshot::channel();
+        self.tx
+            .send((writes, reply))
+            .await
+            .map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    setup: StoreSetup,
+    low_disk: bool,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<(Vec<Write>, Reply)>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < 64 {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            let result = self.commit(jobs.iter().flat_map(|(w, _)| w.iter()));
+            for (_, reply) in jobs {
+                let _ = reply.send(
+                    result
+                        .as_ref()
+                        .map(|_| ())
+                        .map_err(|e| StoreError::Failed(e.to_string())),
+                );
+            }
+        }
+        // Fold the WAL back into the database so a clean stop leaves one file.
+        let _ = self.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+    }
+
+    fn commit<'a>(&mut self, writes: impl Iterator<Item = &'a Write>) -> Result<(), StoreError> {
+        let low = self.disk_low();
+        if low != self.low_disk {
+            self.low_disk = low;
+            if low {
+                log::error!(
+                    "disk nearly full (less than {} MB free): session records only, samples and updates dropped",
+                    self.setup.reserve_bytes / 1_000_000
+                );
+            } else {
+                log::info!("disk space recovered: samples and updates written again");
+            }
+        }
+        let tx = self.conn.transaction()?;
+        let mut dropped = 0;
+        if low {
+            raise_low_disk_fault(&tx)?;
+        }
+        for w in writes {
+            if low && w.droppable() {
+                dropped += 1;
+                continue;
+            }
+            apply(&tx, &self.setup, w)?;
+        }
+        if dropped > 0 {
+            bump(&tx, "dropped_low_disk", dropped)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Free space on the database's file system, or left under SQLite's page limit.
+    fn disk_low(&self) -> bool {
+        let dir = self
+            .setup
+            .path
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        let fs_free = free_bytes(dir).unwrap_or(u64::MAX);
+        let page_free = (|| -> rusqlite::Result<u64> {
+            let max: i64 = self
+                .conn
+                .pragma_query_value(None, "max_page_count", |r| r.get(0))?;
+            let used: i64 = self
+                .conn
+                .pragma_query_value(None, "page_count", |r| r.get(0))?;
+            let size: i64 = self
+                .conn
+                .pragma_query_value(None, "page_size", |r| r.get(0))?;
+            Ok((max.saturating_sub(used).max(0) as u64).saturating_mul(size as u64))
+        })()
+        .unwrap_or(u64::MAX);
+        fs_free.min(page_free) < self.setup.reserve_bytes
+    }
+}
+
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid NUL-terminated string and `st` a writable statvfs.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+fn raise_low_disk_fault(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let open: Option<i64> = tx
+        .query_row(
+            "SELECT value FROM counters WHERE name = 'low_disk_raised'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if open.is_none() {
+        bump(tx, "low_disk_raised", 1)?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let payload =
+            serde_json::json!({ "fault": "disk_nearly_full", "utc": payload::rfc3339(now_ms) });
+        outbox(tx, "fault", now_ms, true, false, &payload)?;
+    }
+    Ok(())
+}
+
+fn bump(tx: &Transaction<'_>, name: &str, by: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = value + ?2",
+        params![name, by],
+    )?;
+    Ok(())
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn outbox(
+    tx: &Transaction<'_>,
+    kind: &str,
+    at_ms: i64,
+    trusted: bool,
+    offline: bool,
+    payload: &serde_json::Value,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO outbox (id, kind, at_ms, trusted, offline, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![new_id(), kind, at_ms, trusted, offline, payload.to_string()],
+    )?;
+    Ok(())
+}
+
+fn update(
+    tx: &Transaction<'_>,
+    setup: &StoreSetup,
+    kind: &str,
+    at: &Stamp,
+    payload: &serde_json::Value,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO updates (id, kind, at_ms, trusted, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![new_id(), kind, at.wall_ms, at.trusted, payload.to_string()],
+    )?;
+    let over: i64 = tx.query_row(
+        "SELECT COUNT(*) - ?1 FROM updates",
+        params![setup.updates_cap as i64],
+        |r| r.get(0),
+    )?;
+    if over > 0 {
+        tx.execute(
+            "DELETE FROM updates WHERE seq IN (SELECT seq FROM updates ORDER BY seq LIMIT ?1)",
+            params![over],
+        )?;
+        bump(tx, "updates_dropped", over)?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since this run started: with the run id, how an untrusted stamp is corrected.
+fn mono_ms(setup: &StoreSetup, at: &Stamp) -> i64 {
+    at.mono
+        .saturating_duration_since(setup.run_start)
+        .as_millis() as i64
+}
+
+pub(super) fn local(setup: &StoreSetup, ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&setup.time_zone)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), StoreError> {
+    match w {
+        Write::Session {
+            session,
+            change,
+            sample,
+        } => {
+            let socket_id = setup
+                .socket_ids
+                .get(session.socket)
+                .map_or("?", String::as_str);
+            if *change != SessionChange::Sampled {
+                upsert_session(tx, setup, session, socket_id)?;
+            }
+            if let Some(sample) = sample {
+                insert_sample(tx, setup, sample)?;
+            }
+            let body = payload::session(session, socket_id);
+            let at = sample.as_ref().map_or(session.started, |s| s.at);
+            match change {
+                SessionChange::Started => outbox(
+                    tx,
+                    "session_started",
+                    session.started.wall_ms,
+                    session.started.trusted,
+                    session.offline,
+                    &body,
+                )?,
+                SessionChange::Ended => {
+                    let stop = session.stopped.unwrap_or(at);
+                    outbox(
+                        tx,
+                        "session_ended",
+                        stop.wall_ms,
+                        stop.trusted,
+                        session.offline,
+                        &body,
+                    )?
+                }
+                SessionChange::Updated => update(tx, setup, "session_updated", &at, &body)?,
+                SessionChange::Sampled => {}
+            }
+        }
+        Write::OutOfService {
+            socket,
+            out_of_service,
+            at,
+        } => {
+            let socket_id = setup.socket_ids.get(*socket).map_or("?", String::as_str);
+            if *out_of_service {
+                tx.execute(
+                    "INSERT OR REPLACE INTO out_of_service (socket_id, since_ms) VALUES (?1, ?2)",
+                    params![socket_id, at.wall_ms],
+                )?;
+            } else {
+                tx.execute(
+                    "DELETE FROM out_of_service WHERE socket_id = ?1",
+                    params![socket_id],
+                )?;
+            }
+            let body = serde_json::json!({ "socket": socket_id, "out_of_service": out_of_service, "at": payload::time(at) });
+            outbox(
+                tx,
+                "socket_availability",
+                at.wall_ms,
+                at.trusted,
+                false,
+                &body,
+            )?;
+        }
+        Write::SocketState {
+            socket,
+            state,
+            reason,
+            fault,
+            at,
+        } => {
+            let socket_id = setup.socket_ids.get(*socket).map_or("?", String::as_str);
+            let body = serde_json::json!({ "socket": socket_id, "state": state, "reason": reason, "at": payload::time(at) });
+            if *fault {
+                outbox(tx, "fault", at.wall_ms, at.trusted, false, &body)?;
+            } else {
+                update(tx, setup, "socket_state", at, &body)?;
+            }
+        }
+        Write::ClockTrusted { at } => correct_times(tx, setup, at)?,
+    }
+    Ok(())
+}
+
+fn upsert_session(
+    tx: &Transaction<'_>,
+    setup: &StoreSetup,
+    s: &Session,
+    socket_id: &str,
+) -> Result<(), StoreError> {
+    let stopped = s.stopped.as_ref();
+    tx.execute(
+        "INSERT INTO sessions (id, socket_id, identity, auth_method,
+             started_ms, started_trusted, started_run, started_mono_ms, started_local,
+             stopped_ms, stopped_trusted, stopped_run, stopped_mono_ms, stopped_local,
+             meter_start_wh, meter_stop_wh, energy_wh, charging_ms, idle_ms,
+             stop_reason, offline, failed_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+         ON CONFLICT(id) DO UPDATE SET
+             started_ms = ?5, started_trusted = ?6, started_local = ?9,
+             stopped_ms = ?10, stopped_trusted = ?11, stopped_run = ?12, stopped_mono_ms = ?13, stopped_local = ?14,
+             meter_start_wh = ?15, meter_stop_wh = ?16, energy_wh = ?17, charging_ms = ?18, idle_ms = ?19,
+             stop_reason = ?20, failed_reason = ?22",
+        params![
+            s.id.to_string(),
+            socket_id,
+            s.identity,
+            s.auth.name(),
+            s.started.wall_ms,
+            s.started.trusted,
+            setup.run_id,
+            mono_ms(setup, &s.started),
+            local(setup, s.started.wall_ms),
+            stopped.map(|t| t.wall_ms),
+            stopped.map(|t| t.trusted),
+            stopped.map(|_| setup.run_id.as_str()),
+            stopped.map(|t| mono_ms(setup, t)),
+            stopped.map(|t| local(setup, t.wall_ms)),
+            s.meter_start_wh,
+            s.meter_stop_wh(),
+            payload::round3(s.meter.energy_wh),
+            s.charging.as_millis() as i64,
+            s.idle.as_millis() as i64,
+            s.stop_reason.map(|r| r.name()),
+            s.offline,
+            s.failed,
+        ],
+    )?;
+    Ok(())
+}
+
+fn insert_sample(tx: &Transaction<'_>, setup: &StoreSetup, s: &Sample) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT OR REPLACE INTO samples (session_id, seq, at_ms, trusted, run, mono_ms, meter_wh, energy_wh, power_w, phase)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            s.session.to_string(),
+            s.seq,
+            s.at.wall_ms,
+            s.at.trusted,
+            setup.run_id,
+            mono_ms(setup, &s.at),
+            s.meter_wh,
+            payload::round3(s.energy_wh),
+            s.power_w,
+            s.phase.name(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Rewrites this run's untrusted times on the clock that just became trustworthy:
+/// wall = trusted wall now − (monotonic now − monotonic then).
+fn correct_times(tx: &Transaction<'_>, setup: &StoreSetup, at: &Stamp) -> Result<(), StoreError> {
+    let now_mono = mono_ms(setup, at);
+    let fix = |mono: i64| at.wall_ms - (now_mono - mono);
+    let rows: Vec<(String, i64)> = tx
+        .prepare("SELECT id, started_mono_ms FROM sessions WHERE started_trusted = 0 AND started_run = ?1")?
+        .query_map(params![setup.run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, mono) in rows {
+        let wall = fix(mono);
+        tx.execute(
+            "UPDATE sessions SET started_ms = ?2, started_trusted = 1, started_local = ?3 WHERE id = ?1",
+            params![id, wall, local(setup, wall)],
+        )?;
+    }
+    let rows: Vec<(String, i64)> = tx
+        .prepare("SELECT id, stopped_mono_ms FROM sessions WHERE stopped_trusted = 0 AND stopped_run = ?1")?
+        .query_map(params![setup.run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, mono) in rows {
+        let wall = fix(mono);
+        tx.execute(
+            "UPDATE sessions SET stopped_ms = ?2, stopped_trusted = 1, stopped_local = ?3 WHERE id = ?1",
+            params![id, wall, local(setup, wall)],
+        )?;
+    }
+    tx.execute(
+        "UPDATE samples SET at_ms = ?2 - (?3 - mono_ms), trusted = 1 WHERE trusted = 0 AND run = ?1",
+        params![setup.run_id, at.wall_ms, now_mono],
+    )?;
+    Ok(())
+}
+
+/// How long the writer may take to finish when the daemon stops.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
