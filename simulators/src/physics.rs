@@ -50,7 +50,10 @@ pub(crate) struct Socket {
     pub fault: u16,
     /// Meter per phase (Wh): the total is their sum.
     pub meter_wh: [f64; 3],
+    /// Energy delivered since plug-in (Wh): the physical truth, whatever the registers say.
     pub session_wh: f64,
+    /// What a per-session energy register (ABB) holds: `session_wh` until a meter reset.
+    pub session_register_wh: f64,
     /// Whether the vehicle drew current in this session (a paused vehicle then shows C1, a
     /// vehicle that never started B1).
     pub charged_in_session: bool,
@@ -74,6 +77,7 @@ impl Socket {
             fault: 0,
             meter_wh: [0.0; 3],
             session_wh: 0.0,
+            session_register_wh: 0.0,
             charged_in_session: false,
             forced_power_w: None,
             offer: Offer {
@@ -165,6 +169,7 @@ impl Socket {
             *phase += per_phase;
         }
         self.session_wh += wh;
+        self.session_register_wh += wh;
         self.charged_in_session = true;
     }
 

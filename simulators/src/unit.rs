@@ -166,7 +166,7 @@ impl Unit {
     fn energy_register_wh(&self) -> f64 {
         self.core.socket.as_ref().map_or(0.0, |s| {
             if self.device.energy_is_session() {
-                s.session_wh
+                s.session_register_wh
             } else {
                 s.meter_total_wh()
             }
@@ -413,6 +413,7 @@ impl Unit {
                     full: wants_wh <= 0.0,
                 });
                 s.session_wh = 0.0;
+                s.session_register_wh = 0.0;
                 s.charged_in_session = false;
                 s.forced_power_w = None;
                 self.device.on_plug(&mut self.core);
@@ -440,14 +441,15 @@ impl Unit {
             Command::ClearFault => self.socket()?.fault = 0,
             Command::MeterReset => {
                 let s = self.socket()?;
+                // The registers restart; the energy delivered (the truth) does not.
                 s.meter_wh = [0.0; 3];
-                s.session_wh = 0.0;
+                s.session_register_wh = 0.0;
             }
             Command::SetEnergy { wh } => {
                 let session = self.device.energy_is_session();
                 let s = self.socket()?;
                 if session {
-                    s.session_wh = wh;
+                    s.session_register_wh = wh;
                 } else {
                     s.set_meter_total(wh);
                 }

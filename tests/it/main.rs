@@ -4,6 +4,8 @@
 mod cli;
 mod decode;
 mod faults;
+mod sessions;
 mod states;
+mod store;
 mod support;
 mod tools;

@@ -169,6 +169,24 @@ impl Site {
         found.unwrap_or_else(|_| panic!("{socket} never agreed with the simulator: {last}"))
     }
 
+    /// Waits until the simulator's truth of (bus, unit) satisfies `check`, whatever the daemon
+    /// does (it may be stopped): polled on the simulator's own change events.
+    pub async fn wait_agree_truth(&self, bus: &str, unit: u8, check: impl Fn(&Truth) -> bool) -> Truth {
+        let mut events = self.sim.subscribe();
+        let found = tokio::time::timeout(PATIENCE, async {
+            loop {
+                let truth = self.sim.truth(bus, unit).expect("simulated unit");
+                if check(&truth) {
+                    return truth;
+                }
+                // Any change of the simulation may make it true; a lagging receiver just rechecks.
+                let _ = events.recv().await;
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("the simulator never reached the expected state of {bus}/{unit}"))
+    }
+
     pub async fn stop(mut self) {
         if let Some(d) = self.daemon.take() {
             assert!(

@@ -148,7 +148,7 @@ impl AbbTerra {
             );
         }
         i.u32(0x401C, s.power_w.round().max(0.0) as u32);
-        i.u32(0x401E, s.session_wh.max(0.0) as u32);
+        i.u32(0x401E, s.session_register_wh.max(0.0) as u32);
         i.words(0x4020, &[self.comm_timeout_s, 0]);
         i.u32(0x4022, self.modbus_limit_ma);
         i.u16(0x4024, self.fallback_a);
