@@ -13,11 +13,12 @@ use tokio_util::task::TaskTracker;
 use crate::clock::{Clock, TrustSource};
 use crate::config::{BusConfig, Config, LinkConfig};
 use crate::core::site::{Command, IdGen, SessionChange};
+use crate::core::time::Stamp;
 use crate::core::{Control, Effect, Event, Site, SocketSetup, SocketState, SocketView};
 use crate::modbus::bus::{BusOwner, Desired};
 use crate::modbus::device::{Device, Part};
 use crate::modbus::stats::BusStats;
-use crate::store::{StoreError, StoreHandle, StoreSetup, Write};
+use crate::store::{StoreError, StoreHandle, StoreSetup};
 
 /// Capacity of the channel from bus owners to the core. Full-policy: bus owners wait.
 const EVENT_CAPACITY: usize = 256;
@@ -297,7 +298,8 @@ impl CoreTask {
         cancel: CancellationToken,
     ) {
         let start = self.site.start();
-        self.apply(start).await;
+        let now = self.clock.now();
+        self.apply(start, now).await;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -316,7 +318,7 @@ impl CoreTask {
             };
             let now = self.clock.now();
             let effects = self.site.handle(event, now);
-            self.apply(effects).await;
+            self.apply(effects, now).await;
             let changed: Vec<usize> = match socket {
                 Some(s) => vec![s],
                 // Commands and ticks may touch any socket (sessions, samples).
@@ -334,78 +336,11 @@ impl CoreTask {
 
     /// Persists what must be durable, waits for the commit, then acts: a socket is switched on
     /// only once the session that allows it is on disk.
-    async fn apply(&mut self, effects: Vec<Effect>) {
-        let mut writes = Vec::new();
-        let mut controls = Vec::new();
-        for effect in effects {
-            match effect {
-                Effect::StateChanged {
-                    socket,
-                    from,
-                    to,
-                    reason,
-                } => {
-                    let id = self.ids[socket].as_str();
-                    let fault = matches!(to, SocketState::Faulted { .. });
-                    let level = if fault || to == SocketState::NotConnected {
-                        log::Level::Warn
-                    } else {
-                        log::Level::Info
-                    };
-                    log::log!(level, socket = id; "socket {id}: {from} -> {to} ({reason})");
-                    let at = self.clock.now();
-                    writes.push(Write::SocketState {
-                        socket,
-                        state: to.to_string(),
-                        reason,
-                        fault,
-                        at,
-                    });
-                }
-                Effect::Control { socket, control } => controls.push((socket, control)),
-                Effect::PersistOutOfService {
-                    socket,
-                    out_of_service,
-                } => {
-                    writes.push(Write::OutOfService {
-                        socket,
-                        out_of_service,
-                        at: self.clock.now(),
-                    });
-                }
-                Effect::Session {
-                    session,
-                    change,
-                    sample,
-                } => {
-                    let id = self.ids[session.socket].as_str();
-                    match change {
-                        SessionChange::Started => log::info!(
-                            socket = id, session_id = session.id.to_string().as_str();
-                            "socket {id}: session {} started ({})", session.id, session.auth.name()
-                        ),
-                        SessionChange::Ended => log::info!(
-                            socket = id, session_id = session.id.to_string().as_str();
-                            "socket {id}: session {} ended: {}, {:.3} kWh{}",
-                            session.id,
-                            session.stop_reason.map_or("?", |r| r.name()),
-                            session.energy_wh() / 1000.0,
-                            session.failed.as_deref().map(|f| format!(", failed: {f}")).unwrap_or_default()
-                        ),
-                        _ => {}
-                    }
-                    writes.push(Write::Session {
-                        session,
-                        change,
-                        sample,
-                    });
-                }
-                Effect::AuthorizationLapsed { socket, .. } => {
-                    log::info!(socket = self.ids[socket].as_str(); "socket {}: authorization lapsed", self.ids[socket]);
-                }
-                Effect::ClockTrusted { at } => writes.push(Write::ClockTrusted { at }),
-            }
+    async fn apply(&mut self, effects: Vec<Effect>, now: Stamp) {
+        for effect in &effects {
+            log_effect(&self.ids, effect);
         }
+        let (writes, controls) = crate::store::plan(effects, now);
         let persisted = match self.store.apply(writes).await {
             Ok(()) => true,
             Err(e) => {
@@ -436,5 +371,48 @@ fn random_seed() -> u64 {
     match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)) {
         Ok(()) => u64::from_le_bytes(bytes),
         Err(_) => uuid::Uuid::now_v7().as_u64_pair().1,
+    }
+}
+
+/// One log line per effect worth a line: state changes, session starts and ends, lapses.
+fn log_effect(ids: &[String], effect: &Effect) {
+    match effect {
+        Effect::StateChanged {
+            socket,
+            from,
+            to,
+            reason,
+        } => {
+            let id = ids[*socket].as_str();
+            let level = match to {
+                SocketState::Faulted { .. } | SocketState::NotConnected => log::Level::Warn,
+                _ => log::Level::Info,
+            };
+            log::log!(level, socket = id; "socket {id}: {from} -> {to} ({reason})");
+        }
+        Effect::Session {
+            session, change, ..
+        } => {
+            let id = ids[session.socket].as_str();
+            let session_id = session.id.to_string();
+            match change {
+                SessionChange::Started => log::info!(
+                    socket = id, session_id = session_id.as_str();
+                    "socket {id}: session {session_id} started ({})", session.auth.name()
+                ),
+                SessionChange::Ended => log::info!(
+                    socket = id, session_id = session_id.as_str();
+                    "socket {id}: session {session_id} ended: {}, {:.3} kWh{}",
+                    session.stop_reason.map_or("?", |r| r.name()),
+                    session.energy_wh() / 1000.0,
+                    session.failed.as_deref().map(|f| format!(", failed: {f}")).unwrap_or_default()
+                ),
+                _ => {}
+            }
+        }
+        Effect::AuthorizationLapsed { socket, .. } => {
+            log::info!(socket = ids[*socket].as_str(); "socket {}: authorization lapsed", ids[*socket]);
+        }
+        _ => {}
     }
 }

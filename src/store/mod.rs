@@ -13,7 +13,7 @@ mod payload;
 mod recovery;
 pub mod writer;
 
-pub use writer::{Startup, StoreHandle, StoreSetup, Write};
+pub use writer::{Startup, StoreHandle, StoreSetup, Write, plan};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

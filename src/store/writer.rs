@@ -19,7 +19,8 @@ use super::payload;
 use super::recovery;
 use super::{StoreError, open_writer};
 use crate::core::session::{Sample, Session};
-use crate::core::site::{Recovered, SessionChange};
+use crate::core::site::{Control, Effect, Recovered, SessionChange};
+use crate::core::socket_state::SocketState;
 use crate::core::time::Stamp;
 
 /// What the writer needs to know about the site and this run.
@@ -75,6 +76,51 @@ impl Write {
             _ => false,
         }
     }
+}
+
+/// The writes a batch of core effects needs, and the controls to send once they are durable.
+pub fn plan(effects: Vec<Effect>, now: Stamp) -> (Vec<Write>, Vec<(usize, Control)>) {
+    let mut writes = Vec::new();
+    let mut controls = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::StateChanged {
+                socket, to, reason, ..
+            } => {
+                let fault = matches!(to, SocketState::Faulted { .. });
+                writes.push(Write::SocketState {
+                    socket,
+                    state: to.to_string(),
+                    reason,
+                    fault,
+                    at: now,
+                });
+            }
+            Effect::Control { socket, control } => controls.push((socket, control)),
+            Effect::PersistOutOfService {
+                socket,
+                out_of_service,
+            } => {
+                writes.push(Write::OutOfService {
+                    socket,
+                    out_of_service,
+                    at: now,
+                });
+            }
+            Effect::Session {
+                session,
+                change,
+                sample,
+            } => writes.push(Write::Session {
+                session,
+                change,
+                sample,
+            }),
+            Effect::ClockTrusted { at } => writes.push(Write::ClockTrusted { at }),
+            Effect::AuthorizationLapsed { .. } => {}
+        }
+    }
+    (writes, controls)
 }
 
 /// What the database holds at start.

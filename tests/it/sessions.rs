@@ -24,13 +24,34 @@ fn completed(conn: &Connection, socket: &str) -> Vec<(f64, String, Option<String
 }
 
 fn outbox_kinds(conn: &Connection) -> Vec<String> {
-    conn.prepare("SELECT kind FROM outbox ORDER BY seq").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    conn.prepare("SELECT kind FROM outbox ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 async fn charge_for(site: &Site, bus: &str, unit: u8, wh: f64) -> f64 {
-    site.sim.control(bus, unit, Command::Plug { vehicle_max_a: 16.0, phases: 3, wants_wh: 1e6 }).unwrap();
+    site.sim
+        .control(
+            bus,
+            unit,
+            Command::Plug {
+                vehicle_max_a: 16.0,
+                phases: 3,
+                wants_wh: 1e6,
+            },
+        )
+        .unwrap();
     let (_, truth) = site
-        .wait_agree("s", bus, unit, |_, t| if t.session_wh >= wh { Ok(()) } else { Err(format!("{} Wh so far", t.session_wh)) })
+        .wait_agree("s", bus, unit, |_, t| {
+            if t.session_wh >= wh {
+                Ok(())
+            } else {
+                Err(format!("{} Wh so far", t.session_wh))
+            }
+        })
         .await;
     truth.session_wh
 }
@@ -39,7 +60,11 @@ async fn charge_for(site: &Site, bus: &str, unit: u8, wh: f64) -> f64 {
 async fn a_session_is_recorded_with_the_energy_the_vehicle_received() {
     let sim = sim(false);
     let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let site = Site::start(sim, &(tcp_bus("gw", addr, "") + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")));
+    let site = Site::start(
+        sim,
+        &(tcp_bus("gw", addr, "")
+            + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")),
+    );
     site.wait_state("s", "Available").await;
     charge_for(&site, "gw", 1, 30.0).await;
     site.sim.control("gw", 1, Command::Unplug).unwrap();
@@ -48,11 +73,26 @@ async fn a_session_is_recorded_with_the_energy_the_vehicle_received() {
     let conn = db(&site);
     let sessions = completed(&conn, "s");
     assert_eq!(sessions.len(), 1, "{sessions:?}");
-    assert!((sessions[0].0 - truth_wh).abs() <= 1.0, "recorded {} Wh, delivered {truth_wh} Wh", sessions[0].0);
-    assert_eq!((sessions[0].1.as_str(), sessions[0].2.as_deref()), ("unplugged", None));
+    assert!(
+        (sessions[0].0 - truth_wh).abs() <= 1.0,
+        "recorded {} Wh, delivered {truth_wh} Wh",
+        sessions[0].0
+    );
+    assert_eq!(
+        (sessions[0].1.as_str(), sessions[0].2.as_deref()),
+        ("unplugged", None)
+    );
     let kinds = outbox_kinds(&conn);
-    assert_eq!(kinds.iter().filter(|k| *k == "session_started").count(), 1, "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| *k == "session_ended").count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "session_started").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "session_ended").count(),
+        1,
+        "{kinds:?}"
+    );
     site.stop().await;
 }
 
@@ -60,14 +100,19 @@ async fn a_session_is_recorded_with_the_energy_the_vehicle_received() {
 async fn a_session_open_at_a_restart_closes_with_power_loss_when_the_vehicle_left() {
     let sim = sim(false);
     let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let mut site = Site::start(sim, &(tcp_bus("gw", addr, "") + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")));
+    let mut site = Site::start(
+        sim,
+        &(tcp_bus("gw", addr, "")
+            + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")),
+    );
     site.wait_state("s", "Available").await;
     charge_for(&site, "gw", 1, 20.0).await;
     // The daemon stops; meanwhile the vehicle goes on charging a little, then leaves.
     let daemon = site.daemon.take().unwrap();
     assert!(daemon.shutdown(Duration::from_secs(5)).await);
     let before = site.sim.truth("gw", 1).unwrap().session_wh;
-    site.wait_agree_truth("gw", 1, |t| t.session_wh >= before + 5.0).await;
+    site.wait_agree_truth("gw", 1, |t| t.session_wh >= before + 5.0)
+        .await;
     site.sim.control("gw", 1, Command::Unplug).unwrap();
     let truth_wh = site.sim.truth("gw", 1).unwrap().session_wh;
 
@@ -78,7 +123,11 @@ async fn a_session_open_at_a_restart_closes_with_power_loss_when_the_vehicle_lef
     .await;
     let sessions = completed(&db(&site), "s");
     assert_eq!(sessions[0].1, "power_loss");
-    assert!((sessions[0].0 - truth_wh).abs() <= 1.0, "recorded {} Wh, delivered {truth_wh} Wh", sessions[0].0);
+    assert!(
+        (sessions[0].0 - truth_wh).abs() <= 1.0,
+        "recorded {} Wh, delivered {truth_wh} Wh",
+        sessions[0].0
+    );
     site.stop().await;
 }
 
@@ -86,17 +135,26 @@ async fn a_session_open_at_a_restart_closes_with_power_loss_when_the_vehicle_lef
 async fn a_meter_reset_during_a_session_loses_no_energy() {
     let sim = sim(false);
     let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let site = Site::start(sim, &(tcp_bus("gw", addr, "") + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")));
+    let site = Site::start(
+        sim,
+        &(tcp_bus("gw", addr, "")
+            + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")),
+    );
     site.wait_state("s", "Available").await;
     let first = charge_for(&site, "gw", 1, 15.0).await;
     site.sim.control("gw", 1, Command::MeterReset).unwrap();
-    site.wait_agree_truth("gw", 1, |t| t.session_wh >= first + 15.0).await;
+    site.wait_agree_truth("gw", 1, |t| t.session_wh >= first + 15.0)
+        .await;
     site.sim.control("gw", 1, Command::Unplug).unwrap();
     let truth_wh = site.sim.truth("gw", 1).unwrap().session_wh;
     site.wait_state("s", "Available").await;
     let sessions = completed(&db(&site), "s");
     // At most one poll interval of energy is unseen around the reset (the register restarts at 0
     // and its first reading already holds what was delivered since).
-    assert!((sessions[0].0 - truth_wh).abs() <= 1.0, "recorded {} Wh, delivered {truth_wh} Wh", sessions[0].0);
+    assert!(
+        (sessions[0].0 - truth_wh).abs() <= 1.0,
+        "recorded {} Wh, delivered {truth_wh} Wh",
+        sessions[0].0
+    );
     site.stop().await;
 }

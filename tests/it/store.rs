@@ -43,7 +43,15 @@ fn session(at: Stamp) -> Session {
 }
 
 fn sample(s: &Session, seq: u32, at: Stamp) -> Sample {
-    Sample { session: s.id, seq, at, meter_wh: Some(100.0), energy_wh: 0.0, power_w: Some(0.0), phase: Phase::Idle }
+    Sample {
+        session: s.id,
+        seq,
+        at,
+        meter_wh: Some(100.0),
+        energy_wh: 0.0,
+        power_w: Some(0.0),
+        phase: Phase::Idle,
+    }
 }
 
 fn count(conn: &Connection, sql: &str) -> i64 {
@@ -55,18 +63,57 @@ async fn on_a_nearly_full_disk_sessions_are_still_recorded_and_samples_dropped_a
     let dir = tempfile::tempdir().unwrap();
     // A reserve larger than any disk: the guard is always on.
     let (handle, _, thread) = StoreHandle::start(setup(dir.path(), u64::MAX / 2)).unwrap();
-    let at = Stamp { mono: Instant::now(), wall_ms: 1_795_348_800_000, trusted: true };
+    let at = Stamp {
+        mono: Instant::now(),
+        wall_ms: 1_795_348_800_000,
+        trusted: true,
+    };
     let s = session(at);
-    handle.apply(vec![Write::Session { session: Box::new(s.clone()), change: SessionChange::Started, sample: Some(sample(&s, 0, at)) }]).await.unwrap();
-    handle.apply(vec![Write::Session { session: Box::new(s.clone()), change: SessionChange::Sampled, sample: Some(sample(&s, 1, at)) }]).await.unwrap();
+    handle
+        .apply(vec![Write::Session {
+            session: Box::new(s.clone()),
+            change: SessionChange::Started,
+            sample: Some(sample(&s, 0, at)),
+        }])
+        .await
+        .unwrap();
+    handle
+        .apply(vec![Write::Session {
+            session: Box::new(s.clone()),
+            change: SessionChange::Sampled,
+            sample: Some(sample(&s, 1, at)),
+        }])
+        .await
+        .unwrap();
     drop(handle);
     thread.join().unwrap();
 
     let conn = store::open_reader(&dir.path().join(store::DB_FILE)).unwrap();
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM sessions"), 1, "the session is recorded");
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM samples WHERE seq = 1"), 0, "the periodic sample is dropped");
-    assert_eq!(count(&conn, "SELECT value FROM counters WHERE name = 'dropped_low_disk'"), 1);
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM outbox WHERE kind = 'fault' AND payload LIKE '%disk_nearly_full%'"), 1, "a fault is raised once");
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM sessions"),
+        1,
+        "the session is recorded"
+    );
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM samples WHERE seq = 1"),
+        0,
+        "the periodic sample is dropped"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT value FROM counters WHERE name = 'dropped_low_disk'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'fault' AND payload LIKE '%disk_nearly_full%'"
+        ),
+        1,
+        "a fault is raised once"
+    );
 }
 
 #[tokio::test]
@@ -76,41 +123,113 @@ async fn times_taken_before_the_clock_was_set_are_corrected_when_it_is() {
     let run_start = setup.run_start;
     let (handle, _, thread) = StoreHandle::start(setup).unwrap();
     // Booted in 1970: the session starts 10 s after the daemon, at "00:00:20 1970".
-    let boot = Stamp { mono: run_start + Duration::from_secs(10), wall_ms: 20_000, trusted: false };
+    let boot = Stamp {
+        mono: run_start + Duration::from_secs(10),
+        wall_ms: 20_000,
+        trusted: false,
+    };
     let s = session(boot);
-    handle.apply(vec![Write::Session { session: Box::new(s.clone()), change: SessionChange::Started, sample: Some(sample(&s, 0, boot)) }]).await.unwrap();
+    handle
+        .apply(vec![Write::Session {
+            session: Box::new(s.clone()),
+            change: SessionChange::Started,
+            sample: Some(sample(&s, 0, boot)),
+        }])
+        .await
+        .unwrap();
     // 50 s later NTP sets the clock to 2026-11-22 12:00:00 UTC.
-    let synced = Stamp { mono: run_start + Duration::from_secs(60), wall_ms: 1_795_348_800_000, trusted: true };
-    handle.apply(vec![Write::ClockTrusted { at: synced }]).await.unwrap();
+    let synced = Stamp {
+        mono: run_start + Duration::from_secs(60),
+        wall_ms: 1_795_348_800_000,
+        trusted: true,
+    };
+    handle
+        .apply(vec![Write::ClockTrusted { at: synced }])
+        .await
+        .unwrap();
     drop(handle);
     thread.join().unwrap();
 
     let conn = store::open_reader(&dir.path().join(store::DB_FILE)).unwrap();
     let (ms, trusted, local): (i64, bool, String) = conn
-        .query_row("SELECT started_ms, started_trusted, started_local FROM sessions", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(
+            "SELECT started_ms, started_trusted, started_local FROM sessions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap();
     assert_eq!((ms, trusted), (1_795_348_800_000 - 50_000, true));
-    assert_eq!(local, "2026-11-22 12:59:10", "local time in Paris, recomputed");
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM samples WHERE trusted = 0"), 0);
+    assert_eq!(
+        local, "2026-11-22 12:59:10",
+        "local time in Paris, recomputed"
+    );
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM samples WHERE trusted = 0"),
+        0
+    );
 }
 
 #[tokio::test]
 async fn updates_are_capped_oldest_first_and_counted_while_the_outbox_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let (handle, _, thread) = StoreHandle::start(setup(dir.path(), 0)).unwrap();
-    let at = Stamp { mono: Instant::now(), wall_ms: 1_795_348_800_000, trusted: true };
+    let at = Stamp {
+        mono: Instant::now(),
+        wall_ms: 1_795_348_800_000,
+        trusted: true,
+    };
     for i in 0..5 {
-        let state = if i % 2 == 0 { "Charging" } else { "SuspendedEV" };
-        handle.apply(vec![Write::SocketState { socket: 0, state: state.into(), reason: "test".into(), fault: false, at }]).await.unwrap();
+        let state = if i % 2 == 0 {
+            "Charging"
+        } else {
+            "SuspendedEV"
+        };
+        handle
+            .apply(vec![Write::SocketState {
+                socket: 0,
+                state: state.into(),
+                reason: "test".into(),
+                fault: false,
+                at,
+            }])
+            .await
+            .unwrap();
     }
-    handle.apply(vec![Write::SocketState { socket: 0, state: "Faulted (3)".into(), reason: "test".into(), fault: true, at }]).await.unwrap();
+    handle
+        .apply(vec![Write::SocketState {
+            socket: 0,
+            state: "Faulted (3)".into(),
+            reason: "test".into(),
+            fault: true,
+            at,
+        }])
+        .await
+        .unwrap();
     drop(handle);
     thread.join().unwrap();
     let conn = store::open_reader(&dir.path().join(store::DB_FILE)).unwrap();
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM updates"), 3, "capped at 3");
-    assert_eq!(count(&conn, "SELECT MIN(seq) FROM updates"), 3, "the oldest went first");
-    assert_eq!(count(&conn, "SELECT value FROM counters WHERE name = 'updates_dropped'"), 2);
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM outbox WHERE kind = 'fault'"), 1, "faults are never dropped");
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM updates"),
+        3,
+        "capped at 3"
+    );
+    assert_eq!(
+        count(&conn, "SELECT MIN(seq) FROM updates"),
+        3,
+        "the oldest went first"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT value FROM counters WHERE name = 'updates_dropped'"
+        ),
+        2
+    );
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM outbox WHERE kind = 'fault'"),
+        1,
+        "faults are never dropped"
+    );
 }
 
 #[test]
@@ -120,7 +239,11 @@ fn migration_from_an_empty_file_creates_the_schema_and_a_later_open_changes_noth
     std::fs::write(&path, b"").unwrap();
     let (conn, backup) = store::open_writer(&path).unwrap();
     assert!(backup.is_none(), "nothing to back up in an empty file");
-    conn.execute("INSERT INTO out_of_service (socket_id, since_ms) VALUES ('p1', 1)", []).unwrap();
+    conn.execute(
+        "INSERT INTO out_of_service (socket_id, since_ms) VALUES ('p1', 1)",
+        [],
+    )
+    .unwrap();
     drop(conn);
     let (conn, backup) = store::open_writer(&path).unwrap();
     assert!(backup.is_none(), "already at the latest version");

@@ -171,7 +171,12 @@ impl Site {
 
     /// Waits until the simulator's truth of (bus, unit) satisfies `check`, whatever the daemon
     /// does (it may be stopped): polled on the simulator's own change events.
-    pub async fn wait_agree_truth(&self, bus: &str, unit: u8, check: impl Fn(&Truth) -> bool) -> Truth {
+    pub async fn wait_agree_truth(
+        &self,
+        bus: &str,
+        unit: u8,
+        check: impl Fn(&Truth) -> bool,
+    ) -> Truth {
         let mut events = self.sim.subscribe();
         let found = tokio::time::timeout(PATIENCE, async {
             loop {
@@ -184,7 +189,9 @@ impl Site {
             }
         })
         .await;
-        found.unwrap_or_else(|_| panic!("the simulator never reached the expected state of {bus}/{unit}"))
+        found.unwrap_or_else(|_| {
+            panic!("the simulator never reached the expected state of {bus}/{unit}")
+        })
     }
 
     pub async fn stop(mut self) {
