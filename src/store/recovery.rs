@@ -72,8 +72,8 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
         let last: Option<(i64, bool, Option<f64>, f64, String, u32)> = conn
             .query_row(
                 "SELECT at_ms, trusted, meter_wh, energy_wh, phase, seq FROM samples
-                 WHERE session_id = ?1 ORDER BY seq DESC LIMIT 1",
-                params![id.to_string()],
+                 WHERE at_ms >= ?2 AND session_id = ?1 ORDER BY seq DESC LIMIT 1",
+                params![id.to_string(), started_ms],
                 |r| {
                     Ok((
                         r.get(0)?,

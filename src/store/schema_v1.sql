@@ -41,10 +41,13 @@ CREATE INDEX sessions_by_start ON sessions(started_local);
 CREATE INDEX sessions_by_identity ON sessions(identity, started_local);
 CREATE INDEX sessions_by_socket ON sessions(socket_id, started_local);
 
+-- Keyed by time first: the samples of every running session taken at one tick land side by
+-- side at the end of the table, so a tick's commit touches a few pages, not one per session
+-- (SD cards wear out). A session's samples are found by time range from its start.
 CREATE TABLE samples (
+    at_ms       INTEGER NOT NULL,
     session_id  TEXT NOT NULL REFERENCES sessions(id),
     seq         INTEGER NOT NULL,
-    at_ms       INTEGER NOT NULL,
     trusted     INTEGER NOT NULL,
     run         TEXT NOT NULL,
     mono_ms     INTEGER NOT NULL,
@@ -52,7 +55,7 @@ CREATE TABLE samples (
     energy_wh   REAL NOT NULL,
     power_w     REAL,
     phase       TEXT NOT NULL,                  -- charging, suspended, idle, lost
-    PRIMARY KEY (session_id, seq)
+    PRIMARY KEY (at_ms, session_id, seq)
 ) WITHOUT ROWID;
 
 -- Events central must see, never dropped; `seq` is gapless (assigned in the transaction that
