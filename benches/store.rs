@@ -15,9 +15,15 @@ use sitegate::store::{self, StoreHandle, StoreSetup, Write};
 use tokio::time::Instant;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     // Disk-backed: /tmp may be a tmpfs, whose writes reach no device.
-    let base = std::env::current_dir().unwrap().join("target").join("bench-store");
+    let base = std::env::current_dir()
+        .unwrap()
+        .join("target")
+        .join("bench-store");
     std::fs::create_dir_all(&base).unwrap();
     runtime.block_on(commit_rate(&base));
     runtime.block_on(bytes_per_hour(&base, false));
@@ -49,16 +55,36 @@ async fn commit_rate(base: &std::path::Path) {
     let mut site = one_charging_site();
     let mut now = stamp(0);
     let mut session_event = || {
-        now = Stamp { mono: now.mono + Duration::from_secs(1), wall_ms: now.wall_ms + 1000, ..now };
+        now = Stamp {
+            mono: now.mono + Duration::from_secs(1),
+            wall_ms: now.wall_ms + 1000,
+            ..now
+        };
         site.handle(Event::Tick, now);
-        let readings = Readings { plug: Some(true), enabled: Some(true), power_w: Some(7000.0), energy_wh: Some(now.wall_ms as f64 / 1e3), ..Readings::default() };
-        let effects = site.handle(Event::Polled { socket: 0, readings }, now);
+        let readings = Readings {
+            plug: Some(true),
+            enabled: Some(true),
+            power_w: Some(7000.0),
+            energy_wh: Some(now.wall_ms as f64 / 1e3),
+            ..Readings::default()
+        };
+        let effects = site.handle(
+            Event::Polled {
+                socket: 0,
+                readings,
+            },
+            now,
+        );
         let (mut writes, _) = store::plan(effects, now);
         if writes.is_empty() {
             // Force one session write per event: a sample.
             let view = site.view(0).unwrap();
             let session = Box::new(view.session.clone().unwrap());
-            writes.push(Write::Session { session, change: SessionChange::Updated, sample: None });
+            writes.push(Write::Session {
+                session,
+                change: SessionChange::Updated,
+                sample: None,
+            });
         }
         writes
     };
@@ -95,31 +121,69 @@ async fn commit_rate(base: &std::path::Path) {
 fn stamp(secs: u64) -> Stamp {
     static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let t0 = *T0.get_or_init(Instant::now);
-    Stamp { mono: t0 + Duration::from_secs(secs), wall_ms: 1_795_348_800_000 + secs as i64 * 1000, trusted: true }
+    Stamp {
+        mono: t0 + Duration::from_secs(secs),
+        wall_ms: 1_795_348_800_000 + secs as i64 * 1000,
+        trusted: true,
+    }
 }
 
 fn sockets(n: usize) -> Vec<SocketSetup> {
-    (0..n).map(|_| SocketSetup { rules: StateRules::default(), max_current_a: 16.0, out_of_service: false, free: true }).collect()
+    (0..n)
+        .map(|_| SocketSetup {
+            rules: StateRules::default(),
+            max_current_a: 16.0,
+            out_of_service: false,
+            free: true,
+        })
+        .collect()
 }
 
 fn one_charging_site() -> Site {
-    let mut site = Site::new(sockets(1), SessionRules::default(), vec![], IdGen::new(1), stamp(0));
+    let mut site = Site::new(
+        sockets(1),
+        SessionRules::default(),
+        vec![],
+        IdGen::new(1),
+        stamp(0),
+    );
     site.start();
-    let readings = Readings { plug: Some(true), enabled: Some(true), power_w: Some(7000.0), energy_wh: Some(0.0), ..Readings::default() };
-    site.handle(Event::Polled { socket: 0, readings }, stamp(0));
+    let readings = Readings {
+        plug: Some(true),
+        enabled: Some(true),
+        power_w: Some(7000.0),
+        energy_wh: Some(0.0),
+        ..Readings::default()
+    };
+    site.handle(
+        Event::Polled {
+            socket: 0,
+            readings,
+        },
+        stamp(0),
+    );
     site
 }
 
 fn write_bytes() -> u64 {
     let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
-    io.lines().find_map(|l| l.strip_prefix("write_bytes: ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 async fn bytes_per_hour(base: &std::path::Path, charging: bool) {
     let n = 64;
     let dir = fresh_dir(base, if charging { "charging" } else { "idle" });
     let (handle, _, thread) = StoreHandle::start(setup(&dir, n)).unwrap();
-    let mut site = Site::new(sockets(n), SessionRules::default(), vec![], IdGen::new(2), stamp(0));
+    let mut site = Site::new(
+        sockets(n),
+        SessionRules::default(),
+        vec![],
+        IdGen::new(2),
+        stamp(0),
+    );
     let (writes, _) = store::plan(site.start(), stamp(0));
     handle.apply(writes).await.unwrap();
     let before = write_bytes();
@@ -148,7 +212,9 @@ async fn bytes_per_hour(base: &std::path::Path, charging: bool) {
     drop(handle);
     thread.join().unwrap();
     let bytes = write_bytes() - before;
-    let db_size = std::fs::metadata(dir.join(store::DB_FILE)).map(|m| m.len()).unwrap_or(0);
+    let db_size = std::fs::metadata(dir.join(store::DB_FILE))
+        .map(|m| m.len())
+        .unwrap_or(0);
     println!(
         "## 64 sockets {} for one simulated hour: {:.2} MB written to storage ({commits} commits, database {:.2} MB, {:.1} s of real time)",
         if charging { "charging" } else { "idle" },

@@ -259,7 +259,7 @@ pub fn render(sockets: &[SocketSnapshot], daemon: &Daemon) -> String {
         "state",
         "since",
         "power kW",
-        "energy kWh",
+        "session kWh",
         "limit A",
         "errors"
     ));
@@ -269,9 +269,11 @@ pub fn render(sockets: &[SocketSnapshot], daemon: &Daemon) -> String {
         let kw = r
             .power_w
             .map_or("-".into(), |w| format!("{:.2}", w / 1000.0));
-        let kwh = r
-            .energy_wh
-            .map_or("-".into(), |wh| format!("{:.3}", wh / 1000.0));
+        let kwh = sock
+            .view
+            .session
+            .as_ref()
+            .map_or("-".into(), |s| format!("{:.3}", s.energy_wh() / 1000.0));
         let limit = r.setpoint_a.map_or("-".into(), |a| format!("{a:.1}"));
         let since = format!(
             "{}s",
