@@ -89,13 +89,13 @@ async fn commit_rate(base: &std::path::Path) {
         writes
     };
     let n = 300;
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
     for _ in 0..n {
         handle.apply(session_event()).await.unwrap();
     }
     let single = n as f64 / t0.elapsed().as_secs_f64();
     // Grouped: 8 batches in flight at once are committed together.
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
     let mut batches = 0;
     for _ in 0..(n / 8) {
         let tasks: Vec<_> = (0..8)
@@ -187,7 +187,7 @@ async fn bytes_per_hour(base: &std::path::Path, charging: bool) {
     let (writes, _) = store::plan(site.start(), stamp(0));
     handle.apply(writes).await.unwrap();
     let before = write_bytes();
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
     let mut commits = 0;
     for sec in 1..=3600u64 {
         let now = stamp(sec);
