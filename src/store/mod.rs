@@ -9,6 +9,7 @@
 //! the file consistent and could lose the last commits. The cost is measured in BENCHMARKS.md.
 
 pub mod migrations;
+pub mod reports;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
