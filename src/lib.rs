@@ -4,6 +4,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod demo;
+pub mod export;
 pub mod logging;
 pub mod modbus;
 pub mod out_of_service;
