@@ -418,20 +418,8 @@ fn session_row(row: &Row<'_>) -> Result<SessionRow, ReportError> {
         socket_id: row.get(1)?,
         identity: row.get(2)?,
         auth_method: row.get(3)?,
-        started: Stamp {
-            ms: row.get(4)?,
-            trusted: row.get(5)?,
-            run: row.get(6)?,
-            mono_ms: row.get(7)?,
-            local: row.get(8)?,
-        },
-        stopped: Stamp {
-            ms: row.get(9)?,
-            trusted: row.get(10)?,
-            run: row.get(11)?,
-            mono_ms: row.get(12)?,
-            local: row.get(13)?,
-        },
+        started: stamp(row, 4)?,
+        stopped: stamp(row, 9)?,
         energy_wh: row.get(14)?,
         charging_ms: row.get(15)?,
         idle_ms: row.get(16)?,
@@ -442,6 +430,17 @@ fn session_row(row: &Row<'_>) -> Result<SessionRow, ReportError> {
         currency,
         total_cost,
         id,
+    })
+}
+
+/// The five stamp columns (ms, trusted, run, mono_ms, local) from column `first` on.
+fn stamp(row: &Row<'_>, first: usize) -> rusqlite::Result<Stamp> {
+    Ok(Stamp {
+        ms: row.get(first)?,
+        trusted: row.get(first + 1)?,
+        run: row.get(first + 2)?,
+        mono_ms: row.get(first + 3)?,
+        local: row.get(first + 4)?,
     })
 }
 
