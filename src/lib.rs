@@ -5,6 +5,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod demo;
+pub mod export;
 pub mod logging;
 pub mod modbus;
 pub mod problems;

@@ -48,6 +48,9 @@ enum Command {
         #[command(subcommand)]
         tool: ModbusTool,
     },
+    /// Reports for managers as CSV or XLSX: consumption, monthly expense notes, a user's
+    /// statement. Reads the database read-only; works while the daemon runs.
+    Export(sitegate::export::cli::ExportArgs),
 }
 
 #[derive(Subcommand)]
@@ -174,6 +177,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Export(args) => match sitegate::export::cli::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run { config } => {
             let config = match config::load(&config) {
                 Ok(c) => c,

@@ -11,6 +11,7 @@
 pub mod migrations;
 mod payload;
 mod recovery;
+pub mod reports;
 pub mod writer;
 
 pub use writer::{Startup, StoreHandle, StoreSetup, Write, plan};

@@ -1,8 +1,10 @@
-//! sitegate's integration tests: one binary (link time on 2 cores), a module per area. Every
-//! test runs the real daemon against the simulators over real TCP sockets and PTYs.
+//! sitegate's integration tests: one binary (link time on 2 cores), a module per area. The
+//! daemon's tests run it against the simulators over real TCP sockets and PTYs; `export` runs
+//! the exports on a fixed database.
 
 mod cli;
 mod decode;
+mod export;
 mod faults;
 mod sessions;
 mod states;
