@@ -4,6 +4,7 @@
 mod cli;
 mod decode;
 mod faults;
+mod kill9;
 mod states;
 mod support;
 mod tools;
