@@ -341,6 +341,14 @@ impl CoreTask {
             log_effect(&self.ids, effect);
         }
         let (writes, controls) = crate::store::plan(effects, now);
+        // Switching off never waits for the disk: it is always safe, and a crash between the
+        // record and the act must not leave a socket on without a session.
+        let (off_now, after_commit): (Vec<_>, Vec<_>) = controls
+            .into_iter()
+            .partition(|(_, c)| *c == Control::Enable(false));
+        for (socket, control) in off_now {
+            self.send(socket, control);
+        }
         let persisted = match self.store.apply(writes).await {
             Ok(()) => true,
             Err(e) => {
@@ -348,18 +356,22 @@ impl CoreTask {
                 false
             }
         };
-        for (socket, control) in controls {
+        for (socket, control) in after_commit {
             // Nothing is switched on whose record could not be written.
             if !persisted && control == Control::Enable(true) {
                 log::error!(socket = self.ids[socket].as_str(); "socket {}: kept off: its session could not be recorded", self.ids[socket]);
                 continue;
             }
-            let route = self.routes[socket];
-            self.desired[route.bus].send_modify(|d| match control {
-                Control::Enable(on) => d[route.device].enable = Some(on),
-                Control::Setpoint(a) => d[route.device].setpoint_a = Some(a),
-            });
+            self.send(socket, control);
         }
+    }
+
+    fn send(&self, socket: usize, control: Control) {
+        let route = self.routes[socket];
+        self.desired[route.bus].send_modify(|d| match control {
+            Control::Enable(on) => d[route.device].enable = Some(on),
+            Control::Setpoint(a) => d[route.device].setpoint_a = Some(a),
+        });
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod decode;
 mod export;
 mod faults;
+mod kill9;
 mod sessions;
 mod states;
 mod store;
