@@ -389,3 +389,17 @@ fn out_of_service_stops_the_session_persists_and_switches_off() {
     assert_eq!(enables(&effects), [false]);
     assert_eq!(site.view(0).unwrap().state, SocketState::Disabled);
 }
+
+#[test]
+fn a_clock_jumping_backward_never_dates_a_stop_before_its_start_and_durations_stay_right() {
+    let (mut site, mut clock) = site(true);
+    site.start();
+    site.handle(polled(socket(true, 3000.0, 0.0)), clock.advance(1));
+    site.handle(polled(socket(true, 3000.0, 50.0)), clock.advance(60));
+    // NTP steps the clock back an hour.
+    clock.now.wall_ms -= 3_600_000;
+    let ended = site.handle(polled(socket(false, 0.0, 60.0)), clock.advance(10));
+    let (_, s) = sessions(&ended).pop().unwrap();
+    assert!(s.stopped.unwrap().wall_ms >= s.started.wall_ms, "{:?} before {:?}", s.stopped, s.started);
+    assert_eq!(s.charging + s.idle, Duration::from_secs(70), "durations come from the monotonic clock");
+}
