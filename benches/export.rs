@@ -8,6 +8,7 @@
 //! and XLSX (target <= 10 s), consumption per user, and one user's statement, each with the
 //! process's peak RSS during it.
 
+use sitegate::core::rng::SplitMix64;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -179,26 +180,9 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
-/// SplitMix64: deterministic figures without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Inserts the year's sessions in order of start, as the daemon would have, in one transaction.
 fn fill(conn: &mut Connection) {
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     // Arrivals: 40 % in the morning (7-10 h), 40 % in the evening (17-21 h), the rest any time.
     let mut starts: Vec<i64> = (0..SESSIONS)
         .map(|_| {

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::readings::Readings;
+use super::rng::SplitMix64;
 use super::session::{AuthMethod, MeterTrack, Phase, Sample, Session, StopReason, max_energy_wh};
 use super::socket_state::{SocketState, StateRules, derive, presence, senses_plug};
 use super::time::Stamp;
@@ -198,26 +199,17 @@ struct Tracked {
 
 /// UUIDv7 from the wall clock and a seeded generator (the edge seeds it from the OS).
 #[derive(Debug, Clone)]
-pub struct IdGen(u64);
+pub struct IdGen(SplitMix64);
 
 impl IdGen {
     pub fn new(seed: u64) -> Self {
-        IdGen(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        // SplitMix64: fast, and distinct seeds give distinct streams.
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        IdGen(SplitMix64::new(seed))
     }
 
     pub fn next(&mut self, wall_ms: i64) -> Uuid {
         let mut random = [0u8; 10];
-        random[..8].copy_from_slice(&self.next_u64().to_le_bytes());
-        random[8..].copy_from_slice(&self.next_u64().to_le_bytes()[..2]);
+        random[..8].copy_from_slice(&self.0.next_u64().to_le_bytes());
+        random[8..].copy_from_slice(&self.0.next_u64().to_le_bytes()[..2]);
         uuid::Builder::from_unix_timestamp_millis(wall_ms.max(0) as u64, &random).into_uuid()
     }
 }

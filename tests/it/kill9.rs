@@ -13,6 +13,7 @@
 //! (the test reads the database as the web page would). A kill can still land anywhere in
 //! between: before the daemon saw a change, between reading it and committing it, after.
 
+use sitegate::core::rng::SplitMix64;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::os::unix::process::ExitStatusExt;
@@ -40,22 +41,12 @@ const PATIENCE: Duration = Duration::from_secs(30);
 const KILL_SPACING: Duration = Duration::from_secs(1);
 
 /// The schedule's randomness: seeded, so a failure replays the same script.
-struct SplitMix64(u64);
+trait Schedule {
+    fn between(&mut self, lo_ms: u64, hi_ms: u64) -> Duration;
+    fn chance(&mut self, p: f64) -> bool;
+}
 
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
+impl Schedule for SplitMix64 {
     fn between(&mut self, lo_ms: u64, hi_ms: u64) -> Duration {
         Duration::from_millis(lo_ms) + Duration::from_millis(hi_ms - lo_ms).mul_f64(self.unit())
     }
@@ -399,7 +390,7 @@ async fn sessions_survive_kill_9_at_random_moments() {
     let script_failed = Arc::new(AtomicBool::new(false));
     let scripts: Vec<_> = (1..=SOCKETS)
         .map(|u| {
-            let rng = SplitMix64(SEED ^ (u64::from(u) << 32));
+            let rng = SplitMix64::new(SEED ^ (u64::from(u) << 32));
             let script = drive(sim.clone(), u, rng, recorded.clone(), actions.clone());
             let failed = script_failed.clone();
             tokio::spawn(async move {
@@ -414,7 +405,7 @@ async fn sessions_survive_kill_9_at_random_moments() {
 
     // Kills until every script is done: half at a random moment, half a few milliseconds
     // after the daemon read a plug-in or unplug (it is then recording a session's start or end).
-    let mut rng = SplitMix64(SEED);
+    let mut rng = SplitMix64::new(SEED);
     let mut kills: Vec<Kill> = Vec::new();
     let mut last_kill = Instant::now();
     while !script_failed.load(Ordering::Relaxed) && !scripts.iter().all(|s| s.is_finished()) {

@@ -400,6 +400,15 @@ fn a_clock_jumping_backward_never_dates_a_stop_before_its_start_and_durations_st
     clock.now.wall_ms -= 3_600_000;
     let ended = site.handle(polled(socket(false, 0.0, 60.0)), clock.advance(10));
     let (_, s) = sessions(&ended).pop().unwrap();
-    assert!(s.stopped.unwrap().wall_ms >= s.started.wall_ms, "{:?} before {:?}", s.stopped, s.started);
-    assert_eq!(s.charging + s.idle, Duration::from_secs(70), "durations come from the monotonic clock");
+    assert!(
+        s.stopped.unwrap().wall_ms >= s.started.wall_ms,
+        "{:?} before {:?}",
+        s.stopped,
+        s.started
+    );
+    assert_eq!(
+        s.charging + s.idle,
+        Duration::from_secs(70),
+        "durations come from the monotonic clock"
+    );
 }
