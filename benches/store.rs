@@ -38,6 +38,7 @@ fn setup(dir: &std::path::Path, sockets: usize) -> StoreSetup {
         run_id: "bench".into(),
         run_start: Instant::now(),
         reserve_bytes: 0,
+        max_db_bytes: None,
         updates_cap: 10_000,
     }
 }

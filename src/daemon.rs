@@ -96,6 +96,7 @@ impl Daemon {
             run_id: uuid::Uuid::now_v7().to_string(),
             run_start: now.mono,
             reserve_bytes: config.disk_reserve_bytes,
+            max_db_bytes: config.max_database_bytes,
             updates_cap: 10_000,
         };
         let (store, startup, store_thread) = StoreHandle::start(setup)?;

@@ -26,6 +26,8 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Free disk space kept for session records (bytes).
     pub disk_reserve_bytes: u64,
+    /// Largest the database may grow (bytes); `None`: the disk is the limit.
+    pub max_database_bytes: Option<u64>,
     pub sessions: crate::core::site::SessionRules,
     pub buses: Vec<BusConfig>,
     pub sockets: Vec<SocketConfig>,

@@ -41,6 +41,7 @@ pub struct RawLog {
 pub struct RawState {
     pub directory: Option<String>,
     pub disk_reserve_mb: Option<i64>,
+    pub max_database_mb: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -73,6 +73,16 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
         &mut problems,
     )
     .unwrap_or(64);
+    let max_database_bytes = state.max_database_mb.and_then(|mb| {
+        let mb = int_in::<u64>(mb, 16..=1_000_000, "state.max_database_mb", &mut problems)?;
+        if mb <= disk_reserve_mb {
+            problems.push(
+                "state.max_database_mb",
+                format!("{mb} MB leaves nothing above the {disk_reserve_mb} MB reserve"),
+            );
+        }
+        Some(mb * 1_000_000)
+    });
     let sessions = raw
         .sessions
         .and_then(|v| deserialize_collecting::<RawSessions>(v, "sessions", &mut problems))
@@ -144,6 +154,7 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
         log_level,
         state_dir,
         disk_reserve_bytes: disk_reserve_mb * 1_000_000,
+        max_database_bytes,
         sessions,
         buses,
         sockets: sockets.into_iter().map(|(_, s)| s).collect(),

@@ -37,6 +37,9 @@ pub struct StoreSetup {
     /// Free space kept for session records: below it, samples and updates are dropped (counted)
     /// and a fault is raised.
     pub reserve_bytes: u64,
+    /// Largest the database may grow (SQLite's page limit), for small SD cards; `None`: the
+    /// file system is the limit.
+    pub max_db_bytes: Option<u64>,
     /// Most rows kept in `updates`; older ones are dropped (counted).
     pub updates_cap: u64,
 }
@@ -145,6 +148,14 @@ impl StoreHandle {
         setup: StoreSetup,
     ) -> Result<(StoreHandle, Startup, std::thread::JoinHandle<()>), StoreError> {
         let (conn, backup) = open_writer(&setup.path)?;
+        if let Some(max) = setup.max_db_bytes {
+            let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+            conn.pragma_update(
+                None,
+                "max_page_count",
+                (max / page.max(1) as u64).max(1) as i64,
+            )?;
+        }
         let mut startup = recovery::load(&conn, &setup)?;
         startup.backup = backup;
         let (tx, rx) = mpsc::channel(64);

@@ -18,6 +18,7 @@ fn setup(dir: &std::path::Path, reserve_bytes: u64) -> StoreSetup {
         run_id: "run-1".into(),
         run_start: Instant::now(),
         reserve_bytes,
+        max_db_bytes: None,
         updates_cap: 3,
     }
 }
@@ -248,4 +249,81 @@ fn migration_from_an_empty_file_creates_the_schema_and_a_later_open_changes_noth
     let (conn, backup) = store::open_writer(&path).unwrap();
     assert!(backup.is_none(), "already at the latest version");
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM out_of_service"), 1);
+}
+
+#[tokio::test]
+async fn at_the_database_size_limit_samples_stop_and_session_records_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = setup(dir.path(), 40 * 4096);
+    s.max_db_bytes = Some(100 * 4096); // 400 kB, of which 160 kB are kept for session records
+    let (handle, _, thread) = StoreHandle::start(s).unwrap();
+    let t0 = Instant::now();
+    let mut ids = IdGen::new(5);
+    // Sessions with many samples each, until the limit is near and well past it.
+    for n in 0..40 {
+        let at = Stamp {
+            mono: t0 + Duration::from_secs(n * 100),
+            wall_ms: 1_795_348_800_000 + n as i64 * 100_000,
+            trusted: true,
+        };
+        let mut session = session(at);
+        session.id = ids.next(at.wall_ms);
+        handle
+            .apply(vec![Write::Session {
+                session: Box::new(session.clone()),
+                change: SessionChange::Started,
+                sample: None,
+            }])
+            .await
+            .unwrap();
+        for seq in 0..100 {
+            let at = Stamp {
+                wall_ms: at.wall_ms + seq as i64 * 1000,
+                ..at
+            };
+            handle
+                .apply(vec![Write::Session {
+                    session: Box::new(session.clone()),
+                    change: SessionChange::Sampled,
+                    sample: Some(sample(&session, seq, at)),
+                }])
+                .await
+                .unwrap();
+        }
+        session.stopped = Some(at);
+        session.stop_reason = Some(sitegate::core::session::StopReason::Unplugged);
+        handle
+            .apply(vec![Write::Session {
+                session: Box::new(session),
+                change: SessionChange::Ended,
+                sample: None,
+            }])
+            .await
+            .unwrap();
+    }
+    drop(handle);
+    thread.join().unwrap();
+    let conn = store::open_reader(&dir.path().join(store::DB_FILE)).unwrap();
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM sessions WHERE stopped_ms IS NOT NULL"
+        ),
+        40,
+        "every session recorded, start and end"
+    );
+    assert!(
+        count(
+            &conn,
+            "SELECT value FROM counters WHERE name = 'dropped_low_disk'"
+        ) > 0,
+        "samples were dropped near the limit"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'session_ended'"
+        ),
+        40
+    );
 }
