@@ -2,6 +2,7 @@
 //! events that carry their own time, returning effects for the edges to carry out. Never reads a
 //! clock, never opens a file or a socket, never logs: the edges do.
 
+pub mod access;
 pub mod readings;
 pub mod rng;
 pub mod session;
