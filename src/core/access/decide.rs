@@ -6,7 +6,6 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use super::cache::AuthCache;
 use super::model::*;
 
 /// OCPP's offline rules, with OCPP's names (config keys of the same names).
@@ -117,15 +116,15 @@ pub struct Request<'a> {
 /// Decides. The list has priority over the cache; listed tokens that are not accepted, or
 /// expired, are refused offline whatever the policy.
 pub fn authorize(
-    list: &AccessList,
-    cache: &AuthCache,
+    list: &SiteRules,
+    found: &Lookup,
     policy: &OfflinePolicy,
     req: &Request<'_>,
 ) -> Decision {
     if !req.socket_in_service {
         return Decision::Rejected(Rejection::SocketUnavailable);
     }
-    let (entry, source) = match (list.tokens.get(req.token), cache.get(req.token)) {
+    let (entry, source) = match (&found.listed, &found.cached) {
         (Some(e), _) => (e, Source::LocalList),
         (None, Some(c)) => (&c.entry, Source::Cache),
         (None, None) if req.online => return Decision::AskCentral,
@@ -153,7 +152,7 @@ pub fn authorize(
         return Decision::Rejected(Rejection::NotAtThisLocation);
     }
     let user = match &entry.user {
-        Some(id) => match list.users.get(id) {
+        Some(id) => match found.user.as_ref().filter(|u| &u.id == id) {
             Some(u) => Some(u),
             // A cached answer may name a user the list does not carry: central vouched for it.
             None if source == Source::Cache => None,
@@ -188,7 +187,7 @@ fn status_rejection(status: TokenStatus) -> Option<Rejection> {
 }
 
 fn decide_for_user(
-    list: &AccessList,
+    list: &SiteRules,
     policy: &OfflinePolicy,
     req: &Request<'_>,
     user: &User,
@@ -229,7 +228,7 @@ fn decide_for_user(
 /// belongs to (or the default one, for a user without any), and public ones; restricted by the
 /// socket; open at this hour. The user's own order of preference decides between several.
 fn community_for(
-    list: &AccessList,
+    list: &SiteRules,
     req: &Request<'_>,
     user: &User,
 ) -> Result<Option<CommunityId>, Rejection> {
@@ -292,7 +291,7 @@ fn community_for(
 }
 
 /// Tariff precedence: the socket's, else the community's, else the site's.
-fn tariff_for(list: &AccessList, socket: &str, community: Option<&str>) -> Option<TariffId> {
+fn tariff_for(list: &SiteRules, socket: &str, community: Option<&str>) -> Option<TariffId> {
     list.sockets
         .get(socket)
         .and_then(|s| s.tariff.clone())
@@ -304,7 +303,7 @@ fn tariff_for(list: &AccessList, socket: &str, community: Option<&str>) -> Optio
         .or_else(|| list.site.tariff.clone())
 }
 
-fn unknown_offline(list: &AccessList, req: &Request<'_>) -> Decision {
+fn unknown_offline(list: &SiteRules, req: &Request<'_>) -> Decision {
     let community = list.site.default_community.clone();
     Decision::Accepted(Grant {
         user: None,

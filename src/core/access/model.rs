@@ -182,25 +182,22 @@ pub struct SocketAccess {
     pub tariff: Option<TariffId>,
 }
 
-/// The access list: central's full description of who may charge at this site, versioned as
-/// OCPP's local list (0: none).
+/// The part of central's access list every decision needs, small enough to keep in memory: the
+/// site, its communities and its sockets. Users and tokens (up to millions) stay in the store,
+/// looked up per decision (`Lookup`). Versioned as OCPP's local list (0: none).
 #[derive(Debug, Clone, PartialEq)]
-pub struct AccessList {
+pub struct SiteRules {
     pub version: u64,
-    pub tokens: HashMap<IdToken, TokenEntry>,
-    pub users: HashMap<UserId, User>,
     pub communities: HashMap<CommunityId, Community>,
     pub site: SiteAccess,
     pub sockets: HashMap<String, SocketAccess>,
 }
 
-impl AccessList {
+impl SiteRules {
     /// No list yet: nobody is known.
-    pub fn empty() -> AccessList {
-        AccessList {
+    pub fn empty() -> SiteRules {
+        SiteRules {
             version: 0,
-            tokens: HashMap::new(),
-            users: HashMap::new(),
             communities: HashMap::new(),
             site: SiteAccess {
                 kind: SiteKind::Shared,
@@ -211,4 +208,13 @@ impl AccessList {
             sockets: HashMap::new(),
         }
     }
+}
+
+/// What the store found for one token: its list entry, central's cached answer (only for tokens
+/// not on the list), and the user either names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Lookup {
+    pub listed: Option<TokenEntry>,
+    pub cached: Option<super::cache::Cached>,
+    pub user: Option<User>,
 }

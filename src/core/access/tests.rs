@@ -1,8 +1,59 @@
 //! One table row per rule and per reason: what a badge at a socket gets, and why.
 
+use std::collections::HashMap;
+
 use rust_decimal::Decimal;
 
 use super::*;
+
+/// The whole list as central sends it; the store keeps users and tokens, the core the rest.
+#[derive(Clone)]
+struct AccessList {
+    tokens: HashMap<IdToken, TokenEntry>,
+    users: HashMap<UserId, User>,
+    communities: HashMap<CommunityId, Community>,
+    site: SiteAccess,
+    sockets: HashMap<String, SocketAccess>,
+}
+
+impl AccessList {
+    fn rules(&self) -> SiteRules {
+        SiteRules {
+            version: 3,
+            communities: self.communities.clone(),
+            site: self.site.clone(),
+            sockets: self.sockets.clone(),
+        }
+    }
+
+    /// What the store would find for `token`.
+    fn lookup(&self, cache: &AuthCache, token: &IdToken) -> Lookup {
+        let listed = self.tokens.get(token).cloned();
+        let cached = if listed.is_none() {
+            cache.get(token).cloned()
+        } else {
+            None
+        };
+        let user_id = listed
+            .as_ref()
+            .or(cached.as_ref().map(|c| &c.entry))
+            .and_then(|e| e.user.clone());
+        Lookup {
+            user: user_id.and_then(|id| self.users.get(&id).cloned()),
+            listed,
+            cached,
+        }
+    }
+}
+
+fn authorize(
+    list: &AccessList,
+    cache: &AuthCache,
+    policy: &OfflinePolicy,
+    req: &Request<'_>,
+) -> Decision {
+    super::authorize(&list.rules(), &list.lookup(cache, req.token), policy, req)
+}
 
 const NOW: i64 = 1_795_348_800_000;
 
@@ -45,8 +96,18 @@ fn community(id: &str, kind: CommunityKind) -> Community {
 
 /// A shared site with a private residents' community (default) and a public one.
 fn list() -> AccessList {
-    let mut l = AccessList::empty();
-    l.version = 3;
+    let mut l = AccessList {
+        tokens: HashMap::new(),
+        users: HashMap::new(),
+        communities: HashMap::new(),
+        site: SiteAccess {
+            kind: SiteKind::Shared,
+            communities: vec![],
+            default_community: None,
+            tariff: None,
+        },
+        sockets: HashMap::new(),
+    };
     l.site = SiteAccess {
         kind: SiteKind::Shared,
         communities: vec!["residents".into(), "visitors".into()],
