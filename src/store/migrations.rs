@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+pub const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 /// The version this build writes.
 pub fn latest() -> u32 {
@@ -94,10 +94,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sitegate.db");
         let mut conn = v1_with_a_session(&path);
-        let backup = migrate_with(&mut conn, Some(&path), &[MIGRATIONS[0], V2])
+        let backup = migrate_with(&mut conn, Some(&path), &[MIGRATIONS[0], MIGRATIONS[1], V2])
             .unwrap()
             .expect("a backup");
-        assert_eq!(version(&conn).unwrap(), 2);
+        assert_eq!(
+            version(&conn).unwrap(),
+            3,
+            "through every real migration and a future one"
+        );
+        let tables: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('access_tokens', 'auth_cache')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 2, "version 2's access tables");
         let n: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sessions WHERE id = 's1' AND vehicle IS NULL",

@@ -8,6 +8,7 @@
 //! the disk (fsync of the WAL at each commit) and survives a power cut; `NORMAL` would only keep
 //! the file consistent and could lose the last commits. The cost is measured in BENCHMARKS.md.
 
+pub mod access;
 pub mod migrations;
 mod payload;
 mod recovery;
@@ -40,6 +41,12 @@ pub enum StoreError {
     Stopped,
     #[error("commit failed: {0}")]
     Failed(String),
+    /// An update refused for its content; the previous state is kept.
+    #[error("refused: {0}")]
+    Rejected(String),
+    /// A differential access-list update not above the current version (OCPP VersionMismatch).
+    #[error("version mismatch: the list is at version {current}, the update is version {offered}")]
+    VersionMismatch { current: u64, offered: u64 },
 }
 
 /// Opens (creating if needed) the database at `path` for writing, and migrates it.

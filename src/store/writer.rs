@@ -15,9 +15,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::access::{self, TokenChange, UserChange};
 use super::payload;
 use super::recovery;
 use super::{StoreError, open_writer};
+use crate::core::access::{IdToken, SiteRules, TokenEntry, User};
 use crate::core::session::{Sample, Session};
 use crate::core::site::{Control, Effect, Recovered, SessionChange};
 use crate::core::socket_state::SocketState;
@@ -68,9 +70,47 @@ pub enum Write {
     ClockTrusted {
         at: Stamp,
     },
+    /// A full access list arrives in chunks: begin, chunks, commit (atomic swap).
+    AccessListBegin,
+    AccessListChunk {
+        users: Vec<User>,
+        tokens: Vec<(IdToken, TokenEntry)>,
+    },
+    AccessListCommit {
+        version: u64,
+        rules: Box<SiteRules>,
+    },
+    AccessListDiff {
+        version: u64,
+        rules: Option<Box<SiteRules>>,
+        users: Vec<UserChange>,
+        tokens: Vec<TokenChange>,
+    },
+    /// Central's answer for a token not on the list.
+    CacheAnswer {
+        token: IdToken,
+        entry: TokenEntry,
+        at_ms: i64,
+    },
 }
 
+/// Most tokens kept in the authorization cache.
+pub const AUTH_CACHE_CAPACITY: usize = 10_000;
+
 impl Write {
+    /// Access-list writes may be refused for their content: they commit alone, so a refusal
+    /// never rolls back a session record grouped with them.
+    fn alone(&self) -> bool {
+        matches!(
+            self,
+            Write::AccessListBegin
+                | Write::AccessListChunk { .. }
+                | Write::AccessListCommit { .. }
+                | Write::AccessListDiff { .. }
+                | Write::CacheAnswer { .. }
+        )
+    }
+
     /// Writes that may be skipped when the disk is nearly full.
     fn droppable(&self) -> bool {
         match self {
@@ -194,10 +234,23 @@ struct Writer {
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<(Vec<Write>, Reply)>) {
-        while let Some(first) = rx.blocking_recv() {
+        let mut held: Option<(Vec<Write>, Reply)> = None;
+        loop {
+            let Some(first) = held.take().or_else(|| rx.blocking_recv()) else {
+                break;
+            };
+            if first.0.iter().any(Write::alone) {
+                let result = self.commit(first.0.iter());
+                let _ = first.1.send(result);
+                continue;
+            }
             let mut jobs = vec![first];
             while jobs.len() < 64 {
                 match rx.try_recv() {
+                    Ok(job) if job.0.iter().any(Write::alone) => {
+                        held = Some(job);
+                        break;
+                    }
                     Ok(job) => jobs.push(job),
                     Err(_) => break,
                 }
@@ -456,6 +509,20 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             }
         }
         Write::ClockTrusted { at } => correct_times(tx, setup, at)?,
+        Write::AccessListBegin => access::stage_begin(tx)?,
+        Write::AccessListChunk { users, tokens } => access::stage_chunk(tx, users, tokens)?,
+        Write::AccessListCommit { version, rules } => access::stage_commit(tx, *version, rules)?,
+        Write::AccessListDiff {
+            version,
+            rules,
+            users,
+            tokens,
+        } => access::apply_diff(tx, *version, rules.as_deref(), users, tokens)?,
+        Write::CacheAnswer {
+            token,
+            entry,
+            at_ms,
+        } => access::cache_answer(tx, token, entry, *at_ms, AUTH_CACHE_CAPACITY)?,
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! daemon's tests run it against the simulators over real TCP sockets and PTYs; `export` runs
 //! the exports on a fixed database.
 
+mod access;
 mod cli;
 mod decode;
 mod export;

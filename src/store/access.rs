@@ -1,0 +1,501 @@
+//! The access list and authorization cache in SQLite: per-token lookups for decisions, the
+//! small site rules loaded at start, and the writes that change them (a full list staged chunk
+//! by chunk then swapped atomically; differential updates with OCPP's version rule; central's
+//! answers into the cache with OCPP's eviction). Rows are converted to and from the core's
+//! types here; the JSON of the site rules is this module's own storage format.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use crate::core::access::cache::Cached;
+use crate::core::access::*;
+
+/// One user's change in a differential update: `None` removes the user.
+pub type UserChange = (UserId, Option<User>);
+/// One token's change in a differential update: `None` removes the token (OCPP: no info).
+pub type TokenChange = (IdToken, Option<TokenEntry>);
+
+fn status_name(s: TokenStatus) -> &'static str {
+    match s {
+        TokenStatus::Accepted => "Accepted",
+        TokenStatus::Blocked => "Blocked",
+        TokenStatus::Expired => "Expired",
+        TokenStatus::Invalid => "Invalid",
+        TokenStatus::ConcurrentTx => "ConcurrentTx",
+        TokenStatus::NoCredit => "NoCredit",
+        TokenStatus::NotAtThisLocation => "NotAtThisLocation",
+        TokenStatus::NotAtThisTime => "NotAtThisTime",
+    }
+}
+
+fn status_from(name: &str) -> TokenStatus {
+    match name {
+        "Accepted" => TokenStatus::Accepted,
+        "Blocked" => TokenStatus::Blocked,
+        "Expired" => TokenStatus::Expired,
+        "ConcurrentTx" => TokenStatus::ConcurrentTx,
+        "NoCredit" => TokenStatus::NoCredit,
+        "NotAtThisLocation" => TokenStatus::NotAtThisLocation,
+        "NotAtThisTime" => TokenStatus::NotAtThisTime,
+        _ => TokenStatus::Invalid,
+    }
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+/// What a decision needs to know about `token`. The list has priority: the cache is read only
+/// for tokens not on it.
+pub fn lookup(conn: &Connection, token: &IdToken) -> Result<Lookup, StoreError> {
+    let entry_of = |r: &rusqlite::Row<'_>| -> rusqlite::Result<TokenEntry> {
+        Ok(TokenEntry {
+            user: r.get(0)?,
+            status: status_from(&r.get::<_, String>(1)?),
+            expiry_ms: r.get(2)?,
+            parent: r.get(3)?,
+            sockets: parse_list(&r.get::<_, String>(4)?),
+        })
+    };
+    let listed = conn
+        .prepare_cached("SELECT user_id, status, expiry_ms, parent, sockets FROM access_tokens WHERE token = ?1")?
+        .query_row([token.expose()], entry_of)
+        .optional()?;
+    let cached = if listed.is_none() {
+        conn.prepare_cached("SELECT user_id, status, expiry_ms, parent, sockets, updated_ms FROM auth_cache WHERE token = ?1")?
+            .query_row([token.expose()], |r| Ok(Cached { entry: entry_of(r)?, updated_ms: r.get(5)? }))
+            .optional()?
+    } else {
+        None
+    };
+    let user_id = listed
+        .as_ref()
+        .or(cached.as_ref().map(|c| &c.entry))
+        .and_then(|e| e.user.clone());
+    let user = match user_id {
+        Some(id) => user(conn, &id)?,
+        None => None,
+    };
+    Ok(Lookup {
+        listed,
+        cached,
+        user,
+    })
+}
+
+fn user(conn: &Connection, id: &str) -> Result<Option<User>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, name, role, socket_access, communities, active_until_ms, blocked, credit_kind, credit_amount
+             FROM access_users WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            let credit_amount: Option<String> = r.get(8)?;
+            let amount = credit_amount.and_then(|a| a.parse::<Decimal>().ok());
+            let credit = match (r.get::<_, Option<String>>(7)?.as_deref(), amount) {
+                (Some("limit"), Some(a)) => Some(Credit::Limit(a)),
+                (Some("prepaid"), Some(a)) => Some(Credit::Prepaid(a)),
+                _ => None,
+            };
+            Ok(User {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                role: if r.get::<_, String>(2)? == "manager" { Role::Manager } else { Role::Individual },
+                socket_access: r.get(3)?,
+                communities: parse_list(&r.get::<_, String>(4)?),
+                active_until_ms: r.get(5)?,
+                blocked: r.get(6)?,
+                credit,
+            })
+        })
+        .optional()?)
+}
+
+/// The site rules and the list's version (0 and empty rules when no list was ever received).
+pub fn load_rules(conn: &Connection) -> Result<SiteRules, StoreError> {
+    let row: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT version, rules FROM access_rules WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(match row {
+        Some((version, json)) => {
+            let doc: RulesDoc = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Failed(format!("access rules: {e}")))?;
+            doc.into_rules(version as u64)
+        }
+        None => SiteRules::empty(),
+    })
+}
+
+pub fn list_version(conn: &Connection) -> Result<u64, StoreError> {
+    let v: Option<i64> = conn
+        .query_row("SELECT version FROM access_rules WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(v.unwrap_or(0) as u64)
+}
+
+fn insert_user(tx: &Transaction<'_>, table: &str, u: &User) -> Result<(), StoreError> {
+    let (kind, amount) = match u.credit {
+        Some(Credit::Limit(a)) => (Some("limit"), Some(a.to_string())),
+        Some(Credit::Prepaid(a)) => (Some("prepaid"), Some(a.to_string())),
+        None => (None, None),
+    };
+    tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO {table} (id, name, role, socket_access, communities, active_until_ms, blocked, credit_kind, credit_amount)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))?
+    .execute(params![
+        u.id,
+        u.name,
+        if u.role == Role::Manager { "manager" } else { "individual" },
+        u.socket_access,
+        json_list(&u.communities),
+        u.active_until_ms,
+        u.blocked,
+        kind,
+        amount,
+    ])?;
+    Ok(())
+}
+
+fn insert_token(
+    tx: &Transaction<'_>,
+    table: &str,
+    t: &IdToken,
+    e: &TokenEntry,
+    or_replace: bool,
+) -> Result<(), StoreError> {
+    let verb = if or_replace {
+        "INSERT OR REPLACE"
+    } else {
+        "INSERT"
+    };
+    let result = tx
+        .prepare_cached(&format!(
+            "{verb} INTO {table} (token, user_id, status, expiry_ms, parent, sockets) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ))?
+        .execute(params![t.expose(), e.user, status_name(e.status), e.expiry_ms, e.parent, json_list(&e.sockets)]);
+    match result {
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(StoreError::Rejected(format!(
+                "token {t} appears twice in one list"
+            )))
+        }
+        other => other.map(|_| ()).map_err(StoreError::from),
+    }
+}
+
+/// Starts staging a full list (drops what an interrupted one left).
+pub(super) fn stage_begin(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM access_users_staging", [])?;
+    tx.execute("DELETE FROM access_tokens_staging", [])?;
+    Ok(())
+}
+
+/// Adds a chunk of a full list to the staging tables. A token twice in the list is refused.
+pub(super) fn stage_chunk(
+    tx: &Transaction<'_>,
+    users: &[User],
+    tokens: &[(IdToken, TokenEntry)],
+) -> Result<(), StoreError> {
+    for u in users {
+        insert_user(tx, "access_users_staging", u)?;
+    }
+    for (t, e) in tokens {
+        insert_token(tx, "access_tokens_staging", t, e, false)?;
+    }
+    Ok(())
+}
+
+/// Replaces the list by the staged one, in the caller's transaction: all or nothing.
+pub(super) fn stage_commit(
+    tx: &Transaction<'_>,
+    version: u64,
+    rules: &SiteRules,
+) -> Result<(), StoreError> {
+    if version == 0 {
+        return Err(StoreError::Rejected(
+            "a pushed list's version must be above 0".into(),
+        ));
+    }
+    // Swapping tables by name is instant whatever the list's size; the emptied old tables
+    // become the next staging tables.
+    tx.execute_batch(
+        "ALTER TABLE access_users RENAME TO access_users_old;
+         ALTER TABLE access_users_staging RENAME TO access_users;
+         ALTER TABLE access_users_old RENAME TO access_users_staging;
+         DELETE FROM access_users_staging;
+         ALTER TABLE access_tokens RENAME TO access_tokens_old;
+         ALTER TABLE access_tokens_staging RENAME TO access_tokens;
+         ALTER TABLE access_tokens_old RENAME TO access_tokens_staging;
+         DELETE FROM access_tokens_staging;",
+    )?;
+    // Listed tokens are never cached: the list has priority.
+    tx.execute(
+        "DELETE FROM auth_cache WHERE token IN (SELECT token FROM access_tokens)",
+        [],
+    )?;
+    save_rules(tx, version, rules)
+}
+
+fn save_rules(tx: &Transaction<'_>, version: u64, rules: &SiteRules) -> Result<(), StoreError> {
+    let json = serde_json::to_string(&RulesDoc::from_rules(rules))
+        .map_err(|e| StoreError::Failed(e.to_string()))?;
+    tx.execute(
+        "INSERT OR REPLACE INTO access_rules (id, version, rules) VALUES (1, ?1, ?2)",
+        params![version as i64, json],
+    )?;
+    Ok(())
+}
+
+/// A differential update: refused unless its version is above the current one (OCPP's
+/// VersionMismatch: central then sends a full list).
+pub(super) fn apply_diff(
+    tx: &Transaction<'_>,
+    version: u64,
+    rules: Option<&SiteRules>,
+    users: &[UserChange],
+    tokens: &[TokenChange],
+) -> Result<(), StoreError> {
+    let current = {
+        let v: Option<i64> = tx
+            .query_row("SELECT version FROM access_rules WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        v.unwrap_or(0) as u64
+    };
+    if version <= current {
+        return Err(StoreError::VersionMismatch {
+            current,
+            offered: version,
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (t, _) in tokens {
+        if !seen.insert(t) {
+            return Err(StoreError::Rejected(format!(
+                "token {t} appears twice in one update"
+            )));
+        }
+    }
+    for (id, u) in users {
+        match u {
+            Some(u) => insert_user(tx, "access_users", u)?,
+            None => {
+                tx.execute("DELETE FROM access_users WHERE id = ?1", [id])?;
+            }
+        }
+    }
+    for (t, e) in tokens {
+        match e {
+            Some(e) => {
+                insert_token(tx, "access_tokens", t, e, true)?;
+                tx.execute("DELETE FROM auth_cache WHERE token = ?1", [t.expose()])?;
+            }
+            None => {
+                tx.execute("DELETE FROM access_tokens WHERE token = ?1", [t.expose()])?;
+            }
+        }
+    }
+    match rules {
+        Some(r) => save_rules(tx, version, r),
+        None => {
+            tx.execute(
+                "UPDATE access_rules SET version = ?1 WHERE id = 1",
+                [version as i64],
+            )?;
+            if tx.changes() == 0 {
+                save_rules(tx, version, &SiteRules::empty())?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Records central's answer for a token not on the list, evicting as OCPP says when full.
+pub(super) fn cache_answer(
+    tx: &Transaction<'_>,
+    token: &IdToken,
+    entry: &TokenEntry,
+    now_ms: i64,
+    capacity: usize,
+) -> Result<(), StoreError> {
+    let listed: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM access_tokens WHERE token = ?1)",
+        [token.expose()],
+        |r| r.get(0),
+    )?;
+    if listed {
+        return Ok(());
+    }
+    let known: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM auth_cache WHERE token = ?1)",
+        [token.expose()],
+        |r| r.get(0),
+    )?;
+    let size: i64 = tx.query_row("SELECT COUNT(*) FROM auth_cache", [], |r| r.get(0))?;
+    if !known && size as usize >= capacity.max(1) {
+        // Not valid any more first (refused or expired), then the least recently updated.
+        tx.execute(
+            "DELETE FROM auth_cache WHERE token = (
+                 SELECT token FROM auth_cache
+                 ORDER BY (status = 'Accepted' AND (expiry_ms IS NULL OR expiry_ms > ?1)), updated_ms, token
+                 LIMIT 1)",
+            [now_ms],
+        )?;
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO auth_cache (token, user_id, status, expiry_ms, parent, sockets, updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![token.expose(), entry.user, status_name(entry.status), entry.expiry_ms, entry.parent, json_list(&entry.sockets), now_ms],
+    )?;
+    Ok(())
+}
+
+// Storage format of the site rules.
+
+#[derive(Serialize, Deserialize)]
+struct RulesDoc {
+    site: SiteDoc,
+    communities: Vec<CommunityDoc>,
+    sockets: HashMap<String, SocketDoc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SiteDoc {
+    home: bool,
+    communities: Vec<String>,
+    default_community: Option<String>,
+    tariff: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CommunityDoc {
+    id: String,
+    public: bool,
+    card_payment: bool,
+    tariff: Option<String>,
+    hours: Option<(Vec<bool>, u16, u16)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SocketDoc {
+    communities: Option<Vec<String>>,
+    tariff: Option<String>,
+}
+
+impl RulesDoc {
+    fn from_rules(r: &SiteRules) -> RulesDoc {
+        let mut communities: Vec<CommunityDoc> = r
+            .communities
+            .values()
+            .map(|c| CommunityDoc {
+                id: c.id.clone(),
+                public: c.kind == CommunityKind::Public,
+                card_payment: c.card_payment,
+                tariff: c.tariff.clone(),
+                hours: c.hours.map(|h| (h.days.to_vec(), h.start_min, h.end_min)),
+            })
+            .collect();
+        communities.sort_by(|a, b| a.id.cmp(&b.id));
+        RulesDoc {
+            site: SiteDoc {
+                home: r.site.kind == SiteKind::Home,
+                communities: r.site.communities.clone(),
+                default_community: r.site.default_community.clone(),
+                tariff: r.site.tariff.clone(),
+            },
+            communities,
+            sockets: r
+                .sockets
+                .iter()
+                .map(|(k, s)| {
+                    (
+                        k.clone(),
+                        SocketDoc {
+                            communities: s.communities.clone(),
+                            tariff: s.tariff.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn into_rules(self, version: u64) -> SiteRules {
+        SiteRules {
+            version,
+            site: SiteAccess {
+                kind: if self.site.home {
+                    SiteKind::Home
+                } else {
+                    SiteKind::Shared
+                },
+                communities: self.site.communities,
+                default_community: self.site.default_community,
+                tariff: self.site.tariff,
+            },
+            communities: self
+                .communities
+                .into_iter()
+                .map(|c| {
+                    let hours = c.hours.map(|(days, start_min, end_min)| {
+                        let mut d = [false; 7];
+                        for (i, on) in days.into_iter().take(7).enumerate() {
+                            d[i] = on;
+                        }
+                        Hours {
+                            days: d,
+                            start_min,
+                            end_min,
+                        }
+                    });
+                    let kind = if c.public {
+                        CommunityKind::Public
+                    } else {
+                        CommunityKind::Private
+                    };
+                    (
+                        c.id.clone(),
+                        Community {
+                            id: c.id,
+                            kind,
+                            card_payment: c.card_payment,
+                            tariff: c.tariff,
+                            hours,
+                        },
+                    )
+                })
+                .collect(),
+            sockets: self
+                .sockets
+                .into_iter()
+                .map(|(k, s)| {
+                    (
+                        k,
+                        SocketAccess {
+                            communities: s.communities,
+                            tariff: s.tariff,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
