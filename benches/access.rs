@@ -34,7 +34,7 @@ fn user(i: u64) -> User {
         socket_access: true,
         communities: vec!["residents".into()],
         active_until_ms: None,
-        blocked: i % 97 == 0,
+        blocked: i.is_multiple_of(97),
         credit: None,
     }
 }
