@@ -208,6 +208,13 @@ pub struct Session {
     pub failed: Option<String>,
     /// Samples written so far (their sequence numbers).
     pub samples: u32,
+    /// The badge or app token that started it (to let the same token, or one of its group,
+    /// stop it); `None` for free and remote starts.
+    pub token: Option<crate::core::access::IdToken>,
+    /// The token's group (OCPP parentIdTag).
+    pub parent: Option<String>,
+    /// The tariff in force at the start; it applies to the whole session.
+    pub tariff_id: Option<String>,
 }
 
 impl Session {

@@ -478,6 +478,9 @@ impl Site {
             offline: !self.online,
             failed: None,
             samples: 0,
+            token: None,
+            parent: None,
+            tariff_id: None,
         };
         s.view.session = Some(session);
         let mut effects = vec![self.record(socket, SessionChange::Started, now)];

@@ -21,7 +21,7 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
     let mut recovered = Vec::new();
     let mut stmt = conn.prepare(
         "SELECT id, socket_id, identity, auth_method, started_ms, started_trusted, meter_start_wh,
-                energy_wh, charging_ms, idle_ms, offline
+                energy_wh, charging_ms, idle_ms, offline, token, parent, tariff_id
          FROM sessions WHERE stopped_ms IS NULL ORDER BY started_ms",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -37,6 +37,9 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
             r.get::<_, i64>(8)?,
             r.get::<_, i64>(9)?,
             r.get::<_, bool>(10)?,
+            r.get::<_, Option<String>>(11)?,
+            r.get::<_, Option<String>>(12)?,
+            r.get::<_, Option<String>>(13)?,
         ))
     })?;
     for row in rows {
@@ -52,6 +55,9 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
             charging,
             idle,
             offline,
+            token,
+            parent,
+            tariff_id,
         ) = row?;
         let Some(socket) = setup.socket_ids.iter().position(|s| *s == socket_id) else {
             log::warn!(
@@ -129,6 +135,9 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
             offline,
             failed: None,
             samples,
+            token: token.and_then(|t| crate::core::access::IdToken::new(&t)),
+            parent,
+            tariff_id,
         };
         recovered.push(Recovered {
             session,

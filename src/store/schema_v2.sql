@@ -54,3 +54,8 @@ CREATE TABLE auth_cache (
     updated_ms  INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX auth_cache_by_age ON auth_cache(updated_ms);
+
+-- Sessions remember the token that started them (so it, or one of its group, can stop them
+-- after a restart too) and the tariff in force at their start.
+ALTER TABLE sessions ADD COLUMN token TEXT;
+ALTER TABLE sessions ADD COLUMN parent TEXT;

@@ -539,8 +539,8 @@ fn upsert_session(
              started_ms, started_trusted, started_run, started_mono_ms, started_local,
              stopped_ms, stopped_trusted, stopped_run, stopped_mono_ms, stopped_local,
              meter_start_wh, meter_stop_wh, energy_wh, charging_ms, idle_ms,
-             stop_reason, offline, failed_reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+             stop_reason, offline, failed_reason, token, parent, tariff_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
          ON CONFLICT(id) DO UPDATE SET
              started_ms = ?5, started_trusted = ?6, started_local = ?9,
              stopped_ms = ?10, stopped_trusted = ?11, stopped_run = ?12, stopped_mono_ms = ?13, stopped_local = ?14,
@@ -569,6 +569,9 @@ fn upsert_session(
             s.stop_reason.map(|r| r.name()),
             s.offline,
             s.failed,
+            s.token.as_ref().map(|t| t.expose()),
+            s.parent,
+            s.tariff_id,
         ],
     )?;
     Ok(())

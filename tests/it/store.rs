@@ -40,6 +40,9 @@ fn session(at: Stamp) -> Session {
         offline: true,
         failed: None,
         samples: 0,
+        token: None,
+        parent: None,
+        tariff_id: None,
     }
 }
 

@@ -297,6 +297,9 @@ fn after_a_restart_a_session_resumes_if_the_vehicle_is_there_else_closes_with_po
             offline: true,
             failed: None,
             samples: 4,
+            token: None,
+            parent: None,
+            tariff_id: None,
         };
         let last_sample = Some(clock.now);
         let setup = SocketSetup {
