@@ -10,5 +10,6 @@ pub mod logging;
 pub mod modbus;
 pub mod problems;
 pub mod profile;
+pub mod readers;
 pub mod store;
 pub mod tools;

@@ -30,6 +30,10 @@ pub enum SimError {
         "unknown profile {0:?} (known: generic-socket, generic-relay, eastron-sdm630, abb-terra-ac, alfen-ng9xx)"
     )]
     UnknownModel(String),
+    #[error("no reader named {0:?}")]
+    UnknownReader(String),
+    #[error("reader {0:?} exists already")]
+    DuplicateReader(String),
     #[error("bus {0:?} exists already")]
     DuplicateBus(String),
     #[error(transparent)]

@@ -9,7 +9,7 @@
 //!
 //! Modules: `models` (one file per device: register maps), `physics` (the socket and its
 //! vehicle), `unit` (one unit: model + physics + clock + faults + events), `bus` (units by id),
-//! `transport` (TCP, RTU and its timing), `sim` (the handle, tick, log, lifetimes), `scenario`
+//! `transport` (TCP, RTU and its timing), `reader` (badge readers on PTYs), `sim` (the handle, tick, log, lifetimes), `scenario`
 //! (the demo's deterministic life), `pdu` (Modbus PDU codec), `command` and `truth` (the control
 //! and observation vocabulary).
 //!
@@ -30,6 +30,7 @@ mod error;
 mod models;
 mod pdu;
 mod physics;
+mod reader;
 mod rng;
 mod scenario;
 mod sim;
@@ -41,6 +42,7 @@ pub use command::Command;
 pub use error::SimError;
 pub use models::{Model, RelayLink, UnitSpec};
 pub use physics::MIN_CURRENT_A;
+pub use reader::{RDM6300_REPEAT, ReaderCommand, ReaderProtocol};
 pub use sim::{Sim, SimOptions};
 pub use transport::{RtuOptions, TcpOptions};
 pub use truth::{Change, Iec61851, SetpointSource, Truth, TruthEvent, Vehicle};

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde_json::{Value, json};
-use socket_sim::{Command, Model, RelayLink, RtuOptions, Sim, SimOptions, TcpOptions, UnitSpec};
+use socket_sim::{
+    Command, Model, ReaderCommand, ReaderProtocol, RelayLink, RtuOptions, Sim, SimOptions,
+    TcpOptions, UnitSpec,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const AFTER_HELP: &str = "\
@@ -22,7 +25,10 @@ BUSES
   eastron-sdm630, abb-terra-ac, alfen-ng9xx. For alfen-ng9xx, --units 1,2 means sockets 1..n
   plus the station at unit 200 (--station-unit).
 
-  On start, one line per bus on stdout:  tcp <bus> <addr>  or  rtu <bus> <pty-path>
+  Each --reader NAME starts a badge reader on a PTY (--reader-protocol ascii|rdm6300 after it).
+
+  On start, one line per bus or reader on stdout:  tcp <bus> <addr>,  rtu <bus> <pty-path>
+  or  reader <name> <pty-path>
   Open the PTY path without parity (PTYs refuse parity); --bits-per-char sets the emulated line
   format for timing only (11: 8E1/8O1/8N2, 10: 8N1).
 
@@ -34,6 +40,9 @@ CONTROL CHANNEL
          set_power {w} (frozen units), slow {ms,count}, silence {count}, garbage {count,prefix},
          bad_crc {count} (RTU), exception {code,count}, clear_faults_injected,
          drop_connections (TCP), freeze, unfreeze, advance {ms}
+    {\"reader\":\"r1\",\"cmd\":\"badge\",\"uid\":\"04A1B2C3\",\"hold_ms\":300}
+    reader cmd: badge {uid,hold_ms} (RDM6300: repeated every 100 ms while held),
+         bad_checksum {uid} (RDM6300), garbage {bytes}
     queries: {\"cmd\":\"truth\",\"bus\":\"a\",\"unit\":1} -> {\"ok\":true,\"truth\":{...}}
              {\"cmd\":\"units\"} -> {\"ok\":true,\"units\":[[\"a\",1],...]}
   count absent or 0: until clear_faults_injected. The simulator runs until SIGINT/SIGTERM (or
@@ -44,7 +53,8 @@ EXAMPLES
   socket-sim --rtu --baud 19200 --bits-per-char 11 --profile generic-socket --units 1-8
   socket-sim --truth-log truth.jsonl --scenario 42 \\
       --rtu --profile generic-relay --units 10 --profile eastron-sdm630 --units 1-4 --relay-unit 10 \\
-      --tcp 0.0.0.0:502 --profile abb-terra-ac --units 1";
+      --tcp 0.0.0.0:502 --profile abb-terra-ac --units 1
+  socket-sim --reader r1 --reader-protocol rdm6300 --reader r2 --reader-protocol ascii";
 
 /// Simulated EV-charging sockets, stations and meters serving real Modbus TCP and RTU.
 #[derive(Parser, Debug, Default)]
@@ -56,6 +66,12 @@ struct Cli {
     /// Start a Modbus RTU bus on a new PTY pair (its path is printed).
     #[arg(long, help_heading = "Bus")]
     rtu: bool,
+    /// Start a badge reader named NAME on a new PTY pair (its path is printed).
+    #[arg(long, value_name = "NAME", help_heading = "Reader")]
+    reader: Option<String>,
+    /// What the preceding --reader sends: ascii (a UID per line) or rdm6300 (frames).
+    #[arg(long, default_value = "ascii", help_heading = "Reader")]
+    reader_protocol: ReaderProtocol,
     /// Bus name used by the control channel and the truth log.
     #[arg(long, help_heading = "Bus")]
     name: Option<String>,
@@ -135,7 +151,12 @@ struct Cli {
 fn segments(args: &[String]) -> Vec<Vec<String>> {
     let mut out = vec![vec![args[0].clone()]];
     for a in &args[1..] {
-        if a == "--rtu" || a == "--tcp" || a.starts_with("--tcp=") {
+        if a == "--rtu"
+            || a == "--tcp"
+            || a.starts_with("--tcp=")
+            || a == "--reader"
+            || a.starts_with("--reader=")
+        {
             out.push(vec![args[0].clone()]);
         }
         out.last_mut().expect("never empty").push(a.clone());
@@ -224,6 +245,15 @@ fn control(sim: &Sim, line: &str) -> Value {
         Ok(v) => v,
         Err(e) => return json!({"ok": false, "error": format!("not JSON: {e}")}),
     };
+    if let Some(reader) = v.get("reader").and_then(Value::as_str) {
+        return match serde_json::from_value::<ReaderCommand>(v.clone()) {
+            Err(e) => json!({"ok": false, "error": format!("bad reader command: {e}")}),
+            Ok(cmd) => match sim.control_reader(reader, cmd) {
+                Ok(()) => json!({"ok": true}),
+                Err(e) => json!({"ok": false, "error": e.to_string()}),
+            },
+        };
+    }
     let bus = v.get("bus").and_then(Value::as_str).unwrap_or_default();
     let unit = v
         .get("unit")
@@ -263,13 +293,18 @@ async fn run(globals: Cli, buses: Vec<Cli>) -> Result<(), String> {
             .name
             .clone()
             .unwrap_or_else(|| char::from(b'a' + (k % 26) as u8).to_string());
-        let specs = unit_specs(b).map_err(|e| format!("bus {name}: {e}"))?;
-        let line = if let Some(addr) = b.tcp {
+        let line = if let Some(reader) = &b.reader {
+            let path = sim
+                .serve_reader_pty(reader, b.reader_protocol)
+                .map_err(|e| format!("reader {reader}: {e}"))?;
+            format!("reader {reader} {}", path.display())
+        } else if let Some(addr) = b.tcp {
             let opts = TcpOptions {
                 max_connections: b.max_connections,
                 one_request_at_a_time: b.one_at_a_time,
                 idle_timeout: b.idle_timeout_s.map(Duration::from_secs),
             };
+            let specs = unit_specs(b).map_err(|e| format!("bus {name}: {e}"))?;
             let bound = sim
                 .serve_tcp(&name, addr, specs, opts)
                 .await
@@ -283,6 +318,7 @@ async fn run(globals: Cli, buses: Vec<Cli>) -> Result<(), String> {
                 emulate_timing: !b.no_timing,
                 frame_gap: None,
             };
+            let specs = unit_specs(b).map_err(|e| format!("bus {name}: {e}"))?;
             let path = sim
                 .serve_rtu_pty(&name, specs, opts)
                 .await
@@ -326,6 +362,7 @@ fn main() {
     let globals = Cli::parse_from(&segs[0]);
     if globals.tcp.is_some()
         || globals.rtu
+        || globals.reader.is_some()
         || !globals.profiles.is_empty()
         || !globals.units.is_empty()
     {
@@ -347,7 +384,9 @@ fn main() {
         buses.push(b);
     }
     if buses.is_empty() {
-        eprintln!("socket-sim: give at least one --tcp ADDR or --rtu bus (see --help)");
+        eprintln!(
+            "socket-sim: give at least one --tcp ADDR or --rtu bus or a --reader (see --help)"
+        );
         std::process::exit(2);
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -389,6 +428,23 @@ mod tests {
         let bus = Cli::parse_from(&segs[1]);
         let specs = unit_specs(&bus).unwrap();
         assert_eq!((specs[0].unit, specs[0].model), (1, Model::GenericSocket));
+    }
+
+    #[test]
+    fn a_reader_is_a_segment_of_its_own() {
+        let args: Vec<String> = "sim --reader r1 --reader-protocol rdm6300 --reader r2"
+            .split(' ')
+            .map(String::from)
+            .collect();
+        let segs = segments(&args);
+        assert_eq!(segs.len(), 3);
+        let r1 = Cli::parse_from(&segs[1]);
+        assert_eq!(
+            (r1.reader.as_deref(), r1.reader_protocol),
+            (Some("r1"), ReaderProtocol::Rdm6300)
+        );
+        let r2 = Cli::parse_from(&segs[2]);
+        assert_eq!(r2.reader_protocol, ReaderProtocol::Ascii);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -23,6 +23,8 @@ use crate::bus::{Bus, BusKind, lock};
 use crate::command::Command;
 use crate::error::SimError;
 use crate::models::{Model, UnitSpec};
+use crate::reader::{self, ReaderCommand, ReaderLine, ReaderProtocol};
+use crate::rng::SplitMix64;
 use crate::transport::{RtuOptions, TcpOptions, rtu, tcp};
 use crate::truth::{EventSink, Truth, TruthEvent};
 
@@ -51,6 +53,9 @@ pub(crate) struct Shared {
     pub cancel: CancellationToken,
     pub tracker: TaskTracker,
     buses: RwLock<BTreeMap<String, Arc<Bus>>>,
+    readers: RwLock<BTreeMap<String, ReaderLine>>,
+    /// Garbage for the readers: deterministic, like everything else here.
+    reader_rng: Mutex<SplitMix64>,
     events: Arc<EventSink>,
     frozen: bool,
 }
@@ -89,6 +94,8 @@ impl Sim {
             cancel: cancel.clone(),
             tracker,
             buses: RwLock::new(BTreeMap::new()),
+            readers: RwLock::new(BTreeMap::new()),
+            reader_rng: Mutex::new(SplitMix64::new(0x5EED)),
             events: EventSink::new(log),
             frozen: opts.frozen,
         });
@@ -151,6 +158,37 @@ impl Sim {
         let path = rtu::spawn_pty_line(b.clone(), opts, s.cancel.clone(), &s.tracker).await?;
         s.add_bus(b)?;
         Ok(path)
+    }
+
+    /// Serves a badge reader on a new PTY pair; returns the path a client opens (8N1; the PTY
+    /// has no speed). Reader names are their own namespace, apart from buses.
+    pub fn serve_reader_pty(&self, name: &str, protocol: ReaderProtocol) -> io::Result<PathBuf> {
+        let s = &self.shared;
+        let mut readers = s.readers.write().unwrap_or_else(PoisonError::into_inner);
+        if readers.contains_key(name) {
+            return Err(SimError::DuplicateReader(name.to_string()).into());
+        }
+        let (line, path, task) = reader::open_pty(protocol, s.cancel.clone())?;
+        s.tracker.spawn(task);
+        readers.insert(name.to_string(), line);
+        Ok(path)
+    }
+
+    /// Queues what a reader sends for `cmd`; returns at once (an RDM6300 badge held for a
+    /// while keeps being sent after that). Commands to one reader go out in order.
+    pub fn control_reader(&self, name: &str, cmd: ReaderCommand) -> Result<(), SimError> {
+        let s = &self.shared;
+        let readers = s.readers.read().unwrap_or_else(PoisonError::into_inner);
+        let line = readers
+            .get(name)
+            .ok_or_else(|| SimError::UnknownReader(name.to_string()))?;
+        let writes = {
+            let mut rng = s.reader_rng.lock().unwrap_or_else(PoisonError::into_inner);
+            reader::wire(line.protocol, &cmd, &mut rng)?
+        };
+        line.tx
+            .try_send(writes)
+            .map_err(|_| SimError::InvalidState(format!("reader {name:?} is busy or stopped")))
     }
 
     /// Applies a control command to one unit (`drop_connections`: to its bus).

@@ -8,6 +8,7 @@ mod decode;
 mod export;
 mod faults;
 mod kill9;
+mod readers;
 mod sessions;
 mod states;
 mod store;
