@@ -27,6 +27,28 @@ impl IdToken {
         ok.then(|| IdToken(t.to_ascii_uppercase()))
     }
 
+    /// The token of a card UID given as bytes, byte 0 first (OCPP's form). `None` when empty.
+    pub fn from_bytes(uid: &[u8]) -> Option<IdToken> {
+        if uid.is_empty() || uid.len() * 2 > Self::MAX_LEN {
+            return None;
+        }
+        Some(IdToken(uid.iter().map(|b| format!("{b:02X}")).collect()))
+    }
+
+    /// The token of a UID written in hex (case, spaces, colons and dashes ignored). `None`
+    /// unless an even, non-zero number of hex digits remains.
+    pub fn from_hex(text: &str) -> Option<IdToken> {
+        let digits: String = text
+            .chars()
+            .filter(|c| !matches!(c, ' ' | ':' | '-'))
+            .collect();
+        let valid = !digits.is_empty()
+            && digits.len() <= Self::MAX_LEN
+            && digits.len().is_multiple_of(2)
+            && digits.chars().all(|c| c.is_ascii_hexdigit());
+        valid.then(|| IdToken(digits.to_ascii_uppercase()))
+    }
+
     /// The value itself, for the few places that must compare or send it.
     pub fn expose(&self) -> &str {
         &self.0
