@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::access::{Decision, IdToken, Lookup, OfflinePolicy, Request, SiteRules, Source};
 use super::readings::Readings;
 use super::rng::SplitMix64;
 use super::session::{AuthMethod, MeterTrack, Phase, Sample, Session, StopReason, max_energy_wh};
@@ -44,6 +45,14 @@ pub enum Event {
     Uplink {
         connected: bool,
     },
+    /// A badge at a reader bound to `sockets`, with what the store knows of the token.
+    Badge {
+        sockets: Vec<SocketIndex>,
+        token: IdToken,
+        found: Box<Lookup>,
+    },
+    /// The access list's site rules changed (a new list, or at start).
+    AccessRules(Box<SiteRules>),
 }
 
 /// What managers, central and (later) badge readers ask of the site.
@@ -114,6 +123,8 @@ pub enum Effect {
     },
     /// The wall clock became trustworthy at `at`: earlier stamps of this run can be corrected.
     ClockTrusted { at: Stamp },
+    /// Every authorization decision, for central's audit trail.
+    Audit(Box<Audit>),
 }
 
 /// A command to a socket's hardware.
@@ -177,6 +188,9 @@ struct Pending {
     identity: Option<String>,
     method: AuthMethod,
     until: Instant,
+    token: Option<IdToken>,
+    parent: Option<String>,
+    tariff: Option<String>,
 }
 
 #[derive(Debug)]
@@ -222,6 +236,24 @@ pub struct Site {
     online: bool,
     clock_trusted: bool,
     next_sample: Instant,
+    access: SiteRules,
+    policy: OfflinePolicy,
+    time_zone: chrono_tz::Tz,
+    /// Socket ids, as access rules name them.
+    socket_names: Vec<String>,
+}
+
+/// An authorization decision, as central's audit trail records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audit {
+    pub token: IdToken,
+    pub sockets: Vec<SocketIndex>,
+    pub user: Option<String>,
+    /// `accepted`, `rejected`, `stopped` (the badge ended its session), `ask_central`.
+    pub outcome: &'static str,
+    pub reason: Option<&'static str>,
+    pub source: Option<&'static str>,
+    pub at: Stamp,
 }
 
 fn phase_of(state: &SocketState) -> Phase {
@@ -276,7 +308,25 @@ impl Site {
             online: false,
             clock_trusted: now.trusted,
             next_sample: now.mono + rules.sample_interval,
+            access: SiteRules::empty(),
+            policy: OfflinePolicy::default(),
+            time_zone: chrono_tz::UTC,
+            socket_names: Vec::new(),
         }
+    }
+
+    /// The access rules, OCPP offline policy and time zone decisions use.
+    pub fn set_access(
+        &mut self,
+        socket_names: Vec<String>,
+        rules: SiteRules,
+        policy: OfflinePolicy,
+        time_zone: chrono_tz::Tz,
+    ) {
+        self.socket_names = socket_names;
+        self.access = rules;
+        self.policy = policy;
+        self.time_zone = time_zone;
     }
 
     /// The controls every socket needs at start: its current, and off until a session (or a
@@ -325,6 +375,12 @@ impl Site {
             Event::Tick => effects.extend(self.tick(now)),
             Event::Command(c) => effects.extend(self.command(c, now)),
             Event::Uplink { connected } => self.online = connected,
+            Event::Badge {
+                sockets,
+                token,
+                found,
+            } => effects.extend(self.badge(&sockets, token, &found, now)),
+            Event::AccessRules(rules) => self.access = *rules,
             _ => {}
         }
         effects
@@ -388,12 +444,9 @@ impl Site {
             && !s.view.out_of_service
             && !matches!(state, SocketState::Faulted { .. })
         {
-            let start = match s.pending.clone() {
-                Some(p) => Some((p.identity, p.method)),
-                None if s.setup.free => Some((None, AuthMethod::Free)),
-                None => None,
-            };
-            if let Some((identity, method)) = start {
+            if s.pending.is_some() {
+                effects.extend(self.start_pending(socket, now));
+            } else if s.setup.free {
                 // A plain socket saw the vehicle only once energy flowed: count from the poll before.
                 let meter_start = if learnt {
                     self.sockets[socket].view.readings.energy_wh
@@ -402,8 +455,8 @@ impl Site {
                 };
                 effects.extend(self.begin(
                     socket,
-                    identity,
-                    method,
+                    None,
+                    AuthMethod::Free,
                     meter_start,
                     phase_of(&state),
                     now,
@@ -636,13 +689,13 @@ impl Site {
                     identity,
                     method,
                     until: now.mono + self.rules.connection_timeout,
+                    token: None,
+                    parent: None,
+                    tariff: None,
                 });
                 // A vehicle already plugged starts at once.
                 if presence(&s.view.readings, s.setup.rules).plugged && s.last_poll.is_some() {
-                    let p = s.pending.clone().expect("set above");
-                    let meter = s.view.readings.energy_wh;
-                    let phase = phase_of(&s.view.state);
-                    return self.begin(socket, p.identity, p.method, meter, phase, now);
+                    return self.start_pending(socket, now);
                 }
                 vec![]
             }
@@ -654,6 +707,170 @@ impl Site {
                 .collect(),
             _ => vec![],
         }
+    }
+
+    /// A badge: the same token (or one of its group) at a socket with its session stops it;
+    /// otherwise each bound socket is decided, and the authorization waits for a plug-in on
+    /// every socket that accepted it (the first plug-in wins the choice).
+    fn badge(
+        &mut self,
+        sockets: &[SocketIndex],
+        token: IdToken,
+        found: &Lookup,
+        now: Stamp,
+    ) -> Vec<Effect> {
+        let sockets: Vec<SocketIndex> = sockets
+            .iter()
+            .copied()
+            .filter(|&s| s < self.sockets.len())
+            .collect();
+        let audit = |outcome, reason, source, user: Option<String>| {
+            Effect::Audit(Box::new(Audit {
+                token: token.clone(),
+                sockets: sockets.clone(),
+                user,
+                outcome,
+                reason,
+                source,
+                at: now,
+            }))
+        };
+        let group = found
+            .listed
+            .as_ref()
+            .or(found.cached.as_ref().map(|c| &c.entry))
+            .and_then(|e| e.parent.clone());
+        let own = sockets.iter().copied().find(|&i| {
+            self.sockets[i].view.session.as_ref().is_some_and(|s| {
+                s.token.as_ref() == Some(&token) || (group.is_some() && s.parent == group)
+            })
+        });
+        if let Some(socket) = own {
+            let user = self.sockets[socket]
+                .view
+                .session
+                .as_ref()
+                .and_then(|s| s.identity.clone());
+            let mut effects = vec![audit("stopped", None, None, user)];
+            effects.extend(self.stop(socket, StopReason::Local, None, now));
+            return effects;
+        }
+        let (weekday, minute) = local_weekday_minute(self.time_zone, now.wall_ms);
+        let user_id = found.user.as_ref().map(|u| u.id.clone());
+        let user_sessions = self
+            .sockets
+            .iter()
+            .filter(|s| {
+                user_id.is_some()
+                    && s.view
+                        .session
+                        .as_ref()
+                        .is_some_and(|x| x.identity == user_id)
+            })
+            .count();
+        let mut granted = Vec::new();
+        let mut last = None;
+        for &socket in &sockets {
+            let s = &self.sockets[socket];
+            let available = !s.view.out_of_service
+                && s.view.session.is_none()
+                && s.view.state != SocketState::NotConnected;
+            let name = self.socket_names.get(socket).map_or("", String::as_str);
+            let req = Request {
+                token: &token,
+                socket: name,
+                socket_in_service: available,
+                now_ms: now.wall_ms,
+                local_weekday: weekday,
+                local_minute: minute,
+                online: self.online,
+                user_sessions,
+                user_spent: rust_decimal::Decimal::ZERO,
+            };
+            match crate::core::access::authorize(&self.access, found, &self.policy, &req) {
+                Decision::Accepted(g) => granted.push((socket, g)),
+                other => last = Some(other),
+            }
+        }
+        if granted.is_empty() {
+            return match last {
+                Some(Decision::Rejected(r)) => {
+                    vec![audit("rejected", Some(r.name()), None, user_id)]
+                }
+                Some(Decision::AskCentral) => vec![audit("ask_central", None, None, user_id)],
+                _ => vec![audit("rejected", Some("SocketUnavailable"), None, user_id)],
+            };
+        }
+        let source = match granted[0].1.source {
+            Source::LocalList => "local_list",
+            Source::Cache => "cache",
+            Source::UnknownOffline => "unknown_offline",
+        };
+        let mut effects = vec![audit(
+            "accepted",
+            None,
+            Some(source),
+            granted[0].1.user.clone(),
+        )];
+        for (socket, grant) in granted {
+            let method = match grant.source {
+                Source::LocalList => AuthMethod::LocalList,
+                Source::Cache | Source::UnknownOffline => AuthMethod::Cache,
+            };
+            let s = &mut self.sockets[socket];
+            s.pending = Some(Pending {
+                identity: grant.user.clone().or_else(|| Some(token.redacted())),
+                method,
+                until: now.mono + self.rules.connection_timeout,
+                token: Some(token.clone()),
+                parent: grant.parent.clone(),
+                tariff: grant.tariff.clone(),
+            });
+            // A vehicle already plugged here takes the authorization at once.
+            if presence(&s.view.readings, s.setup.rules).plugged && s.last_poll.is_some() {
+                effects.extend(self.start_pending(socket, now));
+                break;
+            }
+        }
+        effects
+    }
+
+    /// Starts the session a pending authorization allows, and withdraws the same authorization
+    /// from the other sockets it was offered to (one badge, one session).
+    fn start_pending(&mut self, socket: SocketIndex, now: Stamp) -> Vec<Effect> {
+        let Some(p) = self.sockets[socket].pending.clone() else {
+            return vec![];
+        };
+        if let Some(token) = &p.token {
+            for (i, s) in self.sockets.iter_mut().enumerate() {
+                if i != socket
+                    && s.pending
+                        .as_ref()
+                        .is_some_and(|o| o.token.as_ref() == Some(token))
+                {
+                    s.pending = None;
+                }
+            }
+        }
+        let s = &self.sockets[socket];
+        let meter = s.view.readings.energy_wh;
+        let phase = phase_of(&s.view.state);
+        let mut effects = self.begin(socket, p.identity.clone(), p.method, meter, phase, now);
+        if let Some(session) = self.sockets[socket].view.session.as_mut() {
+            session.token = p.token;
+            session.parent = p.parent;
+            session.tariff_id = p.tariff;
+            // The start record already went out: it carries the token through the next write.
+            if let Some(Effect::Session {
+                session: recorded, ..
+            }) = effects.first_mut()
+            {
+                recorded.token = session.token.clone();
+                recorded.parent = session.parent.clone();
+                recorded.tariff_id = session.tariff_id.clone();
+            }
+        }
+        effects
     }
 
     fn set_out_of_service(
@@ -741,3 +958,16 @@ fn stop_stamp(start: &Stamp, at: Stamp) -> Stamp {
 
 #[cfg(test)]
 mod tests;
+
+/// Local weekday (0 = Monday) and minute of the day of `wall_ms` in `tz`.
+fn local_weekday_minute(tz: chrono_tz::Tz, wall_ms: i64) -> (usize, u16) {
+    use chrono::{Datelike, Timelike};
+    chrono::DateTime::from_timestamp_millis(wall_ms)
+        .map(|t| t.with_timezone(&tz))
+        .map_or((0, 0), |t| {
+            (
+                t.weekday().num_days_from_monday() as usize,
+                (t.hour() * 60 + t.minute()) as u16,
+            )
+        })
+}

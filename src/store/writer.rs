@@ -86,6 +86,8 @@ pub enum Write {
         users: Vec<UserChange>,
         tokens: Vec<TokenChange>,
     },
+    /// An authorization decision for central's audit trail (never dropped).
+    Audit(Box<crate::core::site::Audit>),
     /// Central's answer for a token not on the list.
     CacheAnswer {
         token: IdToken,
@@ -160,6 +162,7 @@ pub fn plan(effects: Vec<Effect>, now: Stamp) -> (Vec<Write>, Vec<(usize, Contro
                 sample,
             }),
             Effect::ClockTrusted { at } => writes.push(Write::ClockTrusted { at }),
+            Effect::Audit(audit) => writes.push(Write::Audit(audit)),
             Effect::AuthorizationLapsed { .. } => {}
         }
     }
@@ -509,6 +512,30 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             }
         }
         Write::ClockTrusted { at } => correct_times(tx, setup, at)?,
+        Write::Audit(a) => {
+            let sockets: Vec<&str> = a
+                .sockets
+                .iter()
+                .filter_map(|&i| setup.socket_ids.get(i).map(String::as_str))
+                .collect();
+            let body = serde_json::json!({
+                "token": a.token.redacted(),
+                "sockets": sockets,
+                "user": a.user,
+                "outcome": a.outcome,
+                "reason": a.reason,
+                "source": a.source,
+                "at": payload::time(&a.at),
+            });
+            outbox(
+                tx,
+                "authorization",
+                a.at.wall_ms,
+                a.at.trusted,
+                false,
+                &body,
+            )?;
+        }
         Write::AccessListBegin => access::stage_begin(tx)?,
         Write::AccessListChunk { users, tokens } => access::stage_chunk(tx, users, tokens)?,
         Write::AccessListCommit { version, rules } => access::stage_commit(tx, *version, rules)?,

@@ -415,3 +415,199 @@ fn a_clock_jumping_backward_never_dates_a_stop_before_its_start_and_durations_st
         "durations come from the monotonic clock"
     );
 }
+
+mod badges {
+    use super::*;
+    use crate::core::access::*;
+
+    fn two_sockets() -> (Site, Clock) {
+        let clock = Clock::new();
+        let setup = || SocketSetup {
+            rules: StateRules::default(),
+            max_current_a: 16.0,
+            out_of_service: false,
+            free: false,
+        };
+        let mut site = Site::new(
+            vec![setup(), setup()],
+            SessionRules::default(),
+            vec![],
+            IdGen::new(11),
+            clock.now,
+        );
+        let mut rules = SiteRules::empty();
+        rules.site.tariff = Some("t-site".into());
+        site.set_access(
+            vec!["p1".into(), "p2".into()],
+            rules,
+            OfflinePolicy::default(),
+            chrono_tz::Europe::Paris,
+        );
+        site.start();
+        (site, clock)
+    }
+
+    fn found(status: TokenStatus, parent: Option<&str>) -> Box<Lookup> {
+        let entry = TokenEntry {
+            user: Some("alice".into()),
+            status,
+            expiry_ms: None,
+            parent: parent.map(Into::into),
+            sockets: vec![],
+        };
+        let user = User {
+            id: "alice".into(),
+            name: "Alice".into(),
+            role: Role::Individual,
+            socket_access: true,
+            communities: vec![],
+            active_until_ms: None,
+            blocked: false,
+            credit: None,
+        };
+        Box::new(Lookup {
+            listed: Some(entry),
+            cached: None,
+            user: Some(user),
+        })
+    }
+
+    fn badge(sockets: &[usize], token: &str, found: Box<Lookup>) -> Event {
+        Event::Badge {
+            sockets: sockets.to_vec(),
+            token: IdToken::new(token).unwrap(),
+            found,
+        }
+    }
+
+    fn audits(effects: &[Effect]) -> Vec<(&'static str, Option<&'static str>)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Audit(a) => Some((a.outcome, a.reason)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn idle(site: &mut Site, clock: &mut Clock) {
+        let mut r = socket(false, 0.0, 100.0);
+        r.enabled = Some(false);
+        site.handle(
+            Event::Polled {
+                socket: 0,
+                readings: r.clone(),
+            },
+            clock.advance(1),
+        );
+        site.handle(
+            Event::Polled {
+                socket: 1,
+                readings: r,
+            },
+            clock.now,
+        );
+    }
+
+    fn plugged(site: &mut Site, clock: &mut Clock, socket: usize) -> Vec<Effect> {
+        let mut r = socket_readings(true);
+        r.enabled = Some(false);
+        site.handle(
+            Event::Polled {
+                socket,
+                readings: r,
+            },
+            clock.advance(5),
+        )
+    }
+
+    fn socket_readings(plug: bool) -> Readings {
+        socket(plug, 0.0, 100.0)
+    }
+
+    #[test]
+    fn an_accepted_badge_starts_the_session_at_plug_in_and_stops_it_when_shown_again() {
+        let (mut site, mut clock) = two_sockets();
+        idle(&mut site, &mut clock);
+        let effects = site.handle(
+            badge(&[0], "04A1B2C3", found(TokenStatus::Accepted, None)),
+            clock.advance(1),
+        );
+        assert_eq!(audits(&effects), [("accepted", None)]);
+        assert!(
+            enables(&effects).is_empty(),
+            "nothing switched on before the plug-in"
+        );
+        let started = plugged(&mut site, &mut clock, 0);
+        let (_, s) = sessions(&started).pop().unwrap();
+        assert_eq!(
+            (s.identity.as_deref(), s.auth, s.tariff_id.as_deref()),
+            (Some("alice"), AuthMethod::LocalList, Some("t-site"))
+        );
+        assert_eq!(enables(&started), [true]);
+        let stopped = site.handle(
+            badge(&[0], "04a1b2c3", found(TokenStatus::Accepted, None)),
+            clock.advance(60),
+        );
+        assert_eq!(audits(&stopped), [("stopped", None)]);
+        assert_eq!(
+            sessions(&stopped).pop().unwrap().1.stop_reason,
+            Some(StopReason::Local)
+        );
+    }
+
+    #[test]
+    fn a_blocked_badge_is_refused_audited_and_the_socket_stays_off() {
+        let (mut site, mut clock) = two_sockets();
+        idle(&mut site, &mut clock);
+        let effects = site.handle(
+            badge(&[0], "04A1B2C3", found(TokenStatus::Blocked, None)),
+            clock.advance(1),
+        );
+        assert_eq!(audits(&effects), [("rejected", Some("Blocked"))]);
+        let after = plugged(&mut site, &mut clock, 0);
+        assert!(sessions(&after).is_empty());
+        assert!(enables(&after).is_empty());
+        assert_eq!(site.view(0).unwrap().state, SocketState::Occupied);
+    }
+
+    #[test]
+    fn a_reader_for_two_sockets_lets_the_first_plug_in_choose() {
+        let (mut site, mut clock) = two_sockets();
+        idle(&mut site, &mut clock);
+        site.handle(
+            badge(&[0, 1], "04A1B2C3", found(TokenStatus::Accepted, None)),
+            clock.advance(1),
+        );
+        let started = plugged(&mut site, &mut clock, 1);
+        assert_eq!(sessions(&started).pop().unwrap().1.socket, 1);
+        assert!(
+            sessions(&plugged(&mut site, &mut clock, 0)).is_empty(),
+            "one badge, one session"
+        );
+    }
+
+    #[test]
+    fn a_token_of_the_same_group_may_stop_the_session() {
+        let (mut site, mut clock) = two_sockets();
+        idle(&mut site, &mut clock);
+        site.handle(
+            badge(
+                &[0],
+                "AAAA0001",
+                found(TokenStatus::Accepted, Some("family")),
+            ),
+            clock.advance(1),
+        );
+        plugged(&mut site, &mut clock, 0);
+        let stopped = site.handle(
+            badge(
+                &[0],
+                "AAAA0002",
+                found(TokenStatus::Accepted, Some("family")),
+            ),
+            clock.advance(30),
+        );
+        assert_eq!(audits(&stopped), [("stopped", None)]);
+    }
+}
