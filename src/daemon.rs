@@ -22,6 +22,9 @@ use crate::store::{StoreError, StoreHandle, StoreSetup};
 
 /// Capacity of the channel from bus owners to the core. Full-policy: bus owners wait.
 const EVENT_CAPACITY: usize = 256;
+/// Capacity of the channel from badge readers to the core. Full-policy: the read is dropped
+/// and counted (the user presents the badge again).
+const BADGE_CAPACITY: usize = 16;
 
 /// What the rest of the daemon (terminal table, later web and uplink) may read.
 #[derive(Debug, Clone)]
@@ -122,12 +125,21 @@ impl Daemon {
                 free: s.free,
             })
             .collect();
-        let site = Site::new(
+        let mut site = Site::new(
             setups,
             config.sessions,
             startup.recovered,
             IdGen::new(random_seed()),
             now,
+        );
+        // Decisions read the access list through their own read-only connection.
+        let access_db = crate::store::open_reader(&config.state_dir.join(crate::store::DB_FILE))?;
+        let rules = crate::store::access::load_rules(&access_db)?;
+        site.set_access(
+            config.sockets.iter().map(|s| s.id.clone()).collect(),
+            rules,
+            config.access,
+            config.site.time_zone,
         );
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
 
@@ -194,6 +206,20 @@ impl Daemon {
             desired_txs.push(desired_tx);
             bus_stats.push((label, stats));
         }
+        // Badge readers: reads are dropped (and counted) when the core lags; users badge again.
+        let (badge_tx, badge_rx) = mpsc::channel(BADGE_CAPACITY);
+        let mut reader_sockets = Vec::new();
+        for (i, r) in config.readers.iter().enumerate() {
+            let sockets = r
+                .sockets
+                .iter()
+                .filter_map(|id| config.sockets.iter().position(|s| &s.id == id))
+                .collect();
+            reader_sockets.push(sockets);
+            let reader = crate::readers::Reader::new(i, r.clone(), badge_tx.clone());
+            input_tasks.spawn(reader.run(inputs.clone()));
+        }
+        drop(badge_tx);
         input_tasks.close();
 
         let snapshot_init = config
@@ -222,8 +248,10 @@ impl Daemon {
             desired: desired_txs,
             snapshot: snapshot_tx,
             ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
+            access_db,
+            reader_sockets,
         };
-        core_task.spawn(task.run(event_rx, command_rx, core.clone()));
+        core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
         core_task.close();
         Ok(Daemon {
             store_thread: Some(store_thread),
@@ -289,6 +317,10 @@ struct CoreTask {
     desired: Vec<watch::Sender<Vec<Desired>>>,
     snapshot: watch::Sender<Vec<SocketSnapshot>>,
     ids: Vec<String>,
+    /// Read-only: the token lookups of badge decisions.
+    access_db: rusqlite::Connection,
+    /// Sockets each reader serves.
+    reader_sockets: Vec<Vec<usize>>,
 }
 
 impl CoreTask {
@@ -296,6 +328,7 @@ impl CoreTask {
         mut self,
         mut events: mpsc::Receiver<Event>,
         mut commands: mpsc::Receiver<Command>,
+        mut badges: mpsc::Receiver<crate::readers::BadgeRead>,
         cancel: CancellationToken,
     ) {
         let start = self.site.start();
@@ -308,6 +341,11 @@ impl CoreTask {
                 // Cancel-safe: recv loses nothing when another branch wins.
                 Some(e) = events.recv() => e,
                 Some(c) = commands.recv() => Event::Command(c),
+                // Cancel-safe, as above.
+                Some(b) = badges.recv() => match self.badge_event(b) {
+                    Some(e) => e,
+                    None => continue,
+                },
                 // Cancel-safe: a timer.
                 _ = tick.tick() => Event::Tick,
                 _ = cancel.cancelled() => break,
@@ -364,6 +402,23 @@ impl CoreTask {
                 continue;
             }
             self.send(socket, control);
+        }
+    }
+
+    /// A badge read as the core's event, with what the store knows of the token. A lookup
+    /// takes microseconds (an indexed read): done here rather than on another thread.
+    fn badge_event(&self, read: crate::readers::BadgeRead) -> Option<Event> {
+        let sockets = self.reader_sockets.get(read.reader)?.clone();
+        match crate::store::access::lookup(&self.access_db, &read.token) {
+            Ok(found) => Some(Event::Badge {
+                sockets,
+                token: read.token,
+                found: Box::new(found),
+            }),
+            Err(e) => {
+                log::error!("badge {}: cannot read the access list: {e}", read.token);
+                None
+            }
         }
     }
 

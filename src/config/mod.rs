@@ -31,6 +31,8 @@ pub struct Config {
     pub sessions: crate::core::site::SessionRules,
     pub buses: Vec<BusConfig>,
     pub sockets: Vec<SocketConfig>,
+    pub readers: Vec<crate::readers::ReaderConfig>,
+    pub access: crate::core::access::OfflinePolicy,
     pub profiles: ProfileSet,
 }
 

@@ -20,6 +20,32 @@ pub struct RawConfig {
     pub bus: Vec<toml::Value>,
     #[serde(default)]
     pub socket: Vec<toml::Value>,
+    #[serde(default)]
+    pub reader: Vec<toml::Value>,
+    #[serde(default)]
+    pub access: Option<toml::Value>,
+}
+
+/// OCPP's offline rules, with OCPP's names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccess {
+    pub local_authorize_offline: Option<bool>,
+    pub local_pre_authorize: Option<bool>,
+    pub allow_offline_tx_for_unknown_id: Option<bool>,
+    pub allow_concurrent_tx: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReader {
+    pub name: String,
+    pub device: String,
+    /// `rdm6300`, `ascii-hex` or `ascii-decimal`.
+    pub protocol: String,
+    pub baud: Option<i64>,
+    pub sockets: Vec<String>,
+    pub debounce: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

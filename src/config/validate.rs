@@ -142,6 +142,42 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
         }
     }
     check_sockets(&sockets, &buses, &mut problems);
+    let socket_ids: Vec<&str> = sockets.iter().map(|(_, s)| s.id.as_str()).collect();
+    let mut readers = Vec::new();
+    for (i, v) in raw.reader.into_iter().enumerate() {
+        let path = format!("reader[{i}]");
+        if let Some(r) = deserialize_collecting::<RawReader>(v, &path, &mut problems)
+            && let Some(r) = reader(r, &path, &socket_ids, &mut problems)
+        {
+            if readers
+                .iter()
+                .any(|o: &crate::readers::ReaderConfig| o.name == r.name)
+            {
+                problems.push(
+                    join(&path, "name"),
+                    format!("`{}` is already the name of another reader", r.name),
+                );
+            }
+            readers.push(r);
+        }
+    }
+    let access = raw
+        .access
+        .and_then(|v| deserialize_collecting::<RawAccess>(v, "access", &mut problems))
+        .map(|a| {
+            let d = crate::core::access::OfflinePolicy::default();
+            crate::core::access::OfflinePolicy {
+                local_authorize_offline: a
+                    .local_authorize_offline
+                    .unwrap_or(d.local_authorize_offline),
+                local_pre_authorize: a.local_pre_authorize.unwrap_or(d.local_pre_authorize),
+                allow_offline_tx_for_unknown_id: a
+                    .allow_offline_tx_for_unknown_id
+                    .unwrap_or(d.allow_offline_tx_for_unknown_id),
+                allow_concurrent_tx: a.allow_concurrent_tx.unwrap_or(d.allow_concurrent_tx),
+            }
+        })
+        .unwrap_or_default();
     if buses.is_empty() && problems.is_empty() {
         problems.push("bus", "no bus is configured: add at least one [[bus]]");
     }
@@ -158,6 +194,8 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
         sessions,
         buses,
         sockets: sockets.into_iter().map(|(_, s)| s).collect(),
+        readers,
+        access,
         profiles,
     })
 }
@@ -613,4 +651,70 @@ fn check_sockets(sockets: &[(String, SocketConfig)], buses: &[BusConfig], proble
             }
         }
     }
+}
+
+fn reader(
+    r: RawReader,
+    path: &str,
+    socket_ids: &[&str],
+    problems: &mut Problems,
+) -> Option<crate::readers::ReaderConfig> {
+    use crate::readers::{AsciiFormat, Protocol};
+    let before = problems.len();
+    check_id(&r.name, &join(path, "name"), problems);
+    if r.device.trim().is_empty() {
+        problems.push(
+            join(path, "device"),
+            "a reader needs its serial device (e.g. /dev/ttyUSB1)",
+        );
+    }
+    let protocol = match r.protocol.as_str() {
+        "rdm6300" => Protocol::Rdm6300,
+        "ascii-hex" => Protocol::AsciiLine {
+            format: AsciiFormat::Hex,
+        },
+        "ascii-decimal" => Protocol::AsciiLine {
+            format: AsciiFormat::Decimal,
+        },
+        other => {
+            problems.push(
+                join(path, "protocol"),
+                format!("`{other}` is not one of rdm6300, ascii-hex, ascii-decimal"),
+            );
+            Protocol::Rdm6300
+        }
+    };
+    let baud = int_in::<u32>(
+        r.baud.unwrap_or(9600),
+        1200..=115_200,
+        &join(path, "baud"),
+        problems,
+    )
+    .unwrap_or(9600);
+    if r.sockets.is_empty() {
+        problems.push(join(path, "sockets"), "a reader serves at least one socket");
+    }
+    for (j, s) in r.sockets.iter().enumerate() {
+        if !socket_ids.contains(&s.as_str()) {
+            problems.push(
+                format!("{path}.sockets[{j}]"),
+                format!("no socket with id `{s}`"),
+            );
+        }
+    }
+    let debounce = duration_in(
+        r.debounce.as_deref(),
+        crate::readers::DEFAULT_DEBOUNCE,
+        Duration::from_millis(100)..=Duration::from_secs(30),
+        &join(path, "debounce"),
+        problems,
+    );
+    (problems.len() == before).then(|| crate::readers::ReaderConfig {
+        name: r.name,
+        device: PathBuf::from(r.device),
+        baud,
+        protocol,
+        sockets: r.sockets,
+        debounce,
+    })
 }

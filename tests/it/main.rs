@@ -3,6 +3,7 @@
 //! the exports on a fixed database.
 
 mod access;
+mod badges;
 mod cli;
 mod decode;
 mod export;

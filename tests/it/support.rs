@@ -85,12 +85,19 @@ pub fn socket(id: &str, bus: &str, unit: u8, profile: &str, extra: &str) -> Stri
 impl Site {
     /// Validates `tables` (buses and sockets) and starts the daemon on it.
     pub fn start(sim: Sim, tables: &str) -> Site {
+        Site::start_after(sim, tables, |_| {})
+    }
+
+    /// As `start`, with `prepare` run on the validated config before the daemon starts (to put
+    /// an access list in its database, say).
+    pub fn start_after(sim: Sim, tables: &str, prepare: impl FnOnce(&Config)) -> Site {
         let dir = tempfile::tempdir().expect("temp dir");
         let text = format!(
             "[site]\nid = \"test\"\nname = \"Test\"\ntime_zone = \"UTC\"\n[state]\ndirectory = \"state\"\n{tables}"
         );
         let config = config::parse(&text, dir.path())
             .unwrap_or_else(|e| panic!("test config invalid:\n{e}\n{text}"));
+        prepare(&config);
         let daemon = Daemon::start(&config).expect("daemon starts");
         Site {
             sim,

@@ -1,0 +1,159 @@
+//! Badges end to end: a simulated reader on a real PTY, the daemon's decision against the access
+//! list in its database, and the simulated socket's relay.
+
+use rusqlite::Connection;
+use sitegate::core::access::*;
+use sitegate::store::{self, StoreHandle, StoreSetup, Write};
+use socket_sim::{Command, Model, ReaderCommand, ReaderProtocol, UnitSpec};
+
+use crate::support::*;
+
+const ALICE: &str = "04A1B2C3";
+const MALLORY: &str = "0BADBADB";
+
+/// Alice may charge; Mallory's badge is blocked.
+fn write_access_list(config: &sitegate::config::Config) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let setup = StoreSetup {
+            path: config.state_dir.join(store::DB_FILE),
+            time_zone: config.site.time_zone,
+            socket_ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
+            run_id: "prepare".into(),
+            run_start: tokio::time::Instant::now(),
+            reserve_bytes: 0,
+            updates_cap: 100,
+            max_db_bytes: None,
+        };
+        let (handle, _, thread) = StoreHandle::start(setup).unwrap();
+        let user = |id: &str| User {
+            id: id.into(),
+            name: id.into(),
+            role: Role::Individual,
+            socket_access: true,
+            communities: vec![],
+            active_until_ms: None,
+            blocked: false,
+            credit: None,
+        };
+        let entry = |id: &str, status| TokenEntry {
+            user: Some(id.into()),
+            status,
+            expiry_ms: None,
+            parent: None,
+            sockets: vec![],
+        };
+        let tokens = vec![
+            (
+                IdToken::new(ALICE).unwrap(),
+                entry("alice", TokenStatus::Accepted),
+            ),
+            (
+                IdToken::new(MALLORY).unwrap(),
+                entry("mallory", TokenStatus::Blocked),
+            ),
+        ];
+        let mut rules = SiteRules::empty();
+        rules.site.tariff = Some("standard".into());
+        handle.apply(vec![Write::AccessListBegin]).await.unwrap();
+        handle
+            .apply(vec![Write::AccessListChunk {
+                users: vec![user("alice"), user("mallory")],
+                tokens,
+            }])
+            .await
+            .unwrap();
+        handle
+            .apply(vec![Write::AccessListCommit {
+                version: 1,
+                rules: Box::new(rules),
+            }])
+            .await
+            .unwrap();
+        drop(handle);
+        thread.join().unwrap();
+    });
+}
+
+fn audits(site: &Site) -> Vec<String> {
+    let conn: Connection = store::open_reader(&site.config.state_dir.join(store::DB_FILE)).unwrap();
+    conn.prepare("SELECT json_extract(payload, '$.outcome') || ':' || coalesce(json_extract(payload, '$.reason'), '') FROM outbox WHERE kind = 'authorization' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_badge_starts_the_socket_and_a_blocked_one_leaves_the_relay_off() {
+    let sim = sim(false);
+    let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
+    let reader = sim
+        .serve_reader_pty("entrance", ReaderProtocol::Ascii)
+        .unwrap();
+    let tables = tcp_bus("gw", addr, "")
+        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
+            .replace("free = true\n", "")
+        + &format!(
+            "[[reader]]\nname = \"entrance\"\ndevice = \"{}\"\nprotocol = \"ascii-hex\"\nsockets = [\"s\"]\n",
+            reader.display()
+        );
+    // The access list must be in the database before the daemon (blocking: outside the runtime).
+    let sim_for_site = sim.clone();
+    let site = tokio::task::spawn_blocking(move || {
+        Site::start_after(sim_for_site, &tables, write_access_list)
+    })
+    .await
+    .unwrap();
+    site.wait_state("s", "Available").await;
+    sim.control(
+        "gw",
+        1,
+        Command::Plug {
+            vehicle_max_a: 16.0,
+            phases: 3,
+            wants_wh: 1e6,
+        },
+    )
+    .unwrap();
+    site.wait_state("s", "Occupied").await;
+
+    sim.control_reader(
+        "entrance",
+        ReaderCommand::Badge {
+            uid: MALLORY.into(),
+            hold_ms: 0,
+        },
+    )
+    .unwrap();
+    site.wait_until("the refusal audited", |_| {
+        audits(&site).iter().any(|a| a == "rejected:Blocked")
+    })
+    .await;
+    assert!(
+        !sim.truth("gw", 1).unwrap().enabled,
+        "the relay stays off for a blocked badge"
+    );
+
+    sim.control_reader(
+        "entrance",
+        ReaderCommand::Badge {
+            uid: ALICE.to_lowercase(),
+            hold_ms: 0,
+        },
+    )
+    .unwrap();
+    let charging = site.wait_state("s", "Charging").await;
+    let session = charging.view.session.expect("a session");
+    assert_eq!(
+        (session.identity.as_deref(), session.tariff_id.as_deref()),
+        (Some("alice"), Some("standard"))
+    );
+    assert!(sim.truth("gw", 1).unwrap().enabled);
+    assert_eq!(audits(&site), ["rejected:Blocked", "accepted:"]);
+    site.stop().await;
+}
