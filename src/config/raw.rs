@@ -34,6 +34,8 @@ pub struct RawAccess {
     pub local_pre_authorize: Option<bool>,
     pub allow_offline_tx_for_unknown_id: Option<bool>,
     pub allow_concurrent_tx: Option<bool>,
+    pub stop_transaction_on_invalid_id: Option<bool>,
+    pub max_energy_on_invalid_id: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

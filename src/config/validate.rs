@@ -175,6 +175,20 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
                     .allow_offline_tx_for_unknown_id
                     .unwrap_or(d.allow_offline_tx_for_unknown_id),
                 allow_concurrent_tx: a.allow_concurrent_tx.unwrap_or(d.allow_concurrent_tx),
+                stop_transaction_on_invalid_id: a
+                    .stop_transaction_on_invalid_id
+                    .unwrap_or(d.stop_transaction_on_invalid_id),
+                max_energy_on_invalid_id_wh: a
+                    .max_energy_on_invalid_id
+                    .and_then(|wh| {
+                        int_in::<u32>(
+                            wh,
+                            0..=100_000,
+                            "access.max_energy_on_invalid_id",
+                            &mut problems,
+                        )
+                    })
+                    .map_or(d.max_energy_on_invalid_id_wh, f64::from),
             }
         })
         .unwrap_or_default();

@@ -77,6 +77,12 @@ pub enum Command {
     },
     /// The site is being reset: every session stops.
     Reset,
+    /// Central's verdict on a token (answering an authorization, or late for a token used
+    /// offline): cached, and applied to sessions the token started on a provisional answer.
+    CentralAnswer {
+        token: IdToken,
+        entry: crate::core::access::TokenEntry,
+    },
 }
 
 /// How a session record changed.
@@ -125,6 +131,12 @@ pub enum Effect {
     ClockTrusted { at: Stamp },
     /// Every authorization decision, for central's audit trail.
     Audit(Box<Audit>),
+    /// Central answered for a token: the store caches it (unless the token is listed).
+    CacheAnswer {
+        token: IdToken,
+        entry: crate::core::access::TokenEntry,
+        at: Stamp,
+    },
 }
 
 /// A command to a socket's hardware.
@@ -209,6 +221,11 @@ struct Tracked {
     /// Whether the hardware senses a plug (pilot or sensor); learnt from readings.
     senses_plug: Option<bool>,
     enabled: Option<bool>,
+    /// Central rejected the token of this socket's session after it started: energy stops
+    /// once `max_energy_on_invalid_id` is delivered (suspended, or the session stopped).
+    rejected_late: bool,
+    /// Energy is withheld (OCPP SuspendedEVSE) while the session stays open.
+    suspended: bool,
 }
 
 /// UUIDv7 from the wall clock and a seeded generator (the edge seeds it from the OS).
@@ -294,6 +311,8 @@ impl Site {
                 unreachable_since: Some(now.mono),
                 senses_plug: None,
                 enabled: None,
+                rejected_late: false,
+                suspended: false,
             })
             .collect();
         for r in recovered {
@@ -342,7 +361,7 @@ impl Site {
         let s = &mut self.sockets[socket];
         let has_session = s.view.session.is_some() || s.recovering.is_some();
         let free_unsensed = s.setup.free && s.senses_plug == Some(false);
-        let on = !s.view.out_of_service && (has_session || free_unsensed);
+        let on = !s.view.out_of_service && !s.suspended && (has_session || free_unsensed);
         let mut effects = Vec::new();
         if force {
             effects.push(Effect::Control {
@@ -466,6 +485,7 @@ impl Site {
         if sensing_changed {
             effects.extend(self.controls_for(socket, false));
         }
+        effects.extend(self.enforce_late_rejection(socket, now));
         effects
     }
 
@@ -621,7 +641,10 @@ impl Site {
         session.stop_reason = Some(reason);
         session.failed = failure
             .or_else(|| (session.meter.energy_wh < 1.0).then(|| "nothing delivered".to_string()));
-        self.sockets[socket].view.session = None;
+        let s = &mut self.sockets[socket];
+        s.view.session = None;
+        s.rejected_late = false;
+        s.suspended = false;
         let mut effects = vec![Effect::Session {
             session,
             change: SessionChange::Ended,
@@ -705,6 +728,7 @@ impl Site {
             Command::Reset => (0..self.sockets.len())
                 .flat_map(|i| self.stop(i, StopReason::Reset, None, now))
                 .collect(),
+            Command::CentralAnswer { token, entry } => self.central_answer(token, entry, now),
             _ => vec![],
         }
     }
@@ -871,6 +895,51 @@ impl Site {
             }
         }
         effects
+    }
+
+    /// Central's verdict: cached, and a rejection of a token whose session started on a
+    /// provisional answer (cache, or unknown while offline) ends its energy: at once, or after
+    /// `max_energy_on_invalid_id` (OCPP's late rejection).
+    fn central_answer(
+        &mut self,
+        token: IdToken,
+        entry: crate::core::access::TokenEntry,
+        now: Stamp,
+    ) -> Vec<Effect> {
+        let rejected = entry.status != crate::core::access::TokenStatus::Accepted
+            || entry.expiry_ms.is_some_and(|e| e <= now.wall_ms);
+        let mut effects = vec![Effect::CacheAnswer {
+            token: token.clone(),
+            entry,
+            at: now,
+        }];
+        if !rejected {
+            return effects;
+        }
+        for socket in 0..self.sockets.len() {
+            let provisional = self.sockets[socket].view.session.as_ref().is_some_and(|s| {
+                s.token.as_ref() == Some(&token) && s.auth != AuthMethod::LocalList
+            });
+            if provisional {
+                self.sockets[socket].rejected_late = true;
+                effects.extend(self.enforce_late_rejection(socket, now));
+            }
+        }
+        effects
+    }
+
+    fn enforce_late_rejection(&mut self, socket: SocketIndex, now: Stamp) -> Vec<Effect> {
+        let s = &self.sockets[socket];
+        let energy = s.view.session.as_ref().map_or(0.0, |x| x.energy_wh());
+        if !s.rejected_late || energy < self.policy.max_energy_on_invalid_id_wh {
+            return vec![];
+        }
+        self.sockets[socket].rejected_late = false;
+        if self.policy.stop_transaction_on_invalid_id {
+            return self.stop(socket, StopReason::DeAuthorized, None, now);
+        }
+        self.sockets[socket].suspended = true;
+        self.controls_for(socket, false)
     }
 
     fn set_out_of_service(

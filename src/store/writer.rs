@@ -163,6 +163,11 @@ pub fn plan(effects: Vec<Effect>, now: Stamp) -> (Vec<Write>, Vec<(usize, Contro
             }),
             Effect::ClockTrusted { at } => writes.push(Write::ClockTrusted { at }),
             Effect::Audit(audit) => writes.push(Write::Audit(audit)),
+            Effect::CacheAnswer { token, entry, at } => writes.push(Write::CacheAnswer {
+                token,
+                entry,
+                at_ms: at.wall_ms,
+            }),
             Effect::AuthorizationLapsed { .. } => {}
         }
     }

@@ -19,6 +19,11 @@ pub struct OfflinePolicy {
     pub allow_offline_tx_for_unknown_id: bool,
     /// A user may run several sessions at once.
     pub allow_concurrent_tx: bool,
+    /// Late rejection of a token used on a provisional answer: stop the session (true), or only
+    /// withhold energy and keep it open (false).
+    pub stop_transaction_on_invalid_id: bool,
+    /// Energy a late-rejected token may still receive (Wh).
+    pub max_energy_on_invalid_id_wh: f64,
 }
 
 impl Default for OfflinePolicy {
@@ -28,6 +33,8 @@ impl Default for OfflinePolicy {
             local_pre_authorize: true,
             allow_offline_tx_for_unknown_id: false,
             allow_concurrent_tx: false,
+            stop_transaction_on_invalid_id: true,
+            max_energy_on_invalid_id_wh: 0.0,
         }
     }
 }

@@ -611,3 +611,108 @@ mod badges {
         assert_eq!(audits(&stopped), [("stopped", None)]);
     }
 }
+
+mod late_rejection {
+    use super::*;
+    use crate::core::access::*;
+
+    fn site(policy: OfflinePolicy) -> (Site, Clock) {
+        let clock = Clock::new();
+        let setup = SocketSetup {
+            rules: StateRules::default(),
+            max_current_a: 16.0,
+            out_of_service: false,
+            free: false,
+        };
+        let mut site = Site::new(
+            vec![setup],
+            SessionRules::default(),
+            vec![],
+            IdGen::new(13),
+            clock.now,
+        );
+        site.set_access(
+            vec!["p1".into()],
+            SiteRules::empty(),
+            policy,
+            chrono_tz::UTC,
+        );
+        site.start();
+        (site, clock)
+    }
+
+    /// An unknown badge accepted offline starts a session, then central says it is blocked.
+    fn rejected_after(site: &mut Site, clock: &mut Clock, wh_before: f64) -> Vec<Effect> {
+        site.handle(polled(socket(true, 0.0, 0.0)), clock.advance(1));
+        let token = IdToken::new("CAFE0001").unwrap();
+        site.handle(
+            Event::Badge {
+                sockets: vec![0],
+                token: token.clone(),
+                found: Box::default(),
+            },
+            clock.advance(1),
+        );
+        site.handle(polled(socket(true, 7000.0, wh_before)), clock.advance(60));
+        let blocked = TokenEntry {
+            user: None,
+            status: TokenStatus::Blocked,
+            expiry_ms: None,
+            parent: None,
+            sockets: vec![],
+        };
+        site.handle(
+            Event::Command(Command::CentralAnswer {
+                token,
+                entry: blocked,
+            }),
+            clock.advance(1),
+        )
+    }
+
+    #[test]
+    fn stop_transaction_on_invalid_id_stops_the_session_deauthorized() {
+        let (mut site, mut clock) = site(OfflinePolicy {
+            allow_offline_tx_for_unknown_id: true,
+            ..OfflinePolicy::default()
+        });
+        let effects = rejected_after(&mut site, &mut clock, 50.0);
+        assert!(
+            effects
+                .iter()
+                .any(|e| matches!(e, Effect::CacheAnswer { .. })),
+            "the answer is cached"
+        );
+        assert_eq!(
+            sessions(&effects).pop().unwrap().1.stop_reason,
+            Some(StopReason::DeAuthorized)
+        );
+        assert_eq!(enables(&effects), [false]);
+    }
+
+    #[test]
+    fn otherwise_energy_stops_after_the_allowance_and_the_session_stays_open() {
+        let policy = OfflinePolicy {
+            allow_offline_tx_for_unknown_id: true,
+            stop_transaction_on_invalid_id: false,
+            max_energy_on_invalid_id_wh: 100.0,
+            ..OfflinePolicy::default()
+        };
+        let (mut site, mut clock) = site(policy);
+        let effects = rejected_after(&mut site, &mut clock, 50.0);
+        assert!(
+            enables(&effects).is_empty(),
+            "50 Wh of the 100 Wh allowance delivered: still on"
+        );
+        let effects = site.handle(polled(socket(true, 7000.0, 120.0)), clock.advance(30));
+        assert_eq!(
+            enables(&effects),
+            [false],
+            "allowance used up: energy withheld"
+        );
+        assert!(
+            site.view(0).unwrap().session.is_some(),
+            "the session stays open (SuspendedEVSE)"
+        );
+    }
+}
