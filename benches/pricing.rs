@@ -1,0 +1,3 @@
+//! Pricing benchmark (filled in with the cost function).
+
+fn main() {}
