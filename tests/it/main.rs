@@ -7,6 +7,7 @@ mod decode;
 mod export;
 mod faults;
 mod kill9;
+mod pricing;
 mod sessions;
 mod states;
 mod store;
