@@ -127,8 +127,12 @@ pub enum CostError {
 /// The one rounding rule: to the currency's minor unit, half to even, applied once to each
 /// amount that adds up to the total (each dimension's total over the session, the fixed fee,
 /// the discount, each tax) and never to intermediate values (quantities, per-period amounts).
+/// The result always carries exactly the minor digits (4.5 comes out as 4.50).
 pub fn round_money(amount: Decimal, minor_digits: u32) -> Decimal {
-    amount.round_dp_with_strategy(minor_digits, RoundingStrategy::MidpointNearestEven)
+    let mut rounded =
+        amount.round_dp_with_strategy(minor_digits, RoundingStrategy::MidpointNearestEven);
+    rounded.rescale(minor_digits);
+    rounded
 }
 
 /// The cost of a session. The first promotion in `offers` that applies is used.
@@ -149,12 +153,13 @@ pub fn cost(
     let timeline = Timeline::new(tariff, input)?;
     let periods = periods(tariff, &timeline);
 
-    let fixed_fee = tariff
-        .fixed_fee
-        .applicable(&timeline.moment_at_start())
-        .map_or(Decimal::ZERO, |i| {
-            round_money(tariff.fixed_fee.elements[i].price, minor)
-        });
+    let fixed_fee = round_money(
+        price(
+            &tariff.fixed_fee,
+            tariff.fixed_fee.applicable(&timeline.moment_at_start()),
+        ),
+        minor,
+    );
     // Each dimension's total is price x quantity summed over the periods, divided by the unit
     // once: the products are exact, so the total does not depend on how the session was cut.
     let total = |unit: i64, quantity_price: &dyn Fn(&ChargingPeriod) -> Decimal| {

@@ -3,6 +3,7 @@
 //! the site's time zone come from the caller. See docs/pricing.md for the model, the rounding
 //! policy and worked examples.
 
+pub mod cli;
 pub mod cost;
 pub mod input;
 pub mod precedence;

@@ -508,7 +508,12 @@ fn build(start_s: i64, segs: &[(i64, i64, Phase)], split: i64, extra_stop_s: i64
 const YEAR_2026: std::ops::Range<i64> = 1_767_225_600..1_798_761_600;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    // No regression files: the project's files are its own; a failure prints its minimal input.
+    #![proptest_config(ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn splitting_the_samples_changes_nothing(start in YEAR_2026, segs in segments(), split in 2i64..=6, extra in 0i64..7200) {
@@ -548,4 +553,81 @@ proptest! {
         prop_assert!(price(&t, &build(start, &more, 1, extra)).total_incl_tax >= base);
         prop_assert!(price(&t, &build(start, &segs, 1, extra + more_s)).total_incl_tax >= base);
     }
+}
+
+#[test]
+fn the_quote_tool_prints_the_breakdown_as_a_table_and_as_json() {
+    use sitegate::pricing::cli::{QuoteArgs, quote};
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let args = QuoteArgs {
+        tariff: file("t.json", SPARKLIN),
+        promotion: Some(file(
+            "p.json",
+            r#"{"id":"welcome","first_day":"2026-05-01","last_day":"2026-05-31","action":{"free_kwh":5}}"#,
+        )),
+        used_by_user: 0,
+        used_total: 0,
+        session: file(
+            "s.json",
+            r#"{"started_at":"2026-05-04T08:00:00Z","stopped_at":"2026-05-04T11:00:00Z","samples":[
+                {"at":"2026-05-04T08:00:00Z","energy_wh":0,"phase":"charging"},
+                {"at":"2026-05-04T10:00:00Z","energy_wh":14000,"phase":"idle"}]}"#,
+        ),
+        timezone: "Europe/Paris".into(),
+        json: false,
+    };
+    let table = quote(&args).unwrap();
+    assert!(table.contains("2026-05-04 10:00:00 CEST"), "{table}");
+    assert!(
+        table.contains("Promotion welcome: first 5 kWh free"),
+        "{table}"
+    );
+    let total = table
+        .lines()
+        .find(|l| l.starts_with("Total incl. tax"))
+        .unwrap();
+    assert!(total.ends_with("8.10 EUR"), "{total}");
+    let json: serde_json::Value =
+        serde_json::from_str(&quote(&QuoteArgs { json: true, ..args }).unwrap()).unwrap();
+    assert_eq!(json["total_incl_tax"], "8.10");
+    assert_eq!(json["discount"]["amount"], "1.25");
+    assert_eq!(json["periods"][0]["start"], "2026-05-04T08:00:00+00:00");
+}
+
+#[test]
+fn the_quote_tool_names_the_file_at_fault() {
+    use sitegate::pricing::cli::{QuoteArgs, quote};
+    let dir = tempfile::tempdir().unwrap();
+    let tariff = dir.path().join("t.json");
+    std::fs::write(
+        &tariff,
+        r#"{"id":"t","currency":"EUR","energy":{"prices":[{"price_kwh":"0.123456"}]}}"#,
+    )
+    .unwrap();
+    let args = QuoteArgs {
+        tariff: tariff.clone(),
+        promotion: None,
+        used_by_user: 0,
+        used_total: 0,
+        session: dir.path().join("missing.json"),
+        timezone: "Europe/Paris".into(),
+        json: false,
+    };
+    let e = quote(&args).unwrap_err().to_string();
+    assert!(
+        e.contains("energy.prices[0].price_kwh: 0.123456 has more than 4 decimals"),
+        "{e}"
+    );
+    let e = quote(&QuoteArgs {
+        timezone: "Mars/Olympus".into(),
+        ..args
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("not an IANA time zone"), "{e}");
 }
