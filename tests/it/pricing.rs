@@ -631,3 +631,55 @@ fn the_quote_tool_names_the_file_at_fault() {
     .to_string();
     assert!(e.contains("not an IANA time zone"), "{e}");
 }
+
+#[test]
+fn a_time_of_day_in_the_spring_gap_takes_effect_at_the_change() {
+    // 02:30 does not exist on 2026-03-29 in Paris: the 02:30-05:00 window opens at 03:00 CEST
+    // (01:00 UTC), when the clock jumps past it.
+    let t = tariff(
+        r#"{"id":"gap","currency":"EUR","energy":{"prices":[
+            {"price_kwh":"0.10","conditions":{"start_time_of_day":"02:30","end_time_of_day":"05:00"}},
+            {"price_kwh":"0.30"}]}}"#,
+    );
+    let b = price(
+        &t,
+        &session(
+            "2026-03-29T00:00:00Z",
+            &[(0, 0, Charging), (180, 18_000, Idle)],
+            None,
+        ),
+    );
+    assert_eq!(b.periods.len(), 2);
+    assert_eq!(b.periods[1].start, utc("2026-03-29T01:00:00Z"));
+    assert_eq!(b.total_incl_tax, d("3.00")); // 6 kWh x 0.30 + 12 kWh x 0.10
+}
+
+#[test]
+fn a_time_of_day_that_happens_twice_in_the_fall_opens_its_window_twice() {
+    // 02:30-03:00 happens at 00:30 UTC (CEST) and again at 01:30 UTC (CET) on 2026-10-25.
+    let t = tariff(
+        r#"{"id":"twice","currency":"EUR","energy":{"prices":[
+            {"price_kwh":"0.10","conditions":{"start_time_of_day":"02:30","end_time_of_day":"03:00"}},
+            {"price_kwh":"0.30"}]}}"#,
+    );
+    let b = price(
+        &t,
+        &session(
+            "2026-10-25T00:00:00Z",
+            &[(0, 0, Charging), (120, 12_000, Idle)],
+            None,
+        ),
+    );
+    let starts: Vec<_> = b.periods.iter().map(|p| p.start).collect();
+    assert_eq!(
+        starts,
+        [
+            "2026-10-25T00:00:00Z",
+            "2026-10-25T00:30:00Z",
+            "2026-10-25T01:00:00Z",
+            "2026-10-25T01:30:00Z"
+        ]
+        .map(utc)
+    );
+    assert_eq!(b.total_incl_tax, d("2.40"));
+}
