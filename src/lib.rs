@@ -8,6 +8,7 @@ pub mod demo;
 pub mod export;
 pub mod logging;
 pub mod modbus;
+pub mod pricing;
 pub mod problems;
 pub mod profile;
 pub mod readers;

@@ -51,6 +51,9 @@ enum Command {
     /// Reports for managers as CSV or XLSX: consumption, monthly expense notes, a user's
     /// statement. Reads the database read-only; works while the daemon runs.
     Export(sitegate::export::cli::ExportArgs),
+    /// Tariffs: quote a session's cost from JSON files (tariff, promotion, session) with the
+    /// daemon's own pricing code.
+    Tariff(sitegate::pricing::cli::TariffArgs),
 }
 
 #[derive(Subcommand)]
@@ -178,6 +181,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Export(args) => match sitegate::export::cli::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Tariff(args) => match sitegate::pricing::cli::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -9,6 +9,7 @@ mod decode;
 mod export;
 mod faults;
 mod kill9;
+mod pricing;
 mod readers;
 mod sessions;
 mod states;

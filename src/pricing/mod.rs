@@ -1,0 +1,20 @@
+//! Pricing: tariffs after OCPP 2.1 `TariffType`, the cost of a session from its samples, and
+//! promotions. Pure: no I/O (except `cli`, the quote tool), no clock reads; every instant and
+//! the site's time zone come from the caller. See docs/pricing.md for the model, the rounding
+//! policy and worked examples.
+
+pub mod cli;
+pub mod cost;
+pub mod input;
+pub mod precedence;
+pub mod promotion;
+pub mod tariff;
+pub mod timeline;
+pub mod wire;
+
+pub use cost::{Breakdown, ChargingPeriod, CostError, CostInput, CostSample, cost, round_money};
+pub use input::parse_session;
+pub use precedence::TariffSet;
+pub use promotion::{Action, Offer, Party, Promotion, Refusal, parse_promotion};
+pub use tariff::{Conditions, Currency, PriceElement, PriceList, Tariff, Tax};
+pub use wire::parse_tariff;
