@@ -215,6 +215,18 @@ pub struct Session {
     pub parent: Option<String>,
     /// The tariff in force at the start; it applies to the whole session.
     pub tariff_id: Option<String>,
+    /// The running cost (at the last sample), then the final one.
+    pub cost: Option<Cost>,
+}
+
+/// A session's cost under its tariff, from `pricing::cost`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cost {
+    pub currency: String,
+    pub total_excl_tax: rust_decimal::Decimal,
+    pub total_incl_tax: rust_decimal::Decimal,
+    /// The breakdown as central receives it (JSON).
+    pub breakdown: String,
 }
 
 impl Session {

@@ -226,6 +226,9 @@ struct Tracked {
     rejected_late: bool,
     /// Energy is withheld (OCPP SuspendedEVSE) while the session stays open.
     suspended: bool,
+    /// The session's tariff and the samples its cost is computed from.
+    tariff: Option<std::sync::Arc<crate::pricing::Tariff>>,
+    cost_samples: Vec<crate::pricing::CostSample>,
 }
 
 /// UUIDv7 from the wall clock and a seeded generator (the edge seeds it from the OS).
@@ -258,6 +261,8 @@ pub struct Site {
     time_zone: chrono_tz::Tz,
     /// Socket ids, as access rules name them.
     socket_names: Vec<String>,
+    /// Tariffs by id, as central publishes them.
+    tariffs: std::collections::HashMap<String, std::sync::Arc<crate::pricing::Tariff>>,
 }
 
 /// An authorization decision, as central's audit trail records it.
@@ -313,6 +318,8 @@ impl Site {
                 enabled: None,
                 rejected_late: false,
                 suspended: false,
+                tariff: None,
+                cost_samples: Vec::new(),
             })
             .collect();
         for r in recovered {
@@ -331,7 +338,16 @@ impl Site {
             policy: OfflinePolicy::default(),
             time_zone: chrono_tz::UTC,
             socket_names: Vec::new(),
+            tariffs: std::collections::HashMap::new(),
         }
+    }
+
+    /// The tariffs sessions are priced with (a session keeps the one in force at its start).
+    pub fn set_tariffs(&mut self, tariffs: Vec<crate::pricing::Tariff>) {
+        self.tariffs = tariffs
+            .into_iter()
+            .map(|t| (t.id.clone(), std::sync::Arc::new(t)))
+            .collect();
     }
 
     /// The access rules, OCPP offline policy and time zone decisions use.
@@ -532,8 +548,18 @@ impl Site {
         now: Stamp,
     ) -> Vec<Effect> {
         let id = self.ids.next(now.wall_ms);
+        let site_tariff = self.access.site.tariff.clone();
         let s = &mut self.sockets[socket];
-        s.pending = None;
+        // What the authorization carried: the token, its group, the tariff it grants.
+        let pending = s.pending.take();
+        let (token, parent) = pending
+            .as_ref()
+            .map_or((None, None), |p| (p.token.clone(), p.parent.clone()));
+        let tariff_id = pending.and_then(|p| p.tariff).or(site_tariff);
+        s.tariff = tariff_id
+            .as_ref()
+            .and_then(|t| self.tariffs.get(t).cloned());
+        s.cost_samples.clear();
         s.phase_since = now.mono;
         let session = Session {
             id,
@@ -551,9 +577,10 @@ impl Site {
             offline: !self.online,
             failed: None,
             samples: 0,
-            token: None,
-            parent: None,
-            tariff_id: None,
+            token,
+            parent,
+            tariff_id,
+            cost: None,
         };
         s.view.session = Some(session);
         let mut effects = vec![self.record(socket, SessionChange::Started, now)];
@@ -583,6 +610,8 @@ impl Site {
             phase: session.phase,
         };
         session.samples += 1;
+        price(s, now, self.time_zone, &self.socket_names);
+        let session = s.view.session.as_ref().expect("still there");
         Effect::Session {
             session: Box::new(session.clone()),
             change,
@@ -879,22 +908,7 @@ impl Site {
         let s = &self.sockets[socket];
         let meter = s.view.readings.energy_wh;
         let phase = phase_of(&s.view.state);
-        let mut effects = self.begin(socket, p.identity.clone(), p.method, meter, phase, now);
-        if let Some(session) = self.sockets[socket].view.session.as_mut() {
-            session.token = p.token;
-            session.parent = p.parent;
-            session.tariff_id = p.tariff;
-            // The start record already went out: it carries the token through the next write.
-            if let Some(Effect::Session {
-                session: recorded, ..
-            }) = effects.first_mut()
-            {
-                recorded.token = session.token.clone();
-                recorded.parent = session.parent.clone();
-                recorded.tariff_id = session.tariff_id.clone();
-            }
-        }
-        effects
+        self.begin(socket, p.identity.clone(), p.method, meter, phase, now)
     }
 
     /// Central's verdict: cached, and a rejection of a token whose session started on a
@@ -1039,4 +1053,53 @@ fn local_weekday_minute(tz: chrono_tz::Tz, wall_ms: i64) -> (usize, u16) {
                 (t.hour() * 60 + t.minute()) as u16,
             )
         })
+}
+
+/// Recomputes the running cost of `s`'s session after a new sample (a pure function of the
+/// tariff and the samples: the same code as `sitegate tariff quote`).
+fn price(s: &mut Tracked, now: Stamp, tz: chrono_tz::Tz, names: &[String]) {
+    let Some(session) = s.view.session.as_mut() else {
+        return;
+    };
+    let Some(tariff) = s.tariff.clone() else {
+        return;
+    };
+    let Some(at) = chrono::DateTime::from_timestamp_millis(now.wall_ms) else {
+        return;
+    };
+    let energy = rust_decimal::Decimal::from_f64_retain(session.meter.energy_wh)
+        .unwrap_or_default()
+        .round_dp(3);
+    // Samples must not go backwards in time (a clock stepped back): keep the last one's time.
+    let at = s.cost_samples.last().map_or(at, |last| at.max(last.at));
+    s.cost_samples.push(crate::pricing::CostSample {
+        at,
+        energy_wh: energy,
+        phase: session.phase,
+    });
+    let Some(started) = chrono::DateTime::from_timestamp_millis(session.started.wall_ms) else {
+        return;
+    };
+    let input = crate::pricing::CostInput {
+        time_zone: tz,
+        started_at: started.min(s.cost_samples[0].at),
+        samples: s.cost_samples.clone(),
+        stopped_at: session
+            .stopped
+            .and_then(|t| chrono::DateTime::from_timestamp_millis(t.wall_ms))
+            .map(|t| t.max(at)),
+        party: crate::pricing::Party {
+            socket: names.get(session.socket).cloned().unwrap_or_default(),
+            communities: vec![],
+            user: session.identity.clone(),
+        },
+    };
+    if let Ok(b) = crate::pricing::cost(&tariff, &input, &[]) {
+        session.cost = Some(crate::core::session::Cost {
+            currency: b.currency.clone(),
+            total_excl_tax: b.total_excl_tax,
+            total_incl_tax: b.total_incl_tax,
+            breakdown: crate::pricing::cli::to_json(&b, tz).to_string(),
+        });
+    }
 }

@@ -35,6 +35,13 @@ pub fn session(s: &Session, socket_id: &str) -> Value {
         "offline": s.offline,
         "failed": s.failed,
         "phase": s.phase.name(),
+        "tariff_id": s.tariff_id,
+        "cost": s.cost.as_ref().map(|c| json!({
+            "currency": c.currency,
+            "total_excl_tax": c.total_excl_tax.to_string(),
+            "total_incl_tax": c.total_incl_tax.to_string(),
+            "breakdown": serde_json::from_str::<Value>(&c.breakdown).unwrap_or(Value::Null),
+        })),
     })
 }
 

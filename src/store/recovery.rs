@@ -138,6 +138,7 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
             token: token.and_then(|t| crate::core::access::IdToken::new(&t)),
             parent,
             tariff_id,
+            cost: None,
         };
         recovered.push(Recovered {
             session,

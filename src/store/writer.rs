@@ -571,13 +571,15 @@ fn upsert_session(
              started_ms, started_trusted, started_run, started_mono_ms, started_local,
              stopped_ms, stopped_trusted, stopped_run, stopped_mono_ms, stopped_local,
              meter_start_wh, meter_stop_wh, energy_wh, charging_ms, idle_ms,
-             stop_reason, offline, failed_reason, token, parent, tariff_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
+             stop_reason, offline, failed_reason, token, parent, tariff_id,
+             currency, total_cost, cost_breakdown)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,
+                 ?26, ?27, ?28)
          ON CONFLICT(id) DO UPDATE SET
              started_ms = ?5, started_trusted = ?6, started_local = ?9,
              stopped_ms = ?10, stopped_trusted = ?11, stopped_run = ?12, stopped_mono_ms = ?13, stopped_local = ?14,
              meter_start_wh = ?15, meter_stop_wh = ?16, energy_wh = ?17, charging_ms = ?18, idle_ms = ?19,
-             stop_reason = ?20, failed_reason = ?22",
+             stop_reason = ?20, failed_reason = ?22, currency = ?26, total_cost = ?27, cost_breakdown = ?28",
         params![
             s.id.to_string(),
             socket_id,
@@ -604,6 +606,9 @@ fn upsert_session(
             s.token.as_ref().map(|t| t.expose()),
             s.parent,
             s.tariff_id,
+            s.cost.as_ref().map(|c| c.currency.as_str()),
+            s.cost.as_ref().map(|c| c.total_incl_tax.to_string()),
+            s.cost.as_ref().map(|c| c.breakdown.as_str()),
         ],
     )?;
     Ok(())

@@ -300,6 +300,7 @@ fn after_a_restart_a_session_resumes_if_the_vehicle_is_there_else_closes_with_po
             token: None,
             parent: None,
             tariff_id: None,
+            cost: None,
         };
         let last_sample = Some(clock.now);
         let setup = SocketSetup {
@@ -715,4 +716,43 @@ mod late_rejection {
             "the session stays open (SuspendedEVSE)"
         );
     }
+}
+
+#[test]
+fn a_session_is_priced_with_the_tariff_in_force_at_its_start() {
+    let (mut site, mut clock) = site(true);
+    let tariff = crate::pricing::parse_tariff(
+        r#"{"id":"sparklin","currency":"EUR","energy":{"prices":[{"price_kwh":"0.25"}]},
+            "taxes":[{"name":"VAT","percent":20}]}"#,
+    )
+    .unwrap();
+    site.set_tariffs(vec![tariff]);
+    let mut rules = crate::core::access::SiteRules::empty();
+    rules.site.tariff = Some("sparklin".into());
+    site.set_access(
+        vec!["p1".into()],
+        rules,
+        Default::default(),
+        chrono_tz::Europe::Paris,
+    );
+    site.start();
+    site.handle(polled(socket(true, 0.0, 1000.0)), clock.advance(1));
+    site.handle(polled(socket(true, 7000.0, 1000.0)), clock.advance(1));
+    let running = site.handle(Event::Tick, clock.advance(60));
+    let (_, s) = sessions(&running).pop().unwrap();
+    assert_eq!(s.tariff_id.as_deref(), Some("sparklin"));
+    assert!(s.cost.is_some(), "a running cost at each sample");
+    site.handle(polled(socket(true, 7000.0, 11_000.0)), clock.advance(3600));
+    let ended = site.handle(polled(socket(false, 0.0, 11_000.0)), clock.advance(5));
+    let (_, s) = sessions(&ended).pop().unwrap();
+    let cost = s.cost.unwrap();
+    // 10 kWh at 0.25 = 2.50, plus 20 % VAT.
+    assert_eq!(
+        (
+            cost.currency.as_str(),
+            cost.total_incl_tax.to_string().as_str()
+        ),
+        ("EUR", "3.00")
+    );
+    assert!(cost.breakdown.contains("sparklin"));
 }
