@@ -141,6 +141,16 @@ impl Daemon {
             config.access,
             config.site.time_zone,
         );
+        let mut tariffs = Vec::new();
+        for (id, json) in crate::store::access::tariffs(&access_db)? {
+            match crate::pricing::parse_tariff(&json) {
+                Ok(t) => tariffs.push(t),
+                Err(problems) => log::error!(
+                    "tariff {id} in the database is invalid, sessions under it go unpriced:\n{problems}"
+                ),
+            }
+        }
+        site.set_tariffs(tariffs);
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
 
         let inputs = CancellationToken::new();

@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use socket_sim::{Model, RelayLink, RtuOptions, Sim, SimOptions, TcpOptions, UnitSpec};
+use socket_sim::{
+    Model, ReaderCommand, ReaderProtocol, RelayLink, RtuOptions, Sim, SimOptions, TcpOptions,
+    UnitSpec,
+};
 
 use crate::config::{self, Config};
 use crate::daemon::{Daemon, SocketSnapshot};
@@ -86,9 +89,12 @@ impl DemoSite {
             )
             .await?;
 
+        let reader = sim.serve_reader_pty("garage", ReaderProtocol::Rdm6300)?;
+
         let state_dir = std::env::temp_dir().join(format!("sitegate-demo-{}", std::process::id()));
-        let text = demo_config(alfen, abb, &pty, &state_dir);
+        let text = demo_config(alfen, abb, &pty, &reader, &state_dir);
         let config = config::parse(&text, &state_dir).map_err(DemoError::Config)?;
+        publish_access_and_tariff(&config).await?;
         Ok(DemoSite {
             sim,
             config,
@@ -108,6 +114,7 @@ fn demo_config(
     alfen: SocketAddr,
     abb: SocketAddr,
     pty: &std::path::Path,
+    reader: &std::path::Path,
     state_dir: &std::path::Path,
 ) -> String {
     format!(
@@ -174,7 +181,6 @@ name = "Garage box 1"
 bus = "rs485"
 unit_id = 1
 profile = "generic-socket"
-free = true
 
 [[socket]]
 id = "box-2"
@@ -182,7 +188,6 @@ name = "Garage box 2"
 bus = "rs485"
 unit_id = 2
 profile = "generic-socket"
-free = true
 
 [[socket]]
 id = "box-3"
@@ -190,7 +195,6 @@ name = "Garage box 3 (single phase)"
 bus = "rs485"
 unit_id = 3
 profile = "generic-socket"
-free = true
 
 [[socket]]
 id = "plain-1"
@@ -200,6 +204,13 @@ unit_id = 4
 profile = "eastron-sdm630"
 free = true
 relay = {{ unit_id = 10, channel = 0 }}
+
+# The garage boxes need a badge (see publish_access_and_tariff).
+[[reader]]
+name = "garage"
+device = "{reader}"
+protocol = "rdm6300"
+sockets = ["box-1", "box-2", "box-3"]
 "#,
         state = state_dir.display(),
         alfen_host = alfen.ip(),
@@ -207,6 +218,7 @@ relay = {{ unit_id = 10, channel = 0 }}
         abb_host = abb.ip(),
         abb_port = abb.port(),
         pty = pty.display(),
+        reader = reader.display(),
     )
 }
 
@@ -228,6 +240,7 @@ pub async fn run(seconds: Option<u64>, seed: u64) -> Result<(), DemoError> {
         if until.is_some_and(|u| tokio::time::Instant::now() >= u) {
             break;
         }
+        badge_waiting_vehicles(&site.sim, &snapshot.borrow(), ticks);
         let table = render(&snapshot.borrow_and_update(), &daemon);
         let mut out = std::io::stdout().lock();
         // On a terminal the table redraws in place; piped, it is printed every 10 s.
@@ -252,7 +265,7 @@ pub fn render(sockets: &[SocketSnapshot], daemon: &Daemon) -> String {
     let mut s = String::new();
     s.push_str("sitegate demo: simulated site (Ctrl-C to stop)\n\n");
     s.push_str(&format!(
-        "{:<9} {:<8} {:<15} {:<14} {:>7} {:>9} {:>11} {:>7} {:>7}\n",
+        "{:<9} {:<8} {:<15} {:<14} {:>7} {:>9} {:>11} {:>7} {:<10} {:>10} {:>6}\n",
         "socket",
         "bus/unit",
         "profile",
@@ -261,6 +274,8 @@ pub fn render(sockets: &[SocketSnapshot], daemon: &Daemon) -> String {
         "power kW",
         "session kWh",
         "limit A",
+        "who",
+        "cost",
         "errors"
     ));
     for (i, sock) in sockets.iter().enumerate() {
@@ -275,12 +290,21 @@ pub fn render(sockets: &[SocketSnapshot], daemon: &Daemon) -> String {
             .as_ref()
             .map_or("-".into(), |s| format!("{:.3}", s.energy_wh() / 1000.0));
         let limit = r.setpoint_a.map_or("-".into(), |a| format!("{a:.1}"));
+        let session = sock.view.session.as_ref();
+        let who = session.map_or("-".to_string(), |s| {
+            s.identity.clone().unwrap_or_else(|| "free".into())
+        });
+        let cost = session
+            .and_then(|s| s.cost.as_ref())
+            .map_or("-".into(), |c| {
+                format!("{} {}", c.total_incl_tax, c.currency)
+            });
         let since = format!(
             "{}s",
             now.saturating_duration_since(sock.view.since).as_secs()
         );
         s.push_str(&format!(
-            "{:<9} {:<8} {:<15} {:<14} {:>7} {:>9} {:>11} {:>7} {:>7}\n",
+            "{:<9} {:<8} {:<15} {:<14} {:>7} {:>9} {:>11} {:>7} {:<10} {:>10} {:>6}\n",
             sock.id,
             format!("{}/{}", sock.bus, sock.unit_id),
             sock.profile,
@@ -289,6 +313,8 @@ pub fn render(sockets: &[SocketSnapshot], daemon: &Daemon) -> String {
             kw,
             kwh,
             limit,
+            who,
+            cost,
             failures + exceptions
         ));
     }
@@ -308,4 +334,95 @@ pub fn render(sockets: &[SocketSnapshot], daemon: &Daemon) -> String {
         ));
     }
     s
+}
+
+/// Badges of the demo's users, presented by the demo loop.
+const BADGES: [&str; 2] = ["0004A1B2C3", "0005B0B0B0"];
+
+/// What central would have sent: two users with badges, and the site's tariff (per kWh plus
+/// parking after a 15-minute grace, VAT 20 %).
+async fn publish_access_and_tariff(config: &Config) -> Result<(), DemoError> {
+    use crate::core::access::*;
+    use crate::store::{StoreHandle, StoreSetup, Write};
+    let setup = StoreSetup {
+        path: config.state_dir.join(crate::store::DB_FILE),
+        time_zone: config.site.time_zone,
+        socket_ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
+        run_id: "demo-setup".into(),
+        run_start: tokio::time::Instant::now(),
+        reserve_bytes: 0,
+        updates_cap: 1000,
+        max_db_bytes: None,
+    };
+    let (handle, _, thread) = StoreHandle::start(setup)?;
+    let user = |id: &str, name: &str| User {
+        id: id.into(),
+        name: name.into(),
+        role: Role::Individual,
+        socket_access: true,
+        communities: vec![],
+        active_until_ms: None,
+        blocked: false,
+        credit: None,
+    };
+    let entry = |id: &str| TokenEntry {
+        user: Some(id.into()),
+        status: TokenStatus::Accepted,
+        expiry_ms: None,
+        parent: None,
+        sockets: vec![],
+    };
+    let tokens: Vec<(IdToken, TokenEntry)> = BADGES
+        .iter()
+        .zip(["alice", "bob"])
+        .filter_map(|(t, u)| Some((IdToken::new(t)?, entry(u))))
+        .collect();
+    let mut rules = SiteRules::empty();
+    rules.site.tariff = Some("standard".into());
+    let tariff = r#"{"id":"standard","currency":"EUR",
+        "energy":{"prices":[{"price_kwh":"0.30"}]},
+        "idle_time":{"min_idle_minutes":15,"prices":[{"price_minute":"0.10"}]},
+        "taxes":[{"name":"VAT","percent":20}]}"#;
+    handle.apply(vec![Write::AccessListBegin]).await?;
+    handle
+        .apply(vec![Write::AccessListChunk {
+            users: vec![user("alice", "Alice"), user("bob", "Bob")],
+            tokens,
+        }])
+        .await?;
+    handle
+        .apply(vec![Write::AccessListCommit {
+            version: 1,
+            rules: Box::new(rules),
+        }])
+        .await?;
+    handle
+        .apply(vec![Write::Tariffs(vec![(
+            "standard".into(),
+            tariff.into(),
+        )])])
+        .await?;
+    drop(handle);
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    Ok(())
+}
+
+/// Presents a badge at the garage reader for a box where a vehicle waits (the scenario plugs
+/// vehicles in; someone has to badge).
+fn badge_waiting_vehicles(sim: &Sim, sockets: &[SocketSnapshot], round: u64) {
+    let waiting = sockets.iter().any(|s| {
+        s.id.starts_with("box-")
+            && s.view.session.is_none()
+            && s.view.state.to_string() == "Occupied"
+    });
+    if waiting && round.is_multiple_of(3) {
+        let uid = BADGES[(round / 3) as usize % BADGES.len()];
+        let _ = sim.control_reader(
+            "garage",
+            ReaderCommand::Badge {
+                uid: uid.into(),
+                hold_ms: 300,
+            },
+        );
+    }
 }

@@ -499,3 +499,11 @@ impl RulesDoc {
         }
     }
 }
+
+/// The published tariffs' JSON, by id.
+pub fn tariffs(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(conn
+        .prepare("SELECT id, tariff FROM tariffs ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?)
+}

@@ -59,3 +59,9 @@ CREATE INDEX auth_cache_by_age ON auth_cache(updated_ms);
 -- after a restart too) and the tariff in force at their start.
 ALTER TABLE sessions ADD COLUMN token TEXT;
 ALTER TABLE sessions ADD COLUMN parent TEXT;
+
+-- Tariffs as central publishes them (the JSON of docs/pricing.md), by id.
+CREATE TABLE tariffs (
+    id      TEXT PRIMARY KEY,
+    tariff  TEXT NOT NULL
+) WITHOUT ROWID;

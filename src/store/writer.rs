@@ -88,6 +88,8 @@ pub enum Write {
     },
     /// An authorization decision for central's audit trail (never dropped).
     Audit(Box<crate::core::site::Audit>),
+    /// The published tariffs (JSON by id), replacing all.
+    Tariffs(Vec<(String, String)>),
     /// Central's answer for a token not on the list.
     CacheAnswer {
         token: IdToken,
@@ -110,6 +112,7 @@ impl Write {
                 | Write::AccessListCommit { .. }
                 | Write::AccessListDiff { .. }
                 | Write::CacheAnswer { .. }
+                | Write::Tariffs(_)
         )
     }
 
@@ -540,6 +543,15 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
                 false,
                 &body,
             )?;
+        }
+        Write::Tariffs(all) => {
+            tx.execute("DELETE FROM tariffs", [])?;
+            for (id, json) in all {
+                tx.execute(
+                    "INSERT INTO tariffs (id, tariff) VALUES (?1, ?2)",
+                    params![id, json],
+                )?;
+            }
         }
         Write::AccessListBegin => access::stage_begin(tx)?,
         Write::AccessListChunk { users, tokens } => access::stage_chunk(tx, users, tokens)?,
