@@ -10,7 +10,7 @@ use std::time::Duration;
 use sitegate::config;
 use sitegate::core::access::*;
 use sitegate::daemon::Daemon;
-use sitegate::store::{self, StoreHandle, StoreSetup, Write};
+use sitegate::store::{StoreHandle, StoreSetup, Write};
 use socket_sim::{
     Change, Command, Model, ReaderCommand, ReaderProtocol, Sim, SimOptions, TcpOptions, UnitSpec,
 };
@@ -28,16 +28,7 @@ fn main() {
 }
 
 async fn prepare(config: &config::Config) {
-    let setup = StoreSetup {
-        path: config.state_dir.join(store::DB_FILE),
-        time_zone: config.site.time_zone,
-        socket_ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
-        run_id: "prepare".into(),
-        run_start: Instant::now(),
-        reserve_bytes: 0,
-        updates_cap: 100,
-        max_db_bytes: None,
-    };
+    let setup = StoreSetup::for_site(config, "prepare", Instant::now());
     let (handle, _, thread) = StoreHandle::start(setup).unwrap();
     let user = User {
         id: "alice".into(),

@@ -92,16 +92,7 @@ impl Daemon {
     pub fn start(config: &Config) -> Result<Daemon, StoreError> {
         let mut clock = Clock::new(TrustSource::detect());
         let now = clock.now();
-        let setup = StoreSetup {
-            path: config.state_dir.join(crate::store::DB_FILE),
-            time_zone: config.site.time_zone,
-            socket_ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
-            run_id: uuid::Uuid::now_v7().to_string(),
-            run_start: now.mono,
-            reserve_bytes: config.disk_reserve_bytes,
-            max_db_bytes: config.max_database_bytes,
-            updates_cap: 10_000,
-        };
+        let setup = StoreSetup::for_site(config, &uuid::Uuid::now_v7().to_string(), now.mono);
         let (store, startup, store_thread) = StoreHandle::start(setup)?;
         if let Some(backup) = &startup.backup {
             log::info!(

@@ -344,16 +344,7 @@ const BADGES: [&str; 2] = ["0004A1B2C3", "0005B0B0B0"];
 async fn publish_access_and_tariff(config: &Config) -> Result<(), DemoError> {
     use crate::core::access::*;
     use crate::store::{StoreHandle, StoreSetup, Write};
-    let setup = StoreSetup {
-        path: config.state_dir.join(crate::store::DB_FILE),
-        time_zone: config.site.time_zone,
-        socket_ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
-        run_id: "demo-setup".into(),
-        run_start: tokio::time::Instant::now(),
-        reserve_bytes: 0,
-        updates_cap: 1000,
-        max_db_bytes: None,
-    };
+    let setup = StoreSetup::for_site(config, "demo-setup", tokio::time::Instant::now());
     let (handle, _, thread) = StoreHandle::start(setup)?;
     let user = |id: &str, name: &str| User {
         id: id.into(),

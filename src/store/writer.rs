@@ -46,6 +46,29 @@ pub struct StoreSetup {
     pub updates_cap: u64,
 }
 
+impl StoreSetup {
+    /// The store of the site `config` describes, for a run with this id and start.
+    pub fn for_site(
+        config: &crate::config::Config,
+        run_id: &str,
+        run_start: Instant,
+    ) -> StoreSetup {
+        StoreSetup {
+            path: config.state_dir.join(super::DB_FILE),
+            time_zone: config.site.time_zone,
+            socket_ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
+            run_id: run_id.to_string(),
+            run_start,
+            reserve_bytes: config.disk_reserve_bytes,
+            updates_cap: UPDATES_CAP,
+            max_db_bytes: config.max_database_bytes,
+        }
+    }
+}
+
+/// Most rows kept in `updates` by default.
+pub const UPDATES_CAP: u64 = 10_000;
+
 /// One change to persist.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {

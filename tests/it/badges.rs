@@ -18,16 +18,7 @@ fn write_access_list(config: &sitegate::config::Config) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let setup = StoreSetup {
-            path: config.state_dir.join(store::DB_FILE),
-            time_zone: config.site.time_zone,
-            socket_ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
-            run_id: "prepare".into(),
-            run_start: tokio::time::Instant::now(),
-            reserve_bytes: 0,
-            updates_cap: 100,
-            max_db_bytes: None,
-        };
+        let setup = StoreSetup::for_site(config, "prepare", tokio::time::Instant::now());
         let (handle, _, thread) = StoreHandle::start(setup).unwrap();
         let user = |id: &str| User {
             id: id.into(),
