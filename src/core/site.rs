@@ -203,6 +203,8 @@ struct Pending {
     token: Option<IdToken>,
     parent: Option<String>,
     tariff: Option<String>,
+    /// The user's credit (limit or prepaid balance) at the decision.
+    credit: Option<rust_decimal::Decimal>,
 }
 
 #[derive(Debug)]
@@ -229,6 +231,10 @@ struct Tracked {
     /// The session's tariff and the samples its cost is computed from.
     tariff: Option<std::sync::Arc<crate::pricing::Tariff>>,
     cost_samples: Vec<crate::pricing::CostSample>,
+    /// The session user's credit, and how fast the session spends it (per second, from the
+    /// last two costs), to stop before the credit is exceeded rather than after.
+    credit: Option<rust_decimal::Decimal>,
+    spend: Option<(Instant, rust_decimal::Decimal, rust_decimal::Decimal)>,
 }
 
 /// UUIDv7 from the wall clock and a seeded generator (the edge seeds it from the OS).
@@ -320,6 +326,8 @@ impl Site {
                 suspended: false,
                 tariff: None,
                 cost_samples: Vec::new(),
+                credit: None,
+                spend: None,
             })
             .collect();
         for r in recovered {
@@ -502,6 +510,7 @@ impl Site {
             effects.extend(self.controls_for(socket, false));
         }
         effects.extend(self.enforce_late_rejection(socket, now));
+        effects.extend(self.enforce_credit(socket, now));
         effects
     }
 
@@ -552,6 +561,8 @@ impl Site {
         let s = &mut self.sockets[socket];
         // What the authorization carried: the token, its group, the tariff it grants.
         let pending = s.pending.take();
+        s.credit = pending.as_ref().and_then(|p| p.credit);
+        s.spend = None;
         let (token, parent) = pending
             .as_ref()
             .map_or((None, None), |p| (p.token.clone(), p.parent.clone()));
@@ -612,6 +623,23 @@ impl Site {
         session.samples += 1;
         price(s, now, self.time_zone, &self.socket_names);
         let session = s.view.session.as_ref().expect("still there");
+        if let Some(cost) = session.cost.as_ref().map(|c| c.total_incl_tax) {
+            let rate = match s.spend {
+                Some((t, before, _)) if now.mono > t => {
+                    let secs = rust_decimal::Decimal::from_f64_retain(
+                        now.mono.duration_since(t).as_secs_f64(),
+                    )
+                    .unwrap_or_default();
+                    if secs.is_zero() {
+                        rust_decimal::Decimal::ZERO
+                    } else {
+                        (cost - before).max(rust_decimal::Decimal::ZERO) / secs
+                    }
+                }
+                _ => rust_decimal::Decimal::ZERO,
+            };
+            s.spend = Some((now.mono, cost, rate));
+        }
         Effect::Session {
             session: Box::new(session.clone()),
             change,
@@ -674,6 +702,8 @@ impl Site {
         s.view.session = None;
         s.rejected_late = false;
         s.suspended = false;
+        s.credit = None;
+        s.spend = None;
         let mut effects = vec![Effect::Session {
             session,
             change: SessionChange::Ended,
@@ -744,6 +774,7 @@ impl Site {
                     token: None,
                     parent: None,
                     tariff: None,
+                    credit: None,
                 });
                 // A vehicle already plugged starts at once.
                 if presence(&s.view.readings, s.setup.rules).plugged && s.last_poll.is_some() {
@@ -821,6 +852,7 @@ impl Site {
                         .is_some_and(|x| x.identity == user_id)
             })
             .count();
+        let user_spent = self.spent_by(user_id.as_deref());
         let mut granted = Vec::new();
         let mut last = None;
         for &socket in &sockets {
@@ -838,7 +870,7 @@ impl Site {
                 local_minute: minute,
                 online: self.online,
                 user_sessions,
-                user_spent: rust_decimal::Decimal::ZERO,
+                user_spent,
             };
             match crate::core::access::authorize(&self.access, found, &self.policy, &req) {
                 Decision::Accepted(g) => granted.push((socket, g)),
@@ -878,6 +910,11 @@ impl Site {
                 token: Some(token.clone()),
                 parent: grant.parent.clone(),
                 tariff: grant.tariff.clone(),
+                credit: found
+                    .user
+                    .as_ref()
+                    .and_then(|u| u.credit)
+                    .map(|c| c.amount()),
             });
             // A vehicle already plugged here takes the authorization at once.
             if presence(&s.view.readings, s.setup.rules).plugged && s.last_poll.is_some() {
@@ -940,6 +977,59 @@ impl Site {
             }
         }
         effects
+    }
+
+    /// What a user's running sessions cost so far (their credit is shared).
+    fn spent_by(&self, user: Option<&str>) -> rust_decimal::Decimal {
+        let Some(user) = user else {
+            return rust_decimal::Decimal::ZERO;
+        };
+        self.sockets
+            .iter()
+            .filter_map(|s| s.view.session.as_ref())
+            .filter(|x| x.identity.as_deref() == Some(user))
+            .filter_map(|x| x.cost.as_ref().map(|c| c.total_incl_tax))
+            .sum()
+    }
+
+    /// Stops the user's sessions before their running cost passes the credit: the cost at the
+    /// last sample, plus what the sessions spend until the next poll, at their recent rate.
+    fn enforce_credit(&mut self, socket: SocketIndex, now: Stamp) -> Vec<Effect> {
+        let s = &self.sockets[socket];
+        let (Some(credit), Some(session)) = (s.credit, s.view.session.as_ref()) else {
+            return vec![];
+        };
+        let user = session.identity.clone();
+        let horizon = rust_decimal::Decimal::from(2); // seconds: this poll to the next, and the write
+        let projected: rust_decimal::Decimal = self
+            .sockets
+            .iter()
+            .filter(|t| t.view.session.as_ref().is_some_and(|x| x.identity == user))
+            .filter_map(|t| {
+                t.spend.map(|(at, cost, rate)| {
+                    let since = rust_decimal::Decimal::from_f64_retain(
+                        now.mono.saturating_duration_since(at).as_secs_f64(),
+                    )
+                    .unwrap_or_default();
+                    cost + rate * (since + horizon)
+                })
+            })
+            .sum();
+        if projected < credit {
+            return vec![];
+        }
+        let mine: Vec<SocketIndex> = (0..self.sockets.len())
+            .filter(|&i| {
+                self.sockets[i]
+                    .view
+                    .session
+                    .as_ref()
+                    .is_some_and(|x| x.identity == user)
+            })
+            .collect();
+        mine.into_iter()
+            .flat_map(|i| self.stop(i, StopReason::CreditExhausted, None, now))
+            .collect()
     }
 
     fn enforce_late_rejection(&mut self, socket: SocketIndex, now: Stamp) -> Vec<Effect> {

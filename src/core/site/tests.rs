@@ -756,3 +756,95 @@ fn a_session_is_priced_with_the_tariff_in_force_at_its_start() {
     );
     assert!(cost.breakdown.contains("sparklin"));
 }
+
+#[test]
+fn a_session_stops_before_its_running_cost_passes_the_users_credit() {
+    use crate::core::access::*;
+    let mut clock = Clock::new();
+    let setup = SocketSetup {
+        rules: StateRules::default(),
+        max_current_a: 16.0,
+        out_of_service: false,
+        free: false,
+    };
+    let mut site = Site::new(
+        vec![setup],
+        SessionRules::default(),
+        vec![],
+        IdGen::new(17),
+        clock.now,
+    );
+    let mut rules = SiteRules::empty();
+    rules.site.tariff = Some("t".into());
+    site.set_access(
+        vec!["p1".into()],
+        rules,
+        OfflinePolicy::default(),
+        chrono_tz::UTC,
+    );
+    // 0.25 per kWh + 20 % VAT: 0.30 per kWh; a prepaid balance of 1.00 lasts 3.33 kWh.
+    site.set_tariffs(vec![
+        crate::pricing::parse_tariff(r#"{"id":"t","currency":"EUR","energy":{"prices":[{"price_kwh":"0.25"}]},"taxes":[{"name":"VAT","percent":20}]}"#)
+            .unwrap(),
+    ]);
+    site.start();
+    let user = User {
+        id: "alice".into(),
+        name: "Alice".into(),
+        role: Role::Individual,
+        socket_access: true,
+        communities: vec![],
+        active_until_ms: None,
+        blocked: false,
+        credit: Some(Credit::Prepaid(rust_decimal::Decimal::new(100, 2))),
+    };
+    let entry = TokenEntry {
+        user: Some("alice".into()),
+        status: TokenStatus::Accepted,
+        expiry_ms: None,
+        parent: None,
+        sockets: vec![],
+    };
+    let found = Box::new(Lookup {
+        listed: Some(entry),
+        cached: None,
+        user: Some(user),
+    });
+    site.handle(polled(socket(true, 0.0, 0.0)), clock.advance(1));
+    site.handle(
+        Event::Badge {
+            sockets: vec![0],
+            token: IdToken::new("04A1B2C3").unwrap(),
+            found,
+        },
+        clock.advance(1),
+    );
+    // 11 kW: about 30.6 Wh every 10 s.
+    let mut meter = 0.0;
+    let mut stopped = None;
+    for step in 1..=200 {
+        meter += 30.6;
+        let mut effects = site.handle(polled(socket(true, 11_000.0, meter)), clock.advance(10));
+        if step % 6 == 0 {
+            effects.extend(site.handle(Event::Tick, clock.now));
+        }
+        if let Some((_, s)) = sessions(&effects)
+            .into_iter()
+            .find(|(c, _)| *c == SessionChange::Ended)
+        {
+            stopped = Some(s);
+            break;
+        }
+    }
+    let s = stopped.expect("the credit runs out within 200 polls");
+    assert_eq!(s.stop_reason, Some(StopReason::CreditExhausted));
+    let cost = s.cost.unwrap().total_incl_tax;
+    assert!(
+        cost <= rust_decimal::Decimal::new(100, 2),
+        "stopped at {cost}, before passing 1.00"
+    );
+    assert!(
+        cost >= rust_decimal::Decimal::new(90, 2),
+        "and not long before: {cost}"
+    );
+}
