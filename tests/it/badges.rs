@@ -148,3 +148,103 @@ async fn a_badge_starts_the_socket_and_a_blocked_one_leaves_the_relay_off() {
     assert_eq!(audits(&site), ["rejected:Blocked", "accepted:"]);
     site.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_credit_stops_the_relay() {
+    let sim = sim(false);
+    let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
+    let reader = sim
+        .serve_reader_pty("entrance", ReaderProtocol::Ascii)
+        .unwrap();
+    let tables = "[sessions]\nsample_interval = \"10s\"\n".to_string()
+        + &tcp_bus("gw", addr, "")
+        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
+            .replace("free = true\n", "")
+        + &format!(
+            "[[reader]]\nname = \"entrance\"\ndevice = \"{}\"\nprotocol = \"ascii-hex\"\nsockets = [\"s\"]\n",
+            reader.display()
+        );
+    let sim_for_site = sim.clone();
+    let site = tokio::task::spawn_blocking(move || {
+        Site::start_after(sim_for_site, &tables, |config| {
+            write_access_list(config);
+            // Alice has 0.50 EUR left, at 10 EUR per kWh: 50 Wh, a few seconds at 11 kW.
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let (handle, _, thread) =
+                    StoreHandle::start(StoreSetup::for_site(config, "credit", tokio::time::Instant::now())).unwrap();
+                let alice = User {
+                    id: "alice".into(),
+                    name: "Alice".into(),
+                    role: Role::Individual,
+                    socket_access: true,
+                    communities: vec![],
+                    active_until_ms: None,
+                    blocked: false,
+                    credit: Some(Credit::Prepaid(rust_decimal::Decimal::new(50, 2))),
+                };
+                let entry = TokenEntry { user: Some("alice".into()), status: TokenStatus::Accepted, expiry_ms: None, parent: None, sockets: vec![] };
+                let mut rules = SiteRules::empty();
+                rules.site.tariff = Some("standard".into());
+                let diff = Write::AccessListDiff {
+                    version: 2,
+                    rules: Some(Box::new(rules)),
+                    users: vec![("alice".into(), Some(alice))],
+                    tokens: vec![(IdToken::new(ALICE).unwrap(), Some(entry))],
+                };
+                handle.apply(vec![diff]).await.unwrap();
+                let tariff = r#"{"id":"standard","currency":"EUR","energy":{"prices":[{"price_kwh":"10.00"}]}}"#;
+                handle.apply(vec![Write::Tariffs(vec![("standard".into(), tariff.into())])]).await.unwrap();
+                drop(handle);
+                thread.join().unwrap();
+            });
+        })
+    })
+    .await
+    .unwrap();
+    site.wait_state("s", "Available").await;
+    sim.control(
+        "gw",
+        1,
+        Command::Plug {
+            vehicle_max_a: 16.0,
+            phases: 3,
+            wants_wh: 1e6,
+        },
+    )
+    .unwrap();
+    site.wait_state("s", "Occupied").await;
+    sim.control_reader(
+        "entrance",
+        ReaderCommand::Badge {
+            uid: ALICE.into(),
+            hold_ms: 0,
+        },
+    )
+    .unwrap();
+    site.wait_state("s", "Charging").await;
+    // The credit runs out: the session ends and the relay opens, with the vehicle still plugged.
+    site.wait_agree("s", "gw", 1, |s, t| {
+        if s.view.session.is_none() && !t.enabled {
+            Ok(())
+        } else {
+            Err(format!("relay {}", t.enabled))
+        }
+    })
+    .await;
+    let conn = store::open_reader(&site.config.state_dir.join(store::DB_FILE)).unwrap();
+    let (reason, cost): (String, String) = conn
+        .query_row(
+            "SELECT stop_reason, total_cost FROM sessions WHERE stopped_ms IS NOT NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(reason, "credit_exhausted");
+    let cost: rust_decimal::Decimal = cost.parse().unwrap();
+    assert!(
+        cost <= rust_decimal::Decimal::new(60, 2),
+        "stopped near the 0.50 credit, not far past it: {cost}"
+    );
+    site.stop().await;
+}
