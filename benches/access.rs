@@ -28,14 +28,9 @@ fn main() {
 
 fn user(i: u64) -> User {
     User {
-        id: format!("user-{i:07}"),
-        name: format!("User {i}"),
-        role: Role::Individual,
-        socket_access: true,
         communities: vec!["residents".into()],
-        active_until_ms: None,
         blocked: i.is_multiple_of(97),
-        credit: None,
+        ..User::new(&format!("user-{i:07}"), &format!("User {i}"))
     }
 }
 

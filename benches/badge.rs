@@ -10,7 +10,7 @@ use std::time::Duration;
 use sitegate::config;
 use sitegate::core::access::*;
 use sitegate::daemon::Daemon;
-use sitegate::store::{StoreHandle, StoreSetup, Write};
+use sitegate::store::{StoreHandle, StoreSetup};
 use socket_sim::{
     Change, Command, Model, ReaderCommand, ReaderProtocol, Sim, SimOptions, TcpOptions, UnitSpec,
 };
@@ -30,16 +30,7 @@ fn main() {
 async fn prepare(config: &config::Config) {
     let setup = StoreSetup::for_site(config, "prepare", Instant::now());
     let (handle, _, thread) = StoreHandle::start(setup).unwrap();
-    let user = User {
-        id: "alice".into(),
-        name: "Alice".into(),
-        role: Role::Individual,
-        socket_access: true,
-        communities: vec![],
-        active_until_ms: None,
-        blocked: false,
-        credit: None,
-    };
+    let user = User::new("alice", "Alice");
     let entry = TokenEntry {
         user: Some("alice".into()),
         status: TokenStatus::Accepted,
@@ -47,20 +38,9 @@ async fn prepare(config: &config::Config) {
         parent: None,
         sockets: vec![],
     };
-    handle.apply(vec![Write::AccessListBegin]).await.unwrap();
     let tokens = vec![(IdToken::new("0004A1B2C3").unwrap(), entry)];
     handle
-        .apply(vec![Write::AccessListChunk {
-            users: vec![user],
-            tokens,
-        }])
-        .await
-        .unwrap();
-    handle
-        .apply(vec![Write::AccessListCommit {
-            version: 1,
-            rules: Box::new(SiteRules::empty()),
-        }])
+        .replace_access_list(1, SiteRules::empty(), vec![user], tokens)
         .await
         .unwrap();
     drop(handle);

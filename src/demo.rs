@@ -346,16 +346,7 @@ async fn publish_access_and_tariff(config: &Config) -> Result<(), DemoError> {
     use crate::store::{StoreHandle, StoreSetup, Write};
     let setup = StoreSetup::for_site(config, "demo-setup", tokio::time::Instant::now());
     let (handle, _, thread) = StoreHandle::start(setup)?;
-    let user = |id: &str, name: &str| User {
-        id: id.into(),
-        name: name.into(),
-        role: Role::Individual,
-        socket_access: true,
-        communities: vec![],
-        active_until_ms: None,
-        blocked: false,
-        credit: None,
-    };
+    let user = |id: &str, name: &str| User::new(id, name);
     let entry = |id: &str| TokenEntry {
         user: Some(id.into()),
         status: TokenStatus::Accepted,
@@ -374,18 +365,13 @@ async fn publish_access_and_tariff(config: &Config) -> Result<(), DemoError> {
         "energy":{"prices":[{"price_kwh":"0.30"}]},
         "idle_time":{"min_idle_minutes":15,"prices":[{"price_minute":"0.10"}]},
         "taxes":[{"name":"VAT","percent":20}]}"#;
-    handle.apply(vec![Write::AccessListBegin]).await?;
     handle
-        .apply(vec![Write::AccessListChunk {
-            users: vec![user("alice", "Alice"), user("bob", "Bob")],
+        .replace_access_list(
+            1,
+            rules,
+            vec![user("alice", "Alice"), user("bob", "Bob")],
             tokens,
-        }])
-        .await?;
-    handle
-        .apply(vec![Write::AccessListCommit {
-            version: 1,
-            rules: Box::new(rules),
-        }])
+        )
         .await?;
     handle
         .apply(vec![Write::Tariffs(vec![(

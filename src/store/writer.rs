@@ -246,6 +246,25 @@ impl StoreHandle {
         Ok((StoreHandle { tx }, startup, thread))
     }
 
+    /// Replaces the access list by one small enough for a single chunk (the demo, tests; a
+    /// large list from central goes through the same writes, chunk by chunk).
+    pub async fn replace_access_list(
+        &self,
+        version: u64,
+        rules: SiteRules,
+        users: Vec<User>,
+        tokens: Vec<(IdToken, TokenEntry)>,
+    ) -> Result<(), StoreError> {
+        self.apply(vec![Write::AccessListBegin]).await?;
+        self.apply(vec![Write::AccessListChunk { users, tokens }])
+            .await?;
+        self.apply(vec![Write::AccessListCommit {
+            version,
+            rules: Box::new(rules),
+        }])
+        .await
+    }
+
     /// Commits `writes` in one transaction; returns once they are durable.
     pub async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         if writes.is_empty() {

@@ -28,14 +28,9 @@ fn tok(s: &str) -> IdToken {
 
 fn user(id: &str) -> User {
     User {
-        id: id.into(),
-        name: id.into(),
-        role: Role::Individual,
-        socket_access: true,
         communities: vec!["residents".into()],
-        active_until_ms: None,
-        blocked: false,
         credit: Some(Credit::Prepaid(rust_decimal::Decimal::new(1250, 2))),
+        ..User::new(id, id)
     }
 }
 

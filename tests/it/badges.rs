@@ -20,16 +20,7 @@ fn write_access_list(config: &sitegate::config::Config) {
     runtime.block_on(async {
         let setup = StoreSetup::for_site(config, "prepare", tokio::time::Instant::now());
         let (handle, _, thread) = StoreHandle::start(setup).unwrap();
-        let user = |id: &str| User {
-            id: id.into(),
-            name: id.into(),
-            role: Role::Individual,
-            socket_access: true,
-            communities: vec![],
-            active_until_ms: None,
-            blocked: false,
-            credit: None,
-        };
+        let user = |id: &str| User::new(id, id);
         let entry = |id: &str, status| TokenEntry {
             user: Some(id.into()),
             status,
@@ -49,19 +40,8 @@ fn write_access_list(config: &sitegate::config::Config) {
         ];
         let mut rules = SiteRules::empty();
         rules.site.tariff = Some("standard".into());
-        handle.apply(vec![Write::AccessListBegin]).await.unwrap();
         handle
-            .apply(vec![Write::AccessListChunk {
-                users: vec![user("alice"), user("mallory")],
-                tokens,
-            }])
-            .await
-            .unwrap();
-        handle
-            .apply(vec![Write::AccessListCommit {
-                version: 1,
-                rules: Box::new(rules),
-            }])
+            .replace_access_list(1, rules, vec![user("alice"), user("mallory")], tokens)
             .await
             .unwrap();
         drop(handle);
@@ -173,16 +153,7 @@ async fn running_out_of_credit_stops_the_relay() {
             runtime.block_on(async {
                 let (handle, _, thread) =
                     StoreHandle::start(StoreSetup::for_site(config, "credit", tokio::time::Instant::now())).unwrap();
-                let alice = User {
-                    id: "alice".into(),
-                    name: "Alice".into(),
-                    role: Role::Individual,
-                    socket_access: true,
-                    communities: vec![],
-                    active_until_ms: None,
-                    blocked: false,
-                    credit: Some(Credit::Prepaid(rust_decimal::Decimal::new(50, 2))),
-                };
+                let alice = User { credit: Some(Credit::Prepaid(rust_decimal::Decimal::new(50, 2))), ..User::new("alice", "Alice") };
                 let entry = TokenEntry { user: Some("alice".into()), status: TokenStatus::Accepted, expiry_ms: None, parent: None, sockets: vec![] };
                 let mut rules = SiteRules::empty();
                 rules.site.tariff = Some("standard".into());

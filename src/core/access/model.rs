@@ -140,6 +140,23 @@ pub struct User {
     pub credit: Option<Credit>,
 }
 
+impl User {
+    /// An individual with access to the sockets, in the site's default community, without an
+    /// expiry, a block or a credit limit: the common case, refined with struct update syntax.
+    pub fn new(id: &str, name: &str) -> User {
+        User {
+            id: id.into(),
+            name: name.into(),
+            role: Role::Individual,
+            socket_access: true,
+            communities: vec![],
+            active_until_ms: None,
+            blocked: false,
+            credit: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommunityKind {
     /// Registered members only.

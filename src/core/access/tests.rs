@@ -73,14 +73,8 @@ fn accepted(user: &str) -> TokenEntry {
 
 fn user(id: &str, communities: &[&str]) -> User {
     User {
-        id: id.into(),
-        name: id.to_uppercase(),
-        role: Role::Individual,
-        socket_access: true,
         communities: communities.iter().map(|c| c.to_string()).collect(),
-        active_until_ms: None,
-        blocked: false,
-        credit: None,
+        ..User::new(id, &id.to_uppercase())
     }
 }
 

@@ -27,6 +27,16 @@ impl Clock {
     }
 }
 
+/// A 16 A socket in service.
+fn socket_setup(free: bool) -> SocketSetup {
+    SocketSetup {
+        rules: StateRules::default(),
+        max_current_a: 16.0,
+        out_of_service: false,
+        free,
+    }
+}
+
 fn site(free: bool) -> (Site, Clock) {
     let clock = Clock::new();
     let setup = SocketSetup {
@@ -244,12 +254,7 @@ fn a_stop_is_never_dated_before_the_start_and_a_late_trusted_clock_dates_the_sta
     let mut clock = Clock::new();
     clock.now.wall_ms = 3_000; // booted in 1970
     clock.now.trusted = false;
-    let setup = SocketSetup {
-        rules: StateRules::default(),
-        max_current_a: 16.0,
-        out_of_service: false,
-        free: true,
-    };
+    let setup = socket_setup(true);
     let mut site = Site::new(
         vec![setup],
         SessionRules::default(),
@@ -303,12 +308,7 @@ fn after_a_restart_a_session_resumes_if_the_vehicle_is_there_else_closes_with_po
             cost: None,
         };
         let last_sample = Some(clock.now);
-        let setup = SocketSetup {
-            rules: StateRules::default(),
-            max_current_a: 16.0,
-            out_of_service: false,
-            free: true,
-        };
+        let setup = socket_setup(true);
         let mut site = Site::new(
             vec![setup],
             SessionRules::default(),
@@ -423,12 +423,7 @@ mod badges {
 
     fn two_sockets() -> (Site, Clock) {
         let clock = Clock::new();
-        let setup = || SocketSetup {
-            rules: StateRules::default(),
-            max_current_a: 16.0,
-            out_of_service: false,
-            free: false,
-        };
+        let setup = || socket_setup(false);
         let mut site = Site::new(
             vec![setup(), setup()],
             SessionRules::default(),
@@ -456,16 +451,7 @@ mod badges {
             parent: parent.map(Into::into),
             sockets: vec![],
         };
-        let user = User {
-            id: "alice".into(),
-            name: "Alice".into(),
-            role: Role::Individual,
-            socket_access: true,
-            communities: vec![],
-            active_until_ms: None,
-            blocked: false,
-            credit: None,
-        };
+        let user = User::new("alice", "Alice");
         Box::new(Lookup {
             listed: Some(entry),
             cached: None,
@@ -619,12 +605,7 @@ mod late_rejection {
 
     fn site(policy: OfflinePolicy) -> (Site, Clock) {
         let clock = Clock::new();
-        let setup = SocketSetup {
-            rules: StateRules::default(),
-            max_current_a: 16.0,
-            out_of_service: false,
-            free: false,
-        };
+        let setup = socket_setup(false);
         let mut site = Site::new(
             vec![setup],
             SessionRules::default(),
@@ -761,12 +742,7 @@ fn a_session_is_priced_with_the_tariff_in_force_at_its_start() {
 fn a_session_stops_before_its_running_cost_passes_the_users_credit() {
     use crate::core::access::*;
     let mut clock = Clock::new();
-    let setup = SocketSetup {
-        rules: StateRules::default(),
-        max_current_a: 16.0,
-        out_of_service: false,
-        free: false,
-    };
+    let setup = socket_setup(false);
     let mut site = Site::new(
         vec![setup],
         SessionRules::default(),
@@ -789,14 +765,8 @@ fn a_session_stops_before_its_running_cost_passes_the_users_credit() {
     ]);
     site.start();
     let user = User {
-        id: "alice".into(),
-        name: "Alice".into(),
-        role: Role::Individual,
-        socket_access: true,
-        communities: vec![],
-        active_until_ms: None,
-        blocked: false,
         credit: Some(Credit::Prepaid(rust_decimal::Decimal::new(100, 2))),
+        ..User::new("alice", "Alice")
     };
     let entry = TokenEntry {
         user: Some("alice".into()),
