@@ -40,6 +40,8 @@ pub struct SocketSnapshot {
 pub struct Daemon {
     pub snapshot: watch::Receiver<Vec<SocketSnapshot>>,
     pub bus_stats: Vec<(String, Arc<BusStats>)>,
+    /// Each badge reader's counters (frames, rejected frames, drops), by reader name.
+    pub reader_stats: Vec<(String, Arc<crate::readers::ReaderCounters>)>,
     /// Each socket's bus owner (index into `bus_stats`) and device position there.
     socket_routes: Vec<Route>,
     /// Sends manager and central commands to the core. Full-policy: senders wait.
@@ -132,16 +134,7 @@ impl Daemon {
             config.access,
             config.site.time_zone,
         );
-        let mut tariffs = Vec::new();
-        for (id, json) in crate::store::access::tariffs(&access_db)? {
-            match crate::pricing::parse_tariff(&json) {
-                Ok(t) => tariffs.push(t),
-                Err(problems) => log::error!(
-                    "tariff {id} in the database is invalid, sessions under it go unpriced:\n{problems}"
-                ),
-            }
-        }
-        site.set_tariffs(tariffs);
+        load_pricing(&access_db, &mut site)?;
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
 
         let inputs = CancellationToken::new();
@@ -210,6 +203,7 @@ impl Daemon {
         // Badge readers: reads are dropped (and counted) when the core lags; users badge again.
         let (badge_tx, badge_rx) = mpsc::channel(BADGE_CAPACITY);
         let mut reader_sockets = Vec::new();
+        let mut reader_stats = Vec::new();
         for (i, r) in config.readers.iter().enumerate() {
             let sockets = r
                 .sockets
@@ -218,6 +212,7 @@ impl Daemon {
                 .collect();
             reader_sockets.push(sockets);
             let reader = crate::readers::Reader::new(i, r.clone(), badge_tx.clone());
+            reader_stats.push((r.name.clone(), reader.counters()));
             input_tasks.spawn(reader.run(inputs.clone()));
         }
         drop(badge_tx);
@@ -259,6 +254,7 @@ impl Daemon {
             snapshot,
             socket_routes: task_routes,
             bus_stats,
+            reader_stats,
             commands,
             inputs,
             core,
@@ -484,4 +480,38 @@ fn log_effect(ids: &[String], effect: &Effect) {
         }
         _ => {}
     }
+}
+
+/// Gives the core the published tariffs and promotions, and how often each promotion was used.
+/// A row that no longer parses (written by another build) is skipped, loudly.
+fn load_pricing(db: &rusqlite::Connection, site: &mut Site) -> Result<(), StoreError> {
+    use crate::store::access;
+    let mut tariffs = Vec::new();
+    for (id, json) in access::tariffs(db)? {
+        match crate::pricing::parse_tariff(&json) {
+            Ok(t) => tariffs.push(t),
+            Err(problems) => log::error!(
+                "tariff {id} in the database is invalid, sessions under it go unpriced:\n{problems}"
+            ),
+        }
+    }
+    site.set_tariffs(tariffs);
+    let mut promotions = Vec::new();
+    for (id, json) in access::promotions(db)? {
+        match crate::pricing::parse_promotion(&json) {
+            Ok(p) => promotions.push(p),
+            Err(problems) => {
+                log::error!("promotion {id} in the database is invalid, not offered:\n{problems}")
+            }
+        }
+    }
+    let mut uses = crate::core::site::PromotionUses::default();
+    for (promotion, user, count) in access::promotion_uses(db)? {
+        *uses.total.entry(promotion.clone()).or_default() += count;
+        if let Some(user) = user {
+            uses.by_user.insert((promotion, user), count);
+        }
+    }
+    site.set_promotions(promotions, uses);
+    Ok(())
 }

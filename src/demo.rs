@@ -374,10 +374,28 @@ async fn publish_access_and_tariff(config: &Config) -> Result<(), DemoError> {
         )
         .await?;
     handle
-        .apply(vec![Write::Tariffs(vec![(
-            "standard".into(),
-            tariff.into(),
-        )])])
+        .apply(vec![Write::Tariffs {
+            version: 1,
+            tariffs: vec![("standard".into(), tariff.into())],
+        }])
+        .await?;
+    // Alice's opening offer (Orain): her first kWh free, this month.
+    let today = chrono::Utc::now()
+        .with_timezone(&config.site.time_zone)
+        .date_naive();
+    let promotion = serde_json::json!({
+        "id": "opening",
+        "first_day": today.to_string(),
+        "last_day": (today + chrono::Days::new(30)).to_string(),
+        "users": ["alice"],
+        "action": {"free_kwh": 1},
+        "limit_per_user": 3,
+    });
+    handle
+        .apply(vec![Write::Promotions {
+            version: 1,
+            promotions: vec![("opening".into(), promotion.to_string())],
+        }])
         .await?;
     drop(handle);
     let _ = tokio::task::spawn_blocking(move || thread.join()).await;

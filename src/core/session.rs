@@ -215,6 +215,8 @@ pub struct Session {
     pub parent: Option<String>,
     /// The tariff in force at the start; it applies to the whole session.
     pub tariff_id: Option<String>,
+    /// The promotion the session got at its start (counted against the promotion's limits).
+    pub promotion_id: Option<String>,
     /// The running cost (at the last sample), then the final one.
     pub cost: Option<Cost>,
 }

@@ -15,12 +15,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::access::{Decision, IdToken, Lookup, OfflinePolicy, Request, SiteRules, Source};
+use super::access::{Credit, Decision, IdToken, Lookup, OfflinePolicy, Request, SiteRules, Source};
 use super::readings::Readings;
 use super::rng::SplitMix64;
 use super::session::{AuthMethod, MeterTrack, Phase, Sample, Session, StopReason, max_energy_wh};
 use super::socket_state::{SocketState, StateRules, derive, presence, senses_plug};
 use super::time::Stamp;
+use crate::pricing::{Offer, Party, Promotion};
 
 /// Sockets are numbered by their position in the configuration.
 pub type SocketIndex = usize;
@@ -183,6 +184,8 @@ impl Default for SessionRules {
 pub struct Recovered {
     pub session: Session,
     pub last_sample: Option<Stamp>,
+    /// The samples its cost is computed from, so the cost goes on where it was.
+    pub cost_samples: Vec<crate::pricing::CostSample>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -204,7 +207,10 @@ struct Pending {
     parent: Option<String>,
     tariff: Option<String>,
     /// The user's credit (limit or prepaid balance) at the decision.
-    credit: Option<rust_decimal::Decimal>,
+    credit: Option<Credit>,
+    /// The listed user and the community the decision charged under (promotion targets).
+    user: Option<String>,
+    community: Option<String>,
 }
 
 #[derive(Debug)]
@@ -233,8 +239,29 @@ struct Tracked {
     cost_samples: Vec<crate::pricing::CostSample>,
     /// The session user's credit, and how fast the session spends it (per second, from the
     /// last two costs), to stop before the credit is exceeded rather than after.
-    credit: Option<rust_decimal::Decimal>,
+    credit: Option<Credit>,
     spend: Option<(Instant, rust_decimal::Decimal, rust_decimal::Decimal)>,
+    /// The promotions on offer at the session's start, with their uses then: the cost sees
+    /// exactly what the start decided, however long the session runs.
+    offers: Vec<Offered>,
+    /// Who charges here, as the session's promotions target it.
+    party: Party,
+}
+
+/// A promotion with its uses before a session started (that session not included).
+#[derive(Debug, Clone)]
+struct Offered {
+    promotion: std::sync::Arc<Promotion>,
+    used_by_user: u32,
+    used_total: u32,
+}
+
+/// How many sessions got each promotion, site-wide and per user: what the limits count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PromotionUses {
+    pub total: std::collections::HashMap<String, u32>,
+    /// By (promotion id, user id).
+    pub by_user: std::collections::HashMap<(String, String), u32>,
 }
 
 /// UUIDv7 from the wall clock and a seeded generator (the edge seeds it from the OS).
@@ -269,6 +296,9 @@ pub struct Site {
     socket_names: Vec<String>,
     /// Tariffs by id, as central publishes them.
     tariffs: std::collections::HashMap<String, std::sync::Arc<crate::pricing::Tariff>>,
+    /// Promotions in the order central ranks them (the first that applies is used).
+    promotions: Vec<std::sync::Arc<Promotion>>,
+    promotion_uses: PromotionUses,
 }
 
 /// An authorization decision, as central's audit trail records it.
@@ -328,6 +358,8 @@ impl Site {
                 cost_samples: Vec::new(),
                 credit: None,
                 spend: None,
+                offers: Vec::new(),
+                party: Party::default(),
             })
             .collect();
         for r in recovered {
@@ -347,7 +379,16 @@ impl Site {
             time_zone: chrono_tz::UTC,
             socket_names: Vec::new(),
             tariffs: std::collections::HashMap::new(),
+            promotions: Vec::new(),
+            promotion_uses: PromotionUses::default(),
         }
+    }
+
+    /// The promotions sessions starting from now are offered, and how often each was used
+    /// (a session keeps what its start decided).
+    pub fn set_promotions(&mut self, promotions: Vec<Promotion>, uses: PromotionUses) {
+        self.promotions = promotions.into_iter().map(std::sync::Arc::new).collect();
+        self.promotion_uses = uses;
     }
 
     /// The tariffs sessions are priced with (a session keeps the one in force at its start).
@@ -537,6 +578,29 @@ impl Site {
             max_energy_wh(s.setup.max_current_a, since),
         );
         s.phase_since = now.mono;
+        // Its cost goes on from the samples stored, under the tariff and promotion it had.
+        s.cost_samples = r.cost_samples;
+        s.tariff = session
+            .tariff_id
+            .as_ref()
+            .and_then(|t| self.tariffs.get(t).cloned());
+        s.offers = session
+            .promotion_id
+            .as_ref()
+            .and_then(|id| self.promotions.iter().find(|p| p.id == *id))
+            .map(|p| Offered {
+                // It passed its limits at the start: uses since then do not take it away.
+                promotion: p.clone(),
+                used_by_user: 0,
+                used_total: 0,
+            })
+            .into_iter()
+            .collect();
+        s.party = Party {
+            socket: self.socket_names.get(socket).cloned().unwrap_or_default(),
+            communities: vec![],
+            user: session.identity.clone(),
+        };
         if plugged {
             s.view.session = Some(session);
             return vec![];
@@ -563,6 +627,8 @@ impl Site {
         let pending = s.pending.take();
         s.credit = pending.as_ref().and_then(|p| p.credit);
         s.spend = None;
+        let user = pending.as_ref().and_then(|p| p.user.clone());
+        let community = pending.as_ref().and_then(|p| p.community.clone());
         let (token, parent) = pending
             .as_ref()
             .map_or((None, None), |p| (p.token.clone(), p.parent.clone()));
@@ -572,6 +638,8 @@ impl Site {
             .and_then(|t| self.tariffs.get(t).cloned());
         s.cost_samples.clear();
         s.phase_since = now.mono;
+        let promotion_id = self.offer_promotions(socket, user, community, now);
+        let s = &mut self.sockets[socket];
         let session = Session {
             id,
             socket,
@@ -591,12 +659,64 @@ impl Site {
             token,
             parent,
             tariff_id,
+            promotion_id,
             cost: None,
         };
         s.view.session = Some(session);
         let mut effects = vec![self.record(socket, SessionChange::Started, now)];
         effects.extend(self.controls_for(socket, false));
         effects
+    }
+
+    /// Snapshots the promotions on offer for the session starting on `socket` and counts a
+    /// use of the first that applies, whose id is returned.
+    fn offer_promotions(
+        &mut self,
+        socket: SocketIndex,
+        user: Option<String>,
+        community: Option<String>,
+        now: Stamp,
+    ) -> Option<String> {
+        let party = Party {
+            socket: self.socket_names.get(socket).cloned().unwrap_or_default(),
+            communities: community.into_iter().collect(),
+            user: user.clone(),
+        };
+        let local_start = chrono::DateTime::from_timestamp_millis(now.wall_ms)?
+            .with_timezone(&self.time_zone)
+            .naive_local();
+        let uses = &self.promotion_uses;
+        let offers: Vec<Offered> = self
+            .promotions
+            .iter()
+            .map(|p| Offered {
+                promotion: p.clone(),
+                used_by_user: user.as_ref().map_or(0, |u| {
+                    uses.by_user
+                        .get(&(p.id.clone(), u.clone()))
+                        .copied()
+                        .unwrap_or(0)
+                }),
+                used_total: uses.total.get(&p.id).copied().unwrap_or(0),
+            })
+            .collect();
+        let applied = offers
+            .iter()
+            .find(|o| o.offer().refusal(&party, local_start).is_none())
+            .map(|o| o.promotion.id.clone());
+        self.sockets[socket].offers = offers;
+        self.sockets[socket].party = party;
+        if let Some(id) = &applied {
+            *self.promotion_uses.total.entry(id.clone()).or_default() += 1;
+            if let Some(u) = user {
+                *self
+                    .promotion_uses
+                    .by_user
+                    .entry((id.clone(), u))
+                    .or_default() += 1;
+            }
+        }
+        applied
     }
 
     /// The session's record with a new sample, after accruing the current phase. The socket
@@ -621,7 +741,7 @@ impl Site {
             phase: session.phase,
         };
         session.samples += 1;
-        price(s, now, self.time_zone, &self.socket_names);
+        price(s, now, self.time_zone);
         let session = s.view.session.as_ref().expect("still there");
         if let Some(cost) = session.cost.as_ref().map(|c| c.total_incl_tax) {
             let rate = match s.spend {
@@ -702,8 +822,23 @@ impl Site {
         s.view.session = None;
         s.rejected_late = false;
         s.suspended = false;
-        s.credit = None;
+        let credit = s.credit.take();
         s.spend = None;
+        s.offers.clear();
+        // A prepaid balance is spent for good: the user's other running sessions have less
+        // left. (A credit limit bounds running sessions only: it comes back.)
+        if let (Some(Credit::Prepaid(_)), Some(cost)) = (credit, session.cost.as_ref()) {
+            for other in &mut self.sockets {
+                let same_user = other
+                    .view
+                    .session
+                    .as_ref()
+                    .is_some_and(|x| x.identity == session.identity);
+                if let (true, Some(Credit::Prepaid(left))) = (same_user, other.credit.as_mut()) {
+                    *left -= cost.total_incl_tax;
+                }
+            }
+        }
         let mut effects = vec![Effect::Session {
             session,
             change: SessionChange::Ended,
@@ -775,6 +910,8 @@ impl Site {
                     parent: None,
                     tariff: None,
                     credit: None,
+                    user: None,
+                    community: None,
                 });
                 // A vehicle already plugged starts at once.
                 if presence(&s.view.readings, s.setup.rules).plugged && s.last_poll.is_some() {
@@ -910,11 +1047,9 @@ impl Site {
                 token: Some(token.clone()),
                 parent: grant.parent.clone(),
                 tariff: grant.tariff.clone(),
-                credit: found
-                    .user
-                    .as_ref()
-                    .and_then(|u| u.credit)
-                    .map(|c| c.amount()),
+                credit: found.user.as_ref().and_then(|u| u.credit),
+                user: grant.user.clone(),
+                community: grant.community.clone(),
             });
             // A vehicle already plugged here takes the authorization at once.
             if presence(&s.view.readings, s.setup.rules).plugged && s.last_poll.is_some() {
@@ -1015,7 +1150,7 @@ impl Site {
                 })
             })
             .sum();
-        if projected < credit {
+        if projected < credit.amount() {
             return vec![];
         }
         let mine: Vec<SocketIndex> = (0..self.sockets.len())
@@ -1147,7 +1282,7 @@ fn local_weekday_minute(tz: chrono_tz::Tz, wall_ms: i64) -> (usize, u16) {
 
 /// Recomputes the running cost of `s`'s session after a new sample (a pure function of the
 /// tariff and the samples: the same code as `sitegate tariff quote`).
-fn price(s: &mut Tracked, now: Stamp, tz: chrono_tz::Tz, names: &[String]) {
+fn price(s: &mut Tracked, now: Stamp, tz: chrono_tz::Tz) {
     let Some(session) = s.view.session.as_mut() else {
         return;
     };
@@ -1178,18 +1313,25 @@ fn price(s: &mut Tracked, now: Stamp, tz: chrono_tz::Tz, names: &[String]) {
             .stopped
             .and_then(|t| chrono::DateTime::from_timestamp_millis(t.wall_ms))
             .map(|t| t.max(at)),
-        party: crate::pricing::Party {
-            socket: names.get(session.socket).cloned().unwrap_or_default(),
-            communities: vec![],
-            user: session.identity.clone(),
-        },
+        party: s.party.clone(),
     };
-    if let Ok(b) = crate::pricing::cost(&tariff, &input, &[]) {
+    let offers: Vec<Offer<'_>> = s.offers.iter().map(Offered::offer).collect();
+    if let Ok(b) = crate::pricing::cost(&tariff, &input, &offers) {
         session.cost = Some(crate::core::session::Cost {
             currency: b.currency.clone(),
             total_excl_tax: b.total_excl_tax,
             total_incl_tax: b.total_incl_tax,
             breakdown: crate::pricing::cli::to_json(&b, tz).to_string(),
         });
+    }
+}
+
+impl Offered {
+    fn offer(&self) -> Offer<'_> {
+        Offer {
+            promotion: &self.promotion,
+            used_by_user: self.used_by_user,
+            used_total: self.used_total,
+        }
     }
 }

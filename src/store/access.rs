@@ -91,32 +91,59 @@ pub fn lookup(conn: &Connection, token: &IdToken) -> Result<Lookup, StoreError> 
     })
 }
 
+/// The user as listed; a prepaid balance comes less what the user's sessions that ended here
+/// since it was received cost (central's balance cannot include them yet: offline, that is the
+/// only way to spend it once).
 fn user(conn: &Connection, id: &str) -> Result<Option<User>, StoreError> {
-    Ok(conn
+    let found = conn
         .prepare_cached(
-            "SELECT id, name, role, socket_access, communities, active_until_ms, blocked, credit_kind, credit_amount
+            "SELECT id, name, role, socket_access, communities, active_until_ms, blocked, credit_kind, credit_amount, credit_synced_ms
              FROM access_users WHERE id = ?1",
         )?
         .query_row([id], |r| {
             let credit_amount: Option<String> = r.get(8)?;
             let amount = credit_amount.and_then(|a| a.parse::<Decimal>().ok());
+            let synced_ms: Option<i64> = r.get(9)?;
             let credit = match (r.get::<_, Option<String>>(7)?.as_deref(), amount) {
                 (Some("limit"), Some(a)) => Some(Credit::Limit(a)),
                 (Some("prepaid"), Some(a)) => Some(Credit::Prepaid(a)),
                 _ => None,
             };
-            Ok(User {
+                        let user = User {
                 id: r.get(0)?,
                 name: r.get(1)?,
                 role: if r.get::<_, String>(2)? == "manager" { Role::Manager } else { Role::Individual },
                 socket_access: r.get(3)?,
                 communities: parse_list(&r.get::<_, String>(4)?),
                 active_until_ms: r.get(5)?,
-                blocked: r.get(6)?,
-                credit,
-            })
+                                blocked: r.get(6)?,
+                                credit,
+            };
+            Ok((user, synced_ms))
         })
-        .optional()?)
+        .optional()?;
+    let Some((mut user, synced_ms)) = found else {
+        return Ok(None);
+    };
+    if let Some(Credit::Prepaid(balance)) = user.credit {
+        let spent = spent_since(conn, &user.id, synced_ms.unwrap_or(i64::MIN))?;
+        user.credit = Some(Credit::Prepaid(balance - spent));
+    }
+    Ok(Some(user))
+}
+
+/// What the user's sessions that ended at or after `since_ms` cost, tax included.
+pub fn spent_since(conn: &Connection, user: &str, since_ms: i64) -> Result<Decimal, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT total_cost FROM sessions
+         WHERE identity = ?1 AND stopped_ms >= ?2 AND total_cost IS NOT NULL",
+    )?;
+    let costs = stmt.query_map(params![user, since_ms], |r| r.get::<_, String>(0))?;
+    let mut spent = Decimal::ZERO;
+    for cost in costs {
+        spent += cost?.parse::<Decimal>().unwrap_or_default();
+    }
+    Ok(spent)
 }
 
 /// The site rules and the list's version (0 and empty rules when no list was ever received).
@@ -147,15 +174,20 @@ pub fn list_version(conn: &Connection) -> Result<u64, StoreError> {
     Ok(v.unwrap_or(0) as u64)
 }
 
-fn insert_user(tx: &Transaction<'_>, table: &str, u: &User) -> Result<(), StoreError> {
+fn insert_user(
+    tx: &Transaction<'_>,
+    table: &str,
+    u: &User,
+    synced_ms: i64,
+) -> Result<(), StoreError> {
     let (kind, amount) = match u.credit {
         Some(Credit::Limit(a)) => (Some("limit"), Some(a.to_string())),
         Some(Credit::Prepaid(a)) => (Some("prepaid"), Some(a.to_string())),
         None => (None, None),
     };
     tx.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO {table} (id, name, role, socket_access, communities, active_until_ms, blocked, credit_kind, credit_amount)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        "INSERT OR REPLACE INTO {table} (id, name, role, socket_access, communities, active_until_ms, blocked, credit_kind, credit_amount, credit_synced_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
     ))?
     .execute(params![
         u.id,
@@ -165,8 +197,9 @@ fn insert_user(tx: &Transaction<'_>, table: &str, u: &User) -> Result<(), StoreE
         json_list(&u.communities),
         u.active_until_ms,
         u.blocked,
-        kind,
+                kind,
         amount,
+        synced_ms,
     ])?;
     Ok(())
 }
@@ -212,9 +245,10 @@ pub(super) fn stage_chunk(
     tx: &Transaction<'_>,
     users: &[User],
     tokens: &[(IdToken, TokenEntry)],
+    now_ms: i64,
 ) -> Result<(), StoreError> {
     for u in users {
-        insert_user(tx, "access_users_staging", u)?;
+        insert_user(tx, "access_users_staging", u, now_ms)?;
     }
     for (t, e) in tokens {
         insert_token(tx, "access_tokens_staging", t, e, false)?;
@@ -271,6 +305,7 @@ pub(super) fn apply_diff(
     rules: Option<&SiteRules>,
     users: &[UserChange],
     tokens: &[TokenChange],
+    now_ms: i64,
 ) -> Result<(), StoreError> {
     let current = {
         let v: Option<i64> = tx
@@ -296,7 +331,7 @@ pub(super) fn apply_diff(
     }
     for (id, u) in users {
         match u {
-            Some(u) => insert_user(tx, "access_users", u)?,
+            Some(u) => insert_user(tx, "access_users", u, now_ms)?,
             None => {
                 tx.execute("DELETE FROM access_users WHERE id = ?1", [id])?;
             }
@@ -505,5 +540,78 @@ pub fn tariffs(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
     Ok(conn
         .prepare("SELECT id, tariff FROM tariffs ORDER BY id")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// The version of a published set (`tariffs` or `promotions`); 0 when none was received.
+pub fn published_version(conn: &Connection, kind: &str) -> Result<u64, StoreError> {
+    let v: Option<i64> = conn
+        .query_row(
+            "SELECT version FROM published WHERE kind = ?1",
+            [kind],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(v.unwrap_or(0) as u64)
+}
+
+/// Replaces a published set (the `tariffs` or `promotions` table, rows in the given order)
+/// when `version` is above the current one.
+pub(super) fn replace_published(
+    tx: &Transaction<'_>,
+    kind: &str,
+    version: u64,
+    rows: &[(String, String)],
+) -> Result<(), StoreError> {
+    let current = published_version(tx, kind)?;
+    if version <= current {
+        return Err(StoreError::VersionMismatch {
+            current,
+            offered: version,
+        });
+    }
+    let (delete, insert) = match kind {
+        "tariffs" => (
+            "DELETE FROM tariffs",
+            "INSERT INTO tariffs (id, tariff) VALUES (?1, ?2)",
+        ),
+        _ => (
+            "DELETE FROM promotions",
+            "INSERT INTO promotions (id, promotion) VALUES (?1, ?2)",
+        ),
+    };
+    tx.execute(delete, [])?;
+    let mut seen = std::collections::HashSet::new();
+    for (id, json) in rows {
+        if !seen.insert(id) {
+            return Err(StoreError::Rejected(format!(
+                "{kind}: id {id} appears twice"
+            )));
+        }
+        tx.execute(insert, params![id, json])?;
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO published (kind, version) VALUES (?1, ?2)",
+        params![kind, version as i64],
+    )?;
+    Ok(())
+}
+
+/// The published promotions' JSON, in central's order (the first that applies is used).
+pub fn promotions(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(conn
+        .prepare("SELECT id, promotion FROM promotions ORDER BY position")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// How many sessions got each promotion: (promotion, user or `None`, count).
+pub fn promotion_uses(conn: &Connection) -> Result<Vec<(String, Option<String>, u32)>, StoreError> {
+    Ok(conn
+        .prepare(
+            "SELECT promotion_id, identity, count(*) FROM sessions
+             WHERE promotion_id IS NOT NULL GROUP BY promotion_id, identity",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?)
 }

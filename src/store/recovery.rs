@@ -21,7 +21,7 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
     let mut recovered = Vec::new();
     let mut stmt = conn.prepare(
         "SELECT id, socket_id, identity, auth_method, started_ms, started_trusted, meter_start_wh,
-                energy_wh, charging_ms, idle_ms, offline, token, parent, tariff_id
+                energy_wh, charging_ms, idle_ms, offline, token, parent, tariff_id, promotion_id
          FROM sessions WHERE stopped_ms IS NULL ORDER BY started_ms",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -40,6 +40,7 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
             r.get::<_, Option<String>>(11)?,
             r.get::<_, Option<String>>(12)?,
             r.get::<_, Option<String>>(13)?,
+            r.get::<_, Option<String>>(14)?,
         ))
     })?;
     for row in rows {
@@ -58,6 +59,7 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
             token,
             parent,
             tariff_id,
+            promotion_id,
         ) = row?;
         let Some(socket) = setup.socket_ids.iter().position(|s| *s == socket_id) else {
             log::warn!(
@@ -125,12 +127,7 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
             meter,
             charging: Duration::from_millis(charging.max(0) as u64),
             idle: Duration::from_millis(idle.max(0) as u64),
-            phase: match phase.as_str() {
-                "charging" => Phase::Charging,
-                "suspended" => Phase::Suspended,
-                "lost" => Phase::Lost,
-                _ => Phase::Idle,
-            },
+            phase: phase_named(&phase),
             stop_reason: None,
             offline,
             failed: None,
@@ -138,11 +135,14 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
             token: token.and_then(|t| crate::core::access::IdToken::new(&t)),
             parent,
             tariff_id,
+            promotion_id,
             cost: None,
         };
+        let cost_samples = cost_samples(conn, &session.id.to_string(), started_ms)?;
         recovered.push(Recovered {
             session,
             last_sample,
+            cost_samples,
         });
     }
     Ok(Startup {
@@ -150,4 +150,47 @@ pub fn load(conn: &Connection, setup: &StoreSetup) -> Result<Startup, StoreError
         out_of_service,
         backup: None,
     })
+}
+
+/// An open session's samples as its cost needs them (time, energy, phase), in order.
+fn cost_samples(
+    conn: &Connection,
+    session: &str,
+    started_ms: i64,
+) -> Result<Vec<crate::pricing::CostSample>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at_ms, energy_wh, phase FROM samples
+         WHERE at_ms >= ?2 AND session_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![session, started_ms], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, f64>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut samples = Vec::new();
+    for row in rows {
+        let (at_ms, energy_wh, phase) = row?;
+        let Some(at) = chrono::DateTime::from_timestamp_millis(at_ms) else {
+            continue;
+        };
+        samples.push(crate::pricing::CostSample {
+            at,
+            energy_wh: rust_decimal::Decimal::from_f64_retain(energy_wh)
+                .unwrap_or_default()
+                .round_dp(3),
+            phase: phase_named(&phase),
+        });
+    }
+    Ok(samples)
+}
+
+fn phase_named(name: &str) -> Phase {
+    match name {
+        "charging" => Phase::Charging,
+        "suspended" => Phase::Suspended,
+        "lost" => Phase::Lost,
+        _ => Phase::Idle,
+    }
 }

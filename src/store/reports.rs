@@ -453,3 +453,11 @@ fn parse_cost(session: &str, text: &str) -> Result<Decimal, ReportError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The store's counters (what was dropped, refused or raised), by name.
+pub fn counters(conn: &Connection) -> Result<Vec<(String, i64)>, super::StoreError> {
+    Ok(conn
+        .prepare("SELECT name, value FROM counters ORDER BY name")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?)
+}

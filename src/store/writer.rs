@@ -111,8 +111,18 @@ pub enum Write {
     },
     /// An authorization decision for central's audit trail (never dropped).
     Audit(Box<crate::core::site::Audit>),
-    /// The published tariffs (JSON by id), replacing all.
-    Tariffs(Vec<(String, String)>),
+    /// The published tariffs (JSON by id), replacing all; refused unless `version` is above
+    /// the current one.
+    Tariffs {
+        version: u64,
+        tariffs: Vec<(String, String)>,
+    },
+    /// The published promotions (JSON by id, in central's order), replacing all; refused unless
+    /// `version` is above the current one.
+    Promotions {
+        version: u64,
+        promotions: Vec<(String, String)>,
+    },
     /// Central's answer for a token not on the list.
     CacheAnswer {
         token: IdToken,
@@ -135,7 +145,8 @@ impl Write {
                 | Write::AccessListCommit { .. }
                 | Write::AccessListDiff { .. }
                 | Write::CacheAnswer { .. }
-                | Write::Tariffs(_)
+                | Write::Tariffs { .. }
+                | Write::Promotions { .. }
         )
     }
 
@@ -294,6 +305,17 @@ impl Writer {
             };
             if first.0.iter().any(Write::alone) {
                 let result = self.commit(first.0.iter());
+                if matches!(
+                    result,
+                    Err(StoreError::Rejected(_) | StoreError::VersionMismatch { .. })
+                ) {
+                    // Refused for its content: counted where the status page and metrics read.
+                    let _ = self.conn.execute(
+                        "INSERT INTO counters (name, value) VALUES ('refused_updates', 1)
+                         ON CONFLICT(name) DO UPDATE SET value = value + 1",
+                        [],
+                    );
+                }
                 let _ = first.1.send(result);
                 continue;
             }
@@ -586,24 +608,24 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
                 &body,
             )?;
         }
-        Write::Tariffs(all) => {
-            tx.execute("DELETE FROM tariffs", [])?;
-            for (id, json) in all {
-                tx.execute(
-                    "INSERT INTO tariffs (id, tariff) VALUES (?1, ?2)",
-                    params![id, json],
-                )?;
-            }
+        Write::Tariffs { version, tariffs } => {
+            access::replace_published(tx, "tariffs", *version, tariffs)?
         }
+        Write::Promotions {
+            version,
+            promotions,
+        } => access::replace_published(tx, "promotions", *version, promotions)?,
         Write::AccessListBegin => access::stage_begin(tx)?,
-        Write::AccessListChunk { users, tokens } => access::stage_chunk(tx, users, tokens)?,
+        Write::AccessListChunk { users, tokens } => {
+            access::stage_chunk(tx, users, tokens, wall_now_ms())?
+        }
         Write::AccessListCommit { version, rules } => access::stage_commit(tx, *version, rules)?,
         Write::AccessListDiff {
             version,
             rules,
             users,
             tokens,
-        } => access::apply_diff(tx, *version, rules.as_deref(), users, tokens)?,
+        } => access::apply_diff(tx, *version, rules.as_deref(), users, tokens, wall_now_ms())?,
         Write::CacheAnswer {
             token,
             entry,
@@ -625,10 +647,10 @@ fn upsert_session(
              started_ms, started_trusted, started_run, started_mono_ms, started_local,
              stopped_ms, stopped_trusted, stopped_run, stopped_mono_ms, stopped_local,
              meter_start_wh, meter_stop_wh, energy_wh, charging_ms, idle_ms,
-             stop_reason, offline, failed_reason, token, parent, tariff_id,
-             currency, total_cost, cost_breakdown)
+                          stop_reason, offline, failed_reason, token, parent, tariff_id,
+             currency, total_cost, cost_breakdown, promotion_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,
-                 ?26, ?27, ?28)
+                 ?26, ?27, ?28, ?29)
          ON CONFLICT(id) DO UPDATE SET
              started_ms = ?5, started_trusted = ?6, started_local = ?9,
              stopped_ms = ?10, stopped_trusted = ?11, stopped_run = ?12, stopped_mono_ms = ?13, stopped_local = ?14,
@@ -662,7 +684,8 @@ fn upsert_session(
             s.tariff_id,
             s.cost.as_ref().map(|c| c.currency.as_str()),
             s.cost.as_ref().map(|c| c.total_incl_tax.to_string()),
-            s.cost.as_ref().map(|c| c.breakdown.as_str()),
+                        s.cost.as_ref().map(|c| c.breakdown.as_str()),
+            s.promotion_id,
         ],
     )?;
     Ok(())
@@ -724,3 +747,11 @@ fn correct_times(tx: &Transaction<'_>, setup: &StoreSetup, at: &Stamp) -> Result
 
 /// How long the writer may take to finish when the daemon stops.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// When a user's credit was received. The writer stamps it itself: it is the moment the
+/// balance starts to be spent from at the site, whoever sent it.
+fn wall_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

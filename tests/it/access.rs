@@ -260,3 +260,121 @@ async fn the_cache_keeps_central_answers_but_never_for_listed_tokens() {
     drop(handle);
     thread.join().unwrap();
 }
+
+/// A session of `user` that ended at `stopped_ms` and cost `cost`, as the writer leaves it.
+fn ended_session(conn: &Connection, id: &str, user: &str, stopped_ms: i64, cost: &str) {
+    conn.execute(
+        "INSERT INTO sessions (id, socket_id, identity, auth_method, started_ms, started_trusted,
+             started_run, started_mono_ms, started_local, stopped_ms, meter_start_wh, offline,
+             total_cost)
+         VALUES (?1, 'p1', ?2, 'local_list', ?3, 1, 'run', 0, '2026-11-22 10:00:00', ?4, 0, 1, ?5)",
+        rusqlite::params![id, user, stopped_ms - 3_600_000, stopped_ms, cost],
+    )
+    .unwrap();
+}
+
+fn prepaid_left(dir: &std::path::Path, token: &str) -> Option<Credit> {
+    store::access::lookup(&reader(dir), &tok(token))
+        .unwrap()
+        .user
+        .and_then(|u| u.credit)
+}
+
+#[tokio::test]
+async fn offline_a_prepaid_balance_is_the_synced_one_less_what_ended_here_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let (handle, _, thread) = StoreHandle::start(setup(dir.path())).unwrap();
+    full_list(&handle, 1, &["ann", "ben"]).await.unwrap();
+    let synced = chrono::Utc::now().timestamp_millis();
+    let writable = store::open_writer(&dir.path().join(store::DB_FILE))
+        .unwrap()
+        .0;
+    // Before the balance was synced: central counted it already.
+    ended_session(&writable, "s-old", "ann", synced - 60_000, "5.00");
+    // Since: spent at the site, unknown to central's balance.
+    ended_session(&writable, "s-1", "ann", synced + 60_000, "4.20");
+    ended_session(&writable, "s-2", "ben", synced + 60_000, "1.00");
+    let d = |cents| Some(Credit::Prepaid(rust_decimal::Decimal::new(cents, 2)));
+    assert_eq!(prepaid_left(dir.path(), "ann-card"), d(830), "12.50 - 4.20");
+    assert_eq!(prepaid_left(dir.path(), "ben-card"), d(1150));
+    // Central's next balance includes that session: nothing is subtracted twice.
+    let ann = User {
+        credit: Some(Credit::Prepaid(rust_decimal::Decimal::new(830, 2))),
+        ..user("ann")
+    };
+    // (The session ended before the new balance was made.)
+    writable
+        .execute(
+            "UPDATE sessions SET stopped_ms = ?1 WHERE id = 's-1'",
+            [synced - 1],
+        )
+        .unwrap();
+    handle
+        .apply(vec![Write::AccessListDiff {
+            version: 2,
+            rules: None,
+            users: vec![("ann".into(), Some(ann))],
+            tokens: vec![],
+        }])
+        .await
+        .unwrap();
+    assert_eq!(prepaid_left(dir.path(), "ann-card"), d(830));
+    drop(handle);
+    thread.join().unwrap();
+}
+
+#[tokio::test]
+async fn tariffs_and_promotions_keep_their_version_order_and_refusals_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (handle, _, thread) = StoreHandle::start(setup(dir.path())).unwrap();
+    let promotions = |version| Write::Promotions {
+        version,
+        promotions: vec![("zeta".into(), "{}".into()), ("alpha".into(), "{}".into())],
+    };
+    handle.apply(vec![promotions(3)]).await.unwrap();
+    let stale = handle.apply(vec![promotions(3)]).await.unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            StoreError::VersionMismatch {
+                current: 3,
+                offered: 3
+            }
+        ),
+        "{stale}"
+    );
+    let twice = Write::Tariffs {
+        version: 1,
+        tariffs: vec![("t".into(), "{}".into()), ("t".into(), "{}".into())],
+    };
+    assert!(matches!(
+        handle.apply(vec![twice]).await,
+        Err(StoreError::Rejected(_))
+    ));
+    let conn = reader(dir.path());
+    let order: Vec<String> = store::access::promotions(&conn)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        order,
+        ["zeta", "alpha"],
+        "central's order: the first that applies wins"
+    );
+    assert_eq!(
+        store::access::published_version(&conn, "promotions").unwrap(),
+        3
+    );
+    assert_eq!(
+        store::access::published_version(&conn, "tariffs").unwrap(),
+        0
+    );
+    let counters = store::reports::counters(&conn).unwrap();
+    assert!(
+        counters.contains(&("refused_updates".into(), 2)),
+        "{counters:?}"
+    );
+    drop(handle);
+    thread.join().unwrap();
+}

@@ -165,7 +165,7 @@ async fn running_out_of_credit_stops_the_relay() {
                 };
                 handle.apply(vec![diff]).await.unwrap();
                 let tariff = r#"{"id":"standard","currency":"EUR","energy":{"prices":[{"price_kwh":"10.00"}]}}"#;
-                handle.apply(vec![Write::Tariffs(vec![("standard".into(), tariff.into())])]).await.unwrap();
+                handle.apply(vec![Write::Tariffs { version: 1, tariffs: vec![("standard".into(), tariff.into())] }]).await.unwrap();
                 drop(handle);
                 thread.join().unwrap();
             });

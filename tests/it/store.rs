@@ -43,6 +43,7 @@ fn session(at: Stamp) -> Session {
         token: None,
         parent: None,
         tariff_id: None,
+        promotion_id: None,
         cost: None,
     }
 }

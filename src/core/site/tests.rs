@@ -305,6 +305,7 @@ fn after_a_restart_a_session_resumes_if_the_vehicle_is_there_else_closes_with_po
             token: None,
             parent: None,
             tariff_id: None,
+            promotion_id: None,
             cost: None,
         };
         let last_sample = Some(clock.now);
@@ -315,6 +316,7 @@ fn after_a_restart_a_session_resumes_if_the_vehicle_is_there_else_closes_with_po
             vec![Recovered {
                 session,
                 last_sample,
+                cost_samples: vec![],
             }],
             ids,
             clock.now,
@@ -817,4 +819,152 @@ fn a_session_stops_before_its_running_cost_passes_the_users_credit() {
         cost >= rust_decimal::Decimal::new(90, 2),
         "and not long before: {cost}"
     );
+}
+
+/// A free socket priced at 0.25 per kWh + 20 % VAT, with one promotion on offer.
+fn priced_site_with_promotion(promotion: &str, uses: PromotionUses) -> (Site, Clock) {
+    let (mut site, clock) = site(true);
+    site.set_tariffs(vec![
+        crate::pricing::parse_tariff(
+            r#"{"id":"t","currency":"EUR","energy":{"prices":[{"price_kwh":"0.25"}]},
+                "taxes":[{"name":"VAT","percent":20}]}"#,
+        )
+        .unwrap(),
+    ]);
+    site.set_promotions(
+        vec![crate::pricing::parse_promotion(promotion).unwrap()],
+        uses,
+    );
+    let mut rules = crate::core::access::SiteRules::empty();
+    rules.site.tariff = Some("t".into());
+    site.set_access(
+        vec!["p1".into()],
+        rules,
+        Default::default(),
+        chrono_tz::Europe::Paris,
+    );
+    site.start();
+    (site, clock)
+}
+
+/// Plugs in, delivers `kwh`, unplugs: the ended session.
+fn charge(site: &mut Site, clock: &mut Clock, meter: &mut f64, kwh: f64) -> Session {
+    site.handle(polled(socket(false, 0.0, *meter)), clock.advance(5));
+    site.handle(polled(socket(true, 7000.0, *meter)), clock.advance(5));
+    *meter += kwh * 1000.0;
+    site.handle(polled(socket(true, 7000.0, *meter)), clock.advance(3600));
+    let ended = site.handle(polled(socket(false, 0.0, *meter)), clock.advance(5));
+    sessions(&ended)
+        .into_iter()
+        .find(|(c, _)| *c == SessionChange::Ended)
+        .expect("unplugging ends the session")
+        .1
+}
+
+const FIRST_5_KWH_FREE_ONCE: &str = r#"{"id":"welcome","first_day":"2000-01-01",
+    "last_day":"2100-12-31","action":{"free_kwh":5},"limit_total":1}"#;
+
+#[test]
+fn a_promotion_applies_at_the_start_within_its_limit_and_shows_in_the_breakdown() {
+    let (mut site, mut clock) =
+        priced_site_with_promotion(FIRST_5_KWH_FREE_ONCE, PromotionUses::default());
+    let mut meter = 1000.0;
+    let first = charge(&mut site, &mut clock, &mut meter, 10.0);
+    let second = charge(&mut site, &mut clock, &mut meter, 10.0);
+    // 10 kWh at 0.25 = 2.50, the first 5 kWh free: 1.25, plus VAT = 1.50. Then the limit of
+    // one use site-wide is reached: the second pays 3.00.
+    let summary = |s: &Session| {
+        (
+            s.promotion_id.clone(),
+            s.cost.as_ref().unwrap().total_incl_tax.to_string(),
+        )
+    };
+    assert_eq!(summary(&first), (Some("welcome".into()), "1.50".into()));
+    assert_eq!(summary(&second), (None, "3.00".into()));
+    let breakdown = &first.cost.as_ref().unwrap().breakdown;
+    assert!(breakdown.contains("welcome"), "{breakdown}");
+}
+
+#[test]
+fn promotion_uses_counted_before_a_restart_still_count() {
+    let mut uses = PromotionUses::default();
+    uses.total.insert("welcome".into(), 1);
+    let (mut site, mut clock) = priced_site_with_promotion(FIRST_5_KWH_FREE_ONCE, uses);
+    let mut meter = 1000.0;
+    let s = charge(&mut site, &mut clock, &mut meter, 10.0);
+    assert_eq!(s.promotion_id, None);
+    assert_eq!(s.cost.unwrap().total_incl_tax.to_string(), "3.00");
+}
+
+#[test]
+fn a_recovered_session_keeps_its_tariff_and_the_energy_priced_before_the_restart() {
+    let (mut site, mut clock) =
+        priced_site_with_promotion(FIRST_5_KWH_FREE_ONCE, PromotionUses::default());
+    let mut meter = 1000.0;
+    site.handle(polled(socket(false, 0.0, meter)), clock.advance(5));
+    site.handle(polled(socket(true, 7000.0, meter)), clock.advance(5));
+    meter += 4000.0;
+    let running = site.handle(polled(socket(true, 7000.0, meter)), clock.advance(1800));
+    let running = site
+        .handle(Event::Tick, clock.advance(60))
+        .into_iter()
+        .chain(running)
+        .collect::<Vec<_>>();
+    let (_, before) = sessions(&running).pop().unwrap();
+    assert_eq!(before.promotion_id.as_deref(), Some("welcome"));
+    // sitegate restarts: the session and its samples come back from the database.
+    let samples: Vec<crate::pricing::CostSample> = vec![
+        crate::pricing::CostSample {
+            at: chrono::DateTime::from_timestamp_millis(before.started.wall_ms).unwrap(),
+            energy_wh: rust_decimal::Decimal::ZERO,
+            phase: Phase::Charging,
+        },
+        crate::pricing::CostSample {
+            at: chrono::DateTime::from_timestamp_millis(clock.now.wall_ms).unwrap(),
+            energy_wh: rust_decimal::Decimal::from(4000),
+            phase: Phase::Charging,
+        },
+    ];
+    let mut restarted = Site::new(
+        vec![socket_setup(true)],
+        SessionRules::default(),
+        vec![Recovered {
+            session: before,
+            last_sample: Some(clock.now),
+            cost_samples: samples,
+        }],
+        IdGen::new(8),
+        clock.now,
+    );
+    restarted.set_tariffs(vec![
+        crate::pricing::parse_tariff(
+            r#"{"id":"t","currency":"EUR","energy":{"prices":[{"price_kwh":"0.25"}]},
+                "taxes":[{"name":"VAT","percent":20}]}"#,
+        )
+        .unwrap(),
+    ]);
+    // The promotion's only use went to this very session: it keeps it.
+    let mut uses = PromotionUses::default();
+    uses.total.insert("welcome".into(), 1);
+    restarted.set_promotions(
+        vec![crate::pricing::parse_promotion(FIRST_5_KWH_FREE_ONCE).unwrap()],
+        uses,
+    );
+    restarted.set_access(
+        vec!["p1".into()],
+        crate::core::access::SiteRules::empty(),
+        Default::default(),
+        chrono_tz::Europe::Paris,
+    );
+    restarted.start();
+    restarted.handle(polled(socket(true, 7000.0, meter)), clock.advance(5));
+    meter += 6000.0;
+    restarted.handle(polled(socket(true, 7000.0, meter)), clock.advance(1800));
+    let ended = restarted.handle(polled(socket(false, 0.0, meter)), clock.advance(5));
+    let (_, s) = sessions(&ended)
+        .into_iter()
+        .find(|(c, _)| *c == SessionChange::Ended)
+        .unwrap();
+    // 10 kWh in all, 4 before the restart: 2.50 - 1.25 free = 1.25, + VAT = 1.50.
+    assert_eq!(s.cost.unwrap().total_incl_tax.to_string(), "1.50");
 }
