@@ -52,8 +52,15 @@ pub enum Event {
         token: IdToken,
         found: Box<Lookup>,
     },
-    /// The access list's site rules changed (a new list, or at start).
+        /// The access list's site rules changed (a new list, or at start).
     AccessRules(Box<SiteRules>),
+    /// Central published new tariffs: sessions starting from now use them.
+    Tariffs(Vec<crate::pricing::Tariff>),
+    /// Central published new promotions: offered to sessions starting from now (uses counted
+    /// so far are kept).
+    Promotions(Vec<Promotion>),
+    /// Central changed the OCPP offline policy.
+    Policy(OfflinePolicy),
 }
 
 /// What managers, central and (later) badge readers ask of the site.
@@ -464,7 +471,13 @@ impl Site {
                 token,
                 found,
             } => effects.extend(self.badge(&sockets, token, &found, now)),
-            Event::AccessRules(rules) => self.access = *rules,
+                        Event::AccessRules(rules) => self.access = *rules,
+            Event::Tariffs(tariffs) => self.set_tariffs(tariffs),
+            Event::Promotions(promotions) => {
+                let uses = std::mem::take(&mut self.promotion_uses);
+                self.set_promotions(promotions, uses);
+            }
+            Event::Policy(policy) => self.policy = policy,
             _ => {}
         }
         effects

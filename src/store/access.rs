@@ -615,3 +615,33 @@ pub fn promotion_uses(conn: &Connection) -> Result<Vec<(String, Option<String>, 
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?)
 }
+
+/// Central's site configuration and its version, when one was received.
+pub fn central_config(conn: &Connection) -> Result<Option<(u64, String)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT version, config FROM central_config WHERE id = 1",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+pub(super) fn save_central_config(
+    tx: &Transaction<'_>,
+    version: u64,
+    config: &str,
+) -> Result<(), StoreError> {
+    let current = central_config(tx)?.map_or(0, |(v, _)| v);
+    if version <= current {
+        return Err(StoreError::VersionMismatch {
+            current,
+            offered: version,
+        });
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO central_config (id, version, config) VALUES (1, ?1, ?2)",
+        params![version as i64, config],
+    )?;
+    Ok(())
+}

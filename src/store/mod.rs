@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod migrations;
+pub mod outbox;
 mod payload;
 mod recovery;
 pub mod reports;

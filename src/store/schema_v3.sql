@@ -24,3 +24,17 @@ CREATE INDEX sessions_by_promotion ON sessions(promotion_id, identity) WHERE pro
 ALTER TABLE access_users ADD COLUMN credit_synced_ms INTEGER;
 ALTER TABLE access_users_staging ADD COLUMN credit_synced_ms INTEGER;
 CREATE INDEX sessions_by_identity_stop ON sessions(identity, stopped_ms) WHERE stopped_ms IS NOT NULL;
+
+-- Commands from central already executed (or refused), remembered until their expiry so that
+-- a second copy is answered `duplicate` and never executed twice, restarts included.
+CREATE TABLE commands_seen (
+    id          TEXT PRIMARY KEY,
+    expires_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Central's site configuration (policies), with its version; it overrides the config file's.
+CREATE TABLE central_config (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    version  INTEGER NOT NULL,
+    config   TEXT NOT NULL
+);

@@ -123,6 +123,22 @@ pub enum Write {
         version: u64,
         promotions: Vec<(String, String)>,
     },
+        /// Central has every record of `stream` up to `upto`: they leave the site.
+    Acknowledged {
+        stream: super::outbox::Stream,
+        upto: u64,
+    },
+    /// A command from central, remembered until its expiry; refused (`Rejected`) when seen.
+    CommandSeen {
+        id: String,
+        expires_ms: i64,
+        now_ms: i64,
+    },
+    /// Central's site configuration (JSON), refused unless `version` is above the current one.
+    CentralConfig {
+        version: u64,
+        config: String,
+    },
     /// Central's answer for a token not on the list.
     CacheAnswer {
         token: IdToken,
@@ -146,7 +162,9 @@ impl Write {
                 | Write::AccessListDiff { .. }
                 | Write::CacheAnswer { .. }
                 | Write::Tariffs { .. }
-                | Write::Promotions { .. }
+                                | Write::Promotions { .. }
+                | Write::CommandSeen { .. }
+                | Write::CentralConfig { .. }
         )
     }
 
@@ -225,6 +243,8 @@ type Reply = oneshot::Sender<Result<(), StoreError>>;
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: mpsc::Sender<(Vec<Write>, Reply)>,
+    /// Counts commits: whoever ships what was committed (the uplink) waits on it.
+    commits: tokio::sync::watch::Receiver<u64>,
 }
 
 impl StoreHandle {
@@ -243,18 +263,20 @@ impl StoreHandle {
         }
         let mut startup = recovery::load(&conn, &setup)?;
         startup.backup = backup;
-        let (tx, rx) = mpsc::channel(64);
+                let (tx, rx) = mpsc::channel(64);
+        let (commits_tx, commits) = tokio::sync::watch::channel(0);
         let thread = std::thread::Builder::new()
             .name("store".into())
             .spawn(move || {
-                Writer {
+                                Writer {
                     conn,
                     setup,
                     low_disk: false,
+                    commits: commits_tx,
                 }
                 .run(rx)
             })?;
-        Ok((StoreHandle { tx }, startup, thread))
+        Ok((StoreHandle { tx, commits }, startup, thread))
     }
 
     /// Replaces the access list by one small enough for a single chunk (the demo, tests; a
@@ -276,6 +298,11 @@ impl StoreHandle {
         .await
     }
 
+        /// Changes after every commit (a new outbox record may be there).
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.clone()
+    }
+
     /// Commits `writes` in one transaction; returns once they are durable.
     pub async fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         if writes.is_empty() {
@@ -294,6 +321,7 @@ struct Writer {
     conn: Connection,
     setup: StoreSetup,
     low_disk: bool,
+    commits: tokio::sync::watch::Sender<u64>,
 }
 
 impl Writer {
@@ -372,7 +400,8 @@ impl Writer {
         if dropped > 0 {
             bump(&tx, "dropped_low_disk", dropped)?;
         }
-        tx.commit()?;
+                tx.commit()?;
+        self.commits.send_modify(|n| *n += 1);
         Ok(())
     }
 
@@ -611,10 +640,19 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
         Write::Tariffs { version, tariffs } => {
             access::replace_published(tx, "tariffs", *version, tariffs)?
         }
-        Write::Promotions {
+                Write::Promotions {
             version,
             promotions,
         } => access::replace_published(tx, "promotions", *version, promotions)?,
+        Write::Acknowledged { stream, upto } => super::outbox::acknowledge(tx, *stream, *upto)?,
+        Write::CommandSeen {
+            id,
+            expires_ms,
+            now_ms,
+        } => super::outbox::command_seen(tx, id, *expires_ms, *now_ms)?,
+        Write::CentralConfig { version, config } => {
+            access::save_central_config(tx, *version, config)?
+        }
         Write::AccessListBegin => access::stage_begin(tx)?,
         Write::AccessListChunk { users, tokens } => {
             access::stage_chunk(tx, users, tokens, wall_now_ms())?

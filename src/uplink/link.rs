@@ -1,0 +1,482 @@
+//! The uplink's owner task: the one holder of the MQTT client to central. It publishes the
+//! site's state, socket states, telemetry and the two record streams (in order, within the
+//! window, removed from the database only on central's acknowledgement), and applies what
+//! central sends after `downlink` has verified it. A helper task drives rumqttc's event loop
+//! (it must be polled without pause) and hands the owner what matters; it never publishes.
+//! Never decides who may charge (the core does), never writes SQLite but through the store.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, ConnectReturnCode, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::delivery::Delivery;
+use super::topics::Topics;
+use super::up;
+use crate::core::site::{Event, SocketView};
+use crate::store::outbox::{self, Stream};
+use crate::store::{StoreError, StoreHandle};
+
+/// How the uplink connects and behaves (from `[uplink]`, see `config::UplinkConfig`).
+#[derive(Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    /// `None` only when the config explicitly allows plaintext.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub credentials: Option<(String, String)>,
+    pub keep_alive: Duration,
+    pub window: usize,
+    pub telemetry_interval: Duration,
+    pub max_downlink_bytes: usize,
+    pub require_signed_downlink: bool,
+    pub trusted_keys: Vec<(String, [u8; 32])>,
+    /// Reconnect back-off: from `min` doubling to `max`, with jitter; reset after a connection
+    /// stayed up `stable`.
+    pub backoff: Backoff,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub min: Duration,
+    pub max: Duration,
+    pub stable: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            stable: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the uplink needs of the rest of the daemon.
+pub struct Wiring {
+    pub site_id: String,
+    pub site_name: String,
+    pub socket_ids: Vec<String>,
+    pub db_path: PathBuf,
+    pub store: StoreHandle,
+    /// To the core: link state, new rules, tariffs, promotions, policies and commands.
+    /// Full-policy: the uplink waits (the core drains it every loop).
+    pub core: mpsc::Sender<Event>,
+    pub sockets: watch::Receiver<Vec<crate::daemon::SocketSnapshot>>,
+    /// Tokens the core could not decide alone, to ask central about. Full-policy: dropped
+    /// (the user badges again).
+    pub questions: mpsc::Receiver<(crate::core::access::IdToken, usize)>,
+    pub status: watch::Sender<UplinkStatus>,
+}
+
+/// What the status page and metrics show of the uplink.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UplinkStatus {
+    pub connected: bool,
+    /// Wall ms of the last message from central (an ack, a list, a command).
+    pub last_sync_ms: Option<i64>,
+    pub events_acked: u64,
+    pub updates_acked: u64,
+    /// Events published and not yet acknowledged.
+    pub in_flight: u64,
+    pub connections: u64,
+    /// Down messages refused (invalid, unsigned, stale...).
+    pub refused: u64,
+    pub last_refusal: Option<String>,
+}
+
+/// What the driver hands the owner.
+#[derive(Debug)]
+enum Net {
+    Connected,
+    Refused(ConnectReturnCode),
+    Message { topic: String, payload: bytes::Bytes },
+    Lost(String),
+}
+
+/// Runs until `cancel`: connects, reconnects with back-off, publishes and applies.
+pub async fn run(settings: Settings, wiring: Wiring, cancel: CancellationToken) {
+    let topics = Topics::new(&wiring.site_id);
+    let mut options = MqttOptions::new(wiring.site_id.clone(), settings.host.clone(), settings.port);
+    options
+        .set_keep_alive(settings.keep_alive)
+        // Durability is ours: the database resends what central has not acknowledged.
+        .set_clean_session(true)
+        .set_inflight(settings.window.clamp(1, u16::MAX as usize) as u16)
+        .set_max_packet_size(settings.max_downlink_bytes + 4096, 1 << 20)
+        .set_last_will(LastWill::new(
+            topics.up("state"),
+            up::site_offline(),
+            QoS::AtLeastOnce,
+            true,
+        ));
+    if let Some((user, password)) = &settings.credentials {
+        options.set_credentials(user.clone(), password.clone());
+    }
+    if let Some(tls) = &settings.tls {
+        options.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls.clone()),
+        ));
+    }
+    // Room for a full window of records, every socket's state twice, and answers.
+    let capacity = settings.window + 2 * wiring.socket_ids.len() + 64;
+    let (client, eventloop) = AsyncClient::new(options, capacity);
+    let (net_tx, net_rx) = mpsc::channel(256);
+    let driver = tokio::spawn(drive(eventloop, net_tx, settings.backoff, cancel.clone()));
+    let owner = match Owner::new(settings, wiring, topics, client) {
+        Ok(owner) => owner,
+        Err(e) => {
+            log::error!("uplink: cannot read the database: {e}; no sync with central");
+            cancel.cancelled().await;
+            let _ = driver.await;
+            return;
+        }
+    };
+    owner.run(net_rx, cancel).await;
+    let _ = driver.await;
+}
+
+/// Polls the event loop without pause (rumqttc needs it), reconnecting with back-off.
+async fn drive(
+    mut eventloop: EventLoop,
+    net: mpsc::Sender<Net>,
+    backoff: Backoff,
+    cancel: CancellationToken,
+) {
+    let mut delays = backoff_delays(backoff);
+    let mut up_since: Option<Instant> = None;
+    loop {
+        let polled = tokio::select! {
+            _ = cancel.cancelled() => break,
+            // Not cancel-safe mid-write, which only matters when we stop anyway.
+            p = eventloop.poll() => p,
+        };
+        let to_owner = match polled {
+            Ok(rumqttc::Event::Incoming(Packet::ConnAck(ack))) => {
+                if ack.code == ConnectReturnCode::Success {
+                    up_since = Some(Instant::now());
+                    Some(Net::Connected)
+                } else {
+                    Some(Net::Refused(ack.code))
+                }
+            }
+            Ok(rumqttc::Event::Incoming(Packet::Publish(p))) => Some(Net::Message {
+                topic: p.topic,
+                payload: p.payload,
+            }),
+            Ok(_) => None,
+            Err(e) => {
+                if up_since.is_some_and(|t| t.elapsed() >= backoff.stable) {
+                    delays = backoff_delays(backoff);
+                }
+                up_since = None;
+                if net.send(Net::Lost(e.to_string())).await.is_err() {
+                    break;
+                }
+                let delay = delays.next().unwrap_or(backoff.max);
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                None
+            }
+        };
+        if let Some(msg) = to_owner
+            && net.send(msg).await.is_err()
+        {
+            break;
+        }
+    }
+}
+
+fn backoff_delays(b: Backoff) -> impl Iterator<Item = Duration> {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(b.min)
+        .with_max_delay(b.max)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+struct Owner {
+    settings: Settings,
+    wiring: Wiring,
+    topics: Topics,
+    client: AsyncClient,
+    db: rusqlite::Connection,
+    events: Delivery,
+    updates: Delivery,
+    connected: bool,
+    /// The last state published per socket: only changes go out.
+    published_states: HashMap<usize, Vec<u8>>,
+    assembly: super::assembly::ListAssembly,
+    clock: crate::clock::Clock,
+    status: UplinkStatus,
+    /// Set when the request queue was full: publishing resumes on the next wake.
+    backlogged: bool,
+}
+
+impl Owner {
+    fn new(
+        settings: Settings,
+        wiring: Wiring,
+        topics: Topics,
+        client: AsyncClient,
+    ) -> Result<Owner, StoreError> {
+        let db = crate::store::open_reader(&wiring.db_path)?;
+        let events = Delivery::new(outbox::acknowledged(&db, Stream::Events)?, settings.window);
+        let updates = Delivery::new(outbox::acknowledged(&db, Stream::Updates)?, settings.window);
+        Ok(Owner {
+            settings,
+            wiring,
+            topics,
+            client,
+            db,
+            events,
+            updates,
+            connected: false,
+            published_states: HashMap::new(),
+            assembly: Default::default(),
+            clock: crate::clock::Clock::new(crate::clock::TrustSource::detect()),
+            status: UplinkStatus::default(),
+            backlogged: false,
+        })
+    }
+
+    async fn run(mut self, mut net: mpsc::Receiver<Net>, cancel: CancellationToken) {
+        let mut commits = self.wiring.store.commits();
+        let mut sockets = self.wiring.sockets.clone();
+        let mut telemetry = tokio::time::interval(self.settings.telemetry_interval);
+        telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut retry = tokio::time::interval(Duration::from_millis(50));
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                // Cancel-safe: recv loses nothing when another branch wins.
+                Some(msg) = net.recv() => self.on_net(msg).await,
+                // Cancel-safe: watch receivers.
+                Ok(()) = commits.changed(), if self.connected => self.pump(),
+                Ok(()) = sockets.changed(), if self.connected => self.publish_states(false),
+                _ = telemetry.tick(), if self.connected => self.publish_telemetry(),
+                _ = retry.tick(), if self.connected && self.backlogged => self.pump(),
+                Some((token, socket)) = self.wiring.questions.recv() => self.ask(&token, socket),
+            }
+            self.report();
+        }
+        if self.connected {
+            // A clean stop says so itself: the broker sends the will only on a lost link.
+            let _ = self.client.try_publish(
+                self.topics.up("state"),
+                QoS::AtLeastOnce,
+                true,
+                up::site_offline(),
+            );
+            let _ = self.client.try_disconnect();
+        }
+    }
+
+    fn now_ms(&mut self) -> i64 {
+        self.clock.now().wall_ms
+    }
+
+    fn report(&mut self) {
+        self.status.connected = self.connected;
+        self.status.events_acked = self.events.acked();
+        self.status.updates_acked = self.updates.acked();
+        self.status.in_flight = self.events.in_flight();
+        self.wiring.status.send_if_modified(|s| {
+            let changed = *s != self.status;
+            if changed {
+                *s = self.status.clone();
+            }
+            changed
+        });
+    }
+
+    async fn on_net(&mut self, msg: Net) {
+        match msg {
+            Net::Connected => {
+                self.connected = true;
+                self.status.connections += 1;
+                log::info!(
+                    "uplink: connected to {}:{}",
+                    self.settings.host,
+                    self.settings.port
+                );
+                let filters = self
+                    .topics
+                    .subscriptions()
+                    .into_iter()
+                    .map(|t| rumqttc::SubscribeFilter::new(t, QoS::AtLeastOnce));
+                let _ = self.client.try_subscribe_many(filters);
+                let now = self.now_ms();
+                let birth = up::site_online(&self.wiring.site_id, &self.wiring.site_name, now);
+                let _ = self
+                    .client
+                    .try_publish(self.topics.up("state"), QoS::AtLeastOnce, true, birth);
+                self.publish_states(true);
+                self.events.reconnected();
+                self.updates.reconnected();
+                self.pump();
+                let _ = self.wiring.core.send(Event::Uplink { connected: true }).await;
+            }
+            Net::Refused(code) => {
+                log::error!("uplink: the broker refused the connection: {code:?}");
+            }
+            Net::Lost(why) => {
+                if self.connected {
+                    log::warn!("uplink: connection lost: {why}; sessions are recorded and sent later");
+                    self.connected = false;
+                    let _ = self.wiring.core.send(Event::Uplink { connected: false }).await;
+                } else {
+                    log::debug!("uplink: cannot connect: {why}");
+                }
+            }
+            Net::Message { topic, payload } => self.on_message(&topic, &payload).await,
+        }
+    }
+
+    /// Publishes records of both streams while the window has room.
+    fn pump(&mut self) {
+        self.backlogged = false;
+        for stream in [Stream::Events, Stream::Updates] {
+            loop {
+                let delivery = match stream {
+                    Stream::Events => &mut self.events,
+                    Stream::Updates => &mut self.updates,
+                };
+                let room = delivery.room().min(256);
+                if room == 0 {
+                    break;
+                }
+                let records = match outbox::after(&self.db, stream, delivery.next_after(), room) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        log::error!("uplink: cannot read the outbox: {e}");
+                        return;
+                    }
+                };
+                if records.is_empty() {
+                    break;
+                }
+                let topic = self.topics.up(match stream {
+                    Stream::Events => "events",
+                    Stream::Updates => "updates",
+                });
+                for r in &records {
+                    match self
+                        .client
+                        .try_publish(topic.clone(), QoS::AtLeastOnce, false, up::record(r))
+                    {
+                        Ok(()) => delivery.published(r.seq),
+                        Err(_) => {
+                            // The request queue is full: the event loop catches up first.
+                            self.backlogged = true;
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes the state of every socket that changed (or of all, after a connection).
+    fn publish_states(&mut self, all: bool) {
+        let now = self.now_ms();
+        let snapshot = self.wiring.sockets.borrow_and_update().clone();
+        for (i, s) in snapshot.iter().enumerate() {
+            let body = up::socket_state(&s.id, &s.view, 0);
+            if !all && self.published_states.get(&i) == Some(&body) {
+                continue;
+            }
+            let stamped = up::socket_state(&s.id, &s.view, now);
+            if self
+                .client
+                .try_publish(self.topics.socket_state(&s.id), QoS::AtLeastOnce, true, stamped)
+                .is_ok()
+            {
+                self.published_states.insert(i, body);
+            }
+        }
+    }
+
+    fn publish_telemetry(&mut self) {
+        let now = self.now_ms();
+        let snapshot = self.wiring.sockets.borrow().clone();
+        for s in &snapshot {
+            if s.view.readings == Default::default() {
+                continue;
+            }
+            // QoS 0: latest value only, never queued.
+            let _ = self.client.try_publish(
+                self.topics.telemetry(&s.id),
+                QoS::AtMostOnce,
+                false,
+                up::telemetry(&s.id, &s.view, now),
+            );
+        }
+    }
+
+    fn ask(&mut self, token: &crate::core::access::IdToken, socket: usize) {
+        if !self.connected {
+            return;
+        }
+        let Some(socket_id) = self.wiring.socket_ids.get(socket) else {
+            return;
+        };
+        let request = uuid::Uuid::now_v7().to_string();
+        let _ = self.client.try_publish(
+            self.topics.up("authorize"),
+            QoS::AtLeastOnce,
+            false,
+            up::authorize(&request, token, socket_id),
+        );
+    }
+
+    fn answer(&mut self, result: serde_json::Value) {
+        let _ = self.client.try_publish(
+            self.topics.up("results"),
+            QoS::AtLeastOnce,
+            false,
+            result.to_string().into_bytes(),
+        );
+    }
+
+    fn refuse(&mut self, reference: &str, reason: &str, detail: &str) {
+        self.status.refused += 1;
+        self.status.last_refusal = Some(format!("{reference}: {reason}: {detail}"));
+        log::warn!("uplink: refused a message on {reference}: {reason}: {detail}");
+        let now = self.now_ms();
+        self.answer(up::result(
+            reference,
+            None,
+            up::Status::Refused,
+            Some(reason),
+            Some(detail),
+            now,
+        ));
+    }
+
+    fn view(&self, socket: usize) -> Option<SocketView> {
+        self.wiring.sockets.borrow().get(socket).map(|s| s.view.clone())
+    }
+
+    async fn on_message(&mut self, topic: &str, payload: &[u8]) {
+        super::apply::apply(self, topic, payload).await;
+    }
+}
+
+/// What `apply` uses of the owner.
+impl Owner {
+    pub(super) fn site_id(&self) -> &str {
+        &self.wiring.site_id
+    }
+}

@@ -1,0 +1,5 @@
+pub mod delivery;
+pub mod assembly;
+pub mod topics;
+pub mod up;
+pub mod tls;
