@@ -29,17 +29,24 @@ impl Drop for Broker {
     }
 }
 
-async fn broker() -> Broker {
-    let port = TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let dir = tempfile::tempdir().unwrap();
+        .port()
+}
+
+async fn broker() -> Broker {
+    broker_on(free_port(), tempfile::tempdir().unwrap(), "").await
+}
+
+/// mosquitto on `port`, its config in `dir`, with `extra` config lines.
+async fn broker_on(port: u16, dir: tempfile::TempDir, extra: &str) -> Broker {
     let conf = dir.path().join("mosquitto.conf");
     std::fs::write(
         &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra}"),
     )
     .unwrap();
     let mut child = Command::new(MOSQUITTO)
@@ -353,4 +360,236 @@ async fn lossy_acks_are_seeded_and_late_acks_wait() {
     assert!(s.drain("ack", Duration::from_millis(400)).await.is_empty());
     assert!(sim.stats().acks_dropped >= 1);
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn reconnects_and_resubscribes_after_the_broker_restarts() {
+    let port = free_port();
+    let b = broker_on(port, tempfile::tempdir().unwrap(), "").await;
+    let sim = central(port, "site-d", |_| {}).await;
+    drop(b);
+    tokio::time::timeout(T, async {
+        while sim.is_ready() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let _b = broker_on(port, tempfile::tempdir().unwrap(), "").await;
+    sim.wait_ready(Duration::from_secs(20)).await.unwrap();
+    let mut s = site(port, "site-d").await;
+    s.event(1, "a").await;
+    assert_eq!(json_of(&s.next("ack").await), json!({"events": 1}));
+    sim.shutdown().await;
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let st = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "openssl {args:?}");
+}
+
+/// A CA, a server certificate for localhost and a client certificate, made by openssl.
+fn pki(dir: &std::path::Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test-ca",
+        ],
+    );
+    for (name, san) in [
+        ("server", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+        ("client", "subjectAltName=DNS:central-sim"),
+    ] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ],
+        );
+        std::fs::write(dir.join(format!("{name}.ext")), san).unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &format!("{name}.pem"),
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+            ],
+        );
+    }
+    // mosquitto started as root reads its certificates after dropping to its own user.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in std::fs::read_dir(dir).unwrap() {
+        std::fs::set_permissions(f.unwrap().path(), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn connects_over_mutual_tls_and_verifies_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    pki(dir.path());
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    let read = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+    let extra = format!(
+        "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
+        p("ca.pem"),
+        p("server.pem"),
+        p("server.key")
+    );
+    let port = free_port();
+    let ca = read("ca.pem");
+    let client = (read("client.pem"), read("client.key"));
+    let _b = broker_on(port, dir, &extra).await;
+
+    let mut o = Options::new("localhost", port, "site-e");
+    o.tls = Some(central_sim::Tls {
+        ca_pem: ca.clone(),
+        client: Some(client.clone()),
+    });
+    let sim = CentralSim::start(o).await.unwrap();
+    sim.wait_ready(T).await.unwrap();
+    sim.shutdown().await;
+
+    // A CA that did not sign the broker's certificate is refused.
+    let other = tempfile::tempdir().unwrap();
+    pki(other.path());
+    let mut o = Options::new("localhost", port, "site-e");
+    o.tls = Some(central_sim::Tls {
+        ca_pem: std::fs::read(other.path().join("ca.pem")).unwrap(),
+        client: Some(client.clone()),
+    });
+    let sim = CentralSim::start(o).await.unwrap();
+    assert!(sim.wait_ready(Duration::from_secs(2)).await.is_err());
+    sim.shutdown().await;
+
+    // Without a client certificate the broker refuses the connection.
+    let mut o = Options::new("localhost", port, "site-e");
+    o.tls = Some(central_sim::Tls {
+        ca_pem: ca,
+        client: None,
+    });
+    let sim = CentralSim::start(o).await.unwrap();
+    assert!(sim.wait_ready(Duration::from_secs(2)).await.is_err());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_binary_is_driven_by_json_lines_on_stdin() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let b = broker().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("central.key");
+    let (seed, _) = central_sim::keygen();
+    std::fs::write(&key, &seed).unwrap();
+    let mut s = site(b.port, "site-f").await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_central-sim"))
+        .args([
+            "run",
+            "--port",
+            &b.port.to_string(),
+            "--site",
+            "site-f",
+            "--key-id",
+            "k1",
+            "--signing-key",
+        ])
+        .arg(&key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut ask = async |line: Value| -> Value {
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+        let reply = tokio::time::timeout(T, out.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        serde_json::from_str(&reply).unwrap()
+    };
+    let r = ask(json!({"push": "tariffs", "data": {"version": 5, "tariffs": []}})).await;
+    assert_eq!(r["pushed"], "tariffs");
+    let got = s.next("tariffs").await;
+    assert!(got.starts_with(b"SIG1 k1 "));
+    let r = ask(json!({"command": {"command": "remote_stop", "socket": "s1"}})).await;
+    let id = r["sent_command"].as_str().unwrap().to_owned();
+    let cmd = s.next("commands").await;
+    let cmd = json_of(
+        std::str::from_utf8(&cmd)
+            .unwrap()
+            .split_once('\n')
+            .unwrap()
+            .1
+            .as_bytes(),
+    );
+    assert_eq!(cmd["id"], id.as_str());
+    assert_eq!(ask(json!({"ack_mode": "never"})).await["ack_mode"], "Never");
+    s.event(1, "a").await;
+    assert!(s.drain("ack", Duration::from_millis(300)).await.is_empty());
+    assert_eq!(ask(json!({"stats": true})).await["events"], 1);
+    assert!(ask(json!({"nonsense": true})).await["error"].is_string());
+    ask(json!({"ack_now": true})).await;
+    let ack = s.next("ack").await;
+    assert!(ack.ends_with(br#"{"events":1}"#));
+    stdin.write_all(b"{\"quit\":true}\n").await.unwrap();
+    let last: Value = serde_json::from_str(&out.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(last["stats"][0]["events"], 1);
+    assert!(
+        tokio::time::timeout(T, child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
 }
