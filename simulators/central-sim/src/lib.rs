@@ -515,12 +515,26 @@ impl CentralSim {
         .with_context(|| format!("waiting for the result of {id_or_ref}"))
     }
 
-    /// Stops: disconnects from the broker and ends its tasks.
+    /// Stops: disconnects from the broker once what was queued is written (up to 2 s), then
+    /// ends its tasks.
     pub async fn shutdown(mut self) {
-        let _ = self.inner.client.try_disconnect();
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut tasks = std::mem::take(&mut self.tasks).into_iter();
+        let eventloop = tasks.next();
+        if self.is_ready()
+            && self.inner.client.try_disconnect().is_ok()
+            && let Some(t) = eventloop
+        {
+            // The event loop ends once it has written the DISCONNECT, after everything before it.
+            let mut t = t;
+            if tokio::time::timeout(Duration::from_secs(2), &mut t)
+                .await
+                .is_err()
+            {
+                t.abort();
+            }
+        }
         self.inner.cancel.cancel();
-        for t in self.tasks.drain(..) {
+        for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
         if let Some(f) = self.inner.recorder.lock().unwrap().as_mut() {
@@ -641,6 +655,7 @@ async fn run_eventloop(inner: Arc<Inner>, mut eventloop: rumqttc::EventLoop) {
                 inner.ready.send_replace(true);
             }
             Ok(Event::Incoming(Packet::Publish(p))) => inner.receive(&p.topic, &p.payload),
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
             Ok(_) => {}
             Err(e) => {
                 inner.ready.send_replace(false);

@@ -26,6 +26,11 @@ enum Cmd {
     Run(Box<RunArgs>),
     /// Print a new Ed25519 signing seed and its public key (base64), as JSON.
     Keygen,
+    /// Print the public key (base64) of a signing seed file, for the sites' trusted keys.
+    Pubkey {
+        #[arg(long)]
+        signing_key: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -99,6 +104,9 @@ struct RunArgs {
     /// Do not read commands from stdin.
     #[arg(long)]
     no_stdin: bool,
+    /// More log lines on stderr (-v: info, -vv: debug).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[tokio::main]
@@ -110,8 +118,38 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", json!({"seed": seed, "public_key": public}));
             Ok(())
         }
-        Cmd::Run(args) => run(*args).await,
+        Cmd::Pubkey { signing_key } => {
+            let seed =
+                String::from_utf8(read(&signing_key)?).context("the key file is not text")?;
+            println!("{}", Signer::from_seed_b64("k", &seed)?.public_key_b64());
+            Ok(())
+        }
+        Cmd::Run(args) => {
+            let level = match args.verbose {
+                0 => log::LevelFilter::Warn,
+                1 => log::LevelFilter::Info,
+                _ => log::LevelFilter::Debug,
+            };
+            log::set_logger(&StderrLogger).map_err(|e| anyhow::anyhow!("{e}"))?;
+            log::set_max_level(level);
+            run(*args).await
+        }
     }
+}
+
+/// Log lines on stderr (stdout carries the control protocol's replies).
+struct StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::max_level()
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!("{} {}: {}", r.level(), r.target(), r.args());
+        }
+    }
+    fn flush(&self) {}
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
