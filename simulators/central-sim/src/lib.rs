@@ -45,6 +45,18 @@ pub const UP_TOPICS: [&str; 7] = [
     "authorize",
 ];
 
+/// The down topics central publishes, after `sitegate/v1/{site}/`.
+pub const DOWN_TOPICS: [&str; 8] = [
+    "ack",
+    "access/full",
+    "access/commit",
+    "access/diff",
+    "tariffs",
+    "promotions",
+    "config",
+    "commands",
+];
+
 /// How central acknowledges events and updates (always cumulatively, only contiguous runs).
 #[derive(Debug, Clone, PartialEq)]
 pub enum AckMode {

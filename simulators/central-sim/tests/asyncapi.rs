@@ -190,3 +190,31 @@ fn the_examples_of_docs_mqtt_md_match_the_spec() {
         "action": {"free_kwh": 5}, "limit_per_user": 1, "limit_total": 100}]}),
     );
 }
+
+#[test]
+fn central_sim_uses_the_channels_of_the_spec() {
+    let doc = spec();
+    let addresses: Vec<&str> = doc["channels"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    let spec_topic = |rest: &str| format!("sitegate/v1/{{site}}/{}", rest.replace('+', "{socket}"));
+    for up in central_sim::UP_TOPICS {
+        assert!(
+            addresses.contains(&spec_topic(up).as_str()),
+            "{up} is not a channel"
+        );
+    }
+    for down in central_sim::DOWN_TOPICS {
+        assert!(
+            addresses.contains(&spec_topic(down).as_str()),
+            "{down} is not a channel"
+        );
+    }
+    assert_eq!(
+        addresses.len(),
+        central_sim::UP_TOPICS.len() + central_sim::DOWN_TOPICS.len()
+    );
+}
