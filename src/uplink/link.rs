@@ -72,7 +72,9 @@ pub struct Wiring {
     /// Tokens the core could not decide alone, to ask central about. Full-policy: dropped
     /// (the user badges again).
     pub questions: mpsc::Receiver<(crate::core::access::IdToken, usize)>,
-    pub status: watch::Sender<UplinkStatus>,
+        pub status: watch::Sender<UplinkStatus>,
+    /// The offline policy in force at start.
+    pub policy: crate::core::access::OfflinePolicy,
 }
 
 /// What the status page and metrics show of the uplink.
@@ -205,20 +207,24 @@ fn backoff_delays(b: Backoff) -> impl Iterator<Item = Duration> {
         .build()
 }
 
-struct Owner {
-    settings: Settings,
-    wiring: Wiring,
+pub(super) struct Owner {
+    pub(super) settings: Settings,
+    pub(super) wiring: Wiring,
     topics: Topics,
     client: AsyncClient,
-    db: rusqlite::Connection,
-    events: Delivery,
-    updates: Delivery,
+    /// Read-only: the outbox, and the access list after a differential.
+    pub(super) db: rusqlite::Connection,
+    pub(super) events: Delivery,
+    pub(super) updates: Delivery,
     connected: bool,
     /// The last state published per socket: only changes go out.
     published_states: HashMap<usize, Vec<u8>>,
-    assembly: super::assembly::ListAssembly,
-    clock: crate::clock::Clock,
-    status: UplinkStatus,
+    pub(super) assembly: super::assembly::ListAssembly,
+    pub(super) clock: crate::clock::Clock,
+    pub(super) status: UplinkStatus,
+    pub(super) keys: super::signature::TrustedKeys,
+    /// The offline policy in force (the config file's, then central's patches).
+    pub(super) policy: crate::core::access::OfflinePolicy,
     /// Set when the request queue was full: publishing resumes on the next wake.
     backlogged: bool,
 }
@@ -230,7 +236,13 @@ impl Owner {
         topics: Topics,
         client: AsyncClient,
     ) -> Result<Owner, StoreError> {
-        let db = crate::store::open_reader(&wiring.db_path)?;
+                let db = crate::store::open_reader(&wiring.db_path)?;
+        let keys = super::signature::TrustedKeys::new(
+            settings.trusted_keys.clone(),
+            settings.require_signed_downlink,
+        )
+        .map_err(StoreError::Failed)?;
+        let policy = wiring.policy;
         let events = Delivery::new(outbox::acknowledged(&db, Stream::Events)?, settings.window);
         let updates = Delivery::new(outbox::acknowledged(&db, Stream::Updates)?, settings.window);
         Ok(Owner {
@@ -245,7 +257,9 @@ impl Owner {
             published_states: HashMap::new(),
             assembly: Default::default(),
             clock: crate::clock::Clock::new(crate::clock::TrustSource::detect()),
-            status: UplinkStatus::default(),
+                        status: UplinkStatus::default(),
+            keys,
+            policy,
             backlogged: false,
         })
     }
@@ -317,12 +331,7 @@ impl Owner {
                     .into_iter()
                     .map(|t| rumqttc::SubscribeFilter::new(t, QoS::AtLeastOnce));
                 let _ = self.client.try_subscribe_many(filters);
-                let now = self.now_ms();
-                let birth = up::site_online(&self.wiring.site_id, &self.wiring.site_name, now);
-                let _ = self
-                    .client
-                    .try_publish(self.topics.up("state"), QoS::AtLeastOnce, true, birth);
-                self.publish_states(true);
+                                self.report_state();
                 self.events.reconnected();
                 self.updates.reconnected();
                 self.pump();
@@ -344,8 +353,18 @@ impl Owner {
         }
     }
 
+        /// Central asked for everything again: the site's state and every socket's.
+    pub(super) fn report_state(&mut self) {
+        let now = self.now_ms();
+        let birth = up::site_online(&self.wiring.site_id, &self.wiring.site_name, now);
+        let _ = self
+            .client
+            .try_publish(self.topics.up("state"), QoS::AtLeastOnce, true, birth);
+        self.publish_states(true);
+    }
+
     /// Publishes records of both streams while the window has room.
-    fn pump(&mut self) {
+    pub(super) fn pump(&mut self) {
         self.backlogged = false;
         for stream in [Stream::Events, Stream::Updates] {
             loop {
@@ -441,7 +460,7 @@ impl Owner {
         );
     }
 
-    fn answer(&mut self, result: serde_json::Value) {
+        pub(super) fn answer(&mut self, result: serde_json::Value) {
         let _ = self.client.try_publish(
             self.topics.up("results"),
             QoS::AtLeastOnce,
@@ -450,7 +469,7 @@ impl Owner {
         );
     }
 
-    fn refuse(&mut self, reference: &str, reason: &str, detail: &str) {
+        pub(super) fn refuse(&mut self, reference: &str, reason: &str, detail: &str) {
         self.status.refused += 1;
         self.status.last_refusal = Some(format!("{reference}: {reason}: {detail}"));
         log::warn!("uplink: refused a message on {reference}: {reason}: {detail}");
@@ -465,7 +484,7 @@ impl Owner {
         ));
     }
 
-    fn view(&self, socket: usize) -> Option<SocketView> {
+        pub(super) fn view(&self, socket: usize) -> Option<SocketView> {
         self.wiring.sockets.borrow().get(socket).map(|s| s.view.clone())
     }
 
@@ -474,9 +493,4 @@ impl Owner {
     }
 }
 
-/// What `apply` uses of the owner.
-impl Owner {
-    pub(super) fn site_id(&self) -> &str {
-        &self.wiring.site_id
-    }
-}
+
