@@ -14,3 +14,4 @@ pub mod profile;
 pub mod readers;
 pub mod store;
 pub mod tools;
+pub mod uplink;
