@@ -52,7 +52,7 @@ pub enum Event {
         token: IdToken,
         found: Box<Lookup>,
     },
-        /// The access list's site rules changed (a new list, or at start).
+    /// The access list's site rules changed (a new list, or at start).
     AccessRules(Box<SiteRules>),
     /// Central published new tariffs: sessions starting from now use them.
     Tariffs(Vec<crate::pricing::Tariff>),
@@ -471,7 +471,7 @@ impl Site {
                 token,
                 found,
             } => effects.extend(self.badge(&sockets, token, &found, now)),
-                        Event::AccessRules(rules) => self.access = *rules,
+            Event::AccessRules(rules) => self.access = *rules,
             Event::Tariffs(tariffs) => self.set_tariffs(tariffs),
             Event::Promotions(promotions) => {
                 let uses = std::mem::take(&mut self.promotion_uses);

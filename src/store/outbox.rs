@@ -96,10 +96,7 @@ pub fn last_made(conn: &Connection, stream: Stream) -> Result<u64, StoreError> {
 /// How many records wait, and the time of the oldest (for the status page and metrics).
 pub fn depth(conn: &Connection, stream: Stream) -> Result<(u64, Option<i64>), StoreError> {
     Ok(conn.query_row(
-        &format!(
-            "SELECT count(*), min(at_ms) FROM {}",
-            stream.table()
-        ),
+        &format!("SELECT count(*), min(at_ms) FROM {}", stream.table()),
         [],
         |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
     )?)
@@ -135,7 +132,9 @@ pub(super) fn command_seen(
         params![id, expires_ms],
     )?;
     if inserted == 0 {
-        return Err(StoreError::Rejected(format!("command {id} was already received")));
+        return Err(StoreError::Rejected(format!(
+            "command {id} was already received"
+        )));
     }
     Ok(())
 }

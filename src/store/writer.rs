@@ -123,7 +123,7 @@ pub enum Write {
         version: u64,
         promotions: Vec<(String, String)>,
     },
-        /// Central has every record of `stream` up to `upto`: they leave the site.
+    /// Central has every record of `stream` up to `upto`: they leave the site.
     Acknowledged {
         stream: super::outbox::Stream,
         upto: u64,
@@ -162,7 +162,7 @@ impl Write {
                 | Write::AccessListDiff { .. }
                 | Write::CacheAnswer { .. }
                 | Write::Tariffs { .. }
-                                | Write::Promotions { .. }
+                | Write::Promotions { .. }
                 | Write::CommandSeen { .. }
                 | Write::CentralConfig { .. }
         )
@@ -263,12 +263,12 @@ impl StoreHandle {
         }
         let mut startup = recovery::load(&conn, &setup)?;
         startup.backup = backup;
-                let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(64);
         let (commits_tx, commits) = tokio::sync::watch::channel(0);
         let thread = std::thread::Builder::new()
             .name("store".into())
             .spawn(move || {
-                                Writer {
+                Writer {
                     conn,
                     setup,
                     low_disk: false,
@@ -298,7 +298,7 @@ impl StoreHandle {
         .await
     }
 
-        /// Changes after every commit (a new outbox record may be there).
+    /// Changes after every commit (a new outbox record may be there).
     pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
         self.commits.clone()
     }
@@ -400,7 +400,7 @@ impl Writer {
         if dropped > 0 {
             bump(&tx, "dropped_low_disk", dropped)?;
         }
-                tx.commit()?;
+        tx.commit()?;
         self.commits.send_modify(|n| *n += 1);
         Ok(())
     }
@@ -640,7 +640,7 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
         Write::Tariffs { version, tariffs } => {
             access::replace_published(tx, "tariffs", *version, tariffs)?
         }
-                Write::Promotions {
+        Write::Promotions {
             version,
             promotions,
         } => access::replace_published(tx, "promotions", *version, promotions)?,

@@ -5,8 +5,8 @@
 use super::downlink::{self, Command, CommandKind, Downlink, DownlinkLimits};
 use super::link::Owner;
 use super::up::{self, Status};
-use crate::core::site::{Command as CoreCommand, Event};
 use crate::core::session::{AuthMethod, StopReason};
+use crate::core::site::{Command as CoreCommand, Event};
 use crate::store::outbox::Stream;
 use crate::store::{StoreError, Write};
 
@@ -125,7 +125,10 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             }
         }
         Downlink::Tariffs { version, tariffs } => {
-            let rows = tariffs.iter().map(|(t, j)| (t.id.clone(), j.clone())).collect();
+            let rows = tariffs
+                .iter()
+                .map(|(t, j)| (t.id.clone(), j.clone()))
+                .collect();
             let write = Write::Tariffs {
                 version,
                 tariffs: rows,
@@ -153,7 +156,7 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             }
         }
         Downlink::Config { version, policy } => {
-                        let Ok(json) = std::str::from_utf8(json_of(payload)) else {
+            let Ok(json) = std::str::from_utf8(json_of(payload)) else {
                 return;
             };
             let write = Write::CentralConfig {
@@ -366,7 +369,14 @@ impl Owner {
         }
         let now = self.clock.now().wall_ms;
         let detail = (!detail.is_empty()).then_some(detail);
-        self.answer(up::result("commands", Some(id), status, reason, detail, now));
+        self.answer(up::result(
+            "commands",
+            Some(id),
+            status,
+            reason,
+            detail,
+            now,
+        ));
     }
 
     async fn to_core(&mut self, event: Event) {

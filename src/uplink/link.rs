@@ -72,7 +72,7 @@ pub struct Wiring {
     /// Tokens the core could not decide alone, to ask central about. Full-policy: dropped
     /// (the user badges again).
     pub questions: mpsc::Receiver<(crate::core::access::IdToken, usize)>,
-        pub status: watch::Sender<UplinkStatus>,
+    pub status: watch::Sender<UplinkStatus>,
     /// The offline policy in force at start.
     pub policy: crate::core::access::OfflinePolicy,
 }
@@ -98,14 +98,18 @@ pub struct UplinkStatus {
 enum Net {
     Connected,
     Refused(ConnectReturnCode),
-    Message { topic: String, payload: bytes::Bytes },
+    Message {
+        topic: String,
+        payload: bytes::Bytes,
+    },
     Lost(String),
 }
 
 /// Runs until `cancel`: connects, reconnects with back-off, publishes and applies.
 pub async fn run(settings: Settings, wiring: Wiring, cancel: CancellationToken) {
     let topics = Topics::new(&wiring.site_id);
-    let mut options = MqttOptions::new(wiring.site_id.clone(), settings.host.clone(), settings.port);
+    let mut options =
+        MqttOptions::new(wiring.site_id.clone(), settings.host.clone(), settings.port);
     options
         .set_keep_alive(settings.keep_alive)
         // Durability is ours: the database resends what central has not acknowledged.
@@ -236,7 +240,7 @@ impl Owner {
         topics: Topics,
         client: AsyncClient,
     ) -> Result<Owner, StoreError> {
-                let db = crate::store::open_reader(&wiring.db_path)?;
+        let db = crate::store::open_reader(&wiring.db_path)?;
         let keys = super::signature::TrustedKeys::new(
             settings.trusted_keys.clone(),
             settings.require_signed_downlink,
@@ -257,7 +261,7 @@ impl Owner {
             published_states: HashMap::new(),
             assembly: Default::default(),
             clock: crate::clock::Clock::new(crate::clock::TrustSource::detect()),
-                        status: UplinkStatus::default(),
+            status: UplinkStatus::default(),
             keys,
             policy,
             backlogged: false,
@@ -331,20 +335,30 @@ impl Owner {
                     .into_iter()
                     .map(|t| rumqttc::SubscribeFilter::new(t, QoS::AtLeastOnce));
                 let _ = self.client.try_subscribe_many(filters);
-                                self.report_state();
+                self.report_state();
                 self.events.reconnected();
                 self.updates.reconnected();
                 self.pump();
-                let _ = self.wiring.core.send(Event::Uplink { connected: true }).await;
+                let _ = self
+                    .wiring
+                    .core
+                    .send(Event::Uplink { connected: true })
+                    .await;
             }
             Net::Refused(code) => {
                 log::error!("uplink: the broker refused the connection: {code:?}");
             }
             Net::Lost(why) => {
                 if self.connected {
-                    log::warn!("uplink: connection lost: {why}; sessions are recorded and sent later");
+                    log::warn!(
+                        "uplink: connection lost: {why}; sessions are recorded and sent later"
+                    );
                     self.connected = false;
-                    let _ = self.wiring.core.send(Event::Uplink { connected: false }).await;
+                    let _ = self
+                        .wiring
+                        .core
+                        .send(Event::Uplink { connected: false })
+                        .await;
                 } else {
                     log::debug!("uplink: cannot connect: {why}");
                 }
@@ -353,7 +367,7 @@ impl Owner {
         }
     }
 
-        /// Central asked for everything again: the site's state and every socket's.
+    /// Central asked for everything again: the site's state and every socket's.
     pub(super) fn report_state(&mut self) {
         let now = self.now_ms();
         let birth = up::site_online(&self.wiring.site_id, &self.wiring.site_name, now);
@@ -391,10 +405,12 @@ impl Owner {
                     Stream::Updates => "updates",
                 });
                 for r in &records {
-                    match self
-                        .client
-                        .try_publish(topic.clone(), QoS::AtLeastOnce, false, up::record(r))
-                    {
+                    match self.client.try_publish(
+                        topic.clone(),
+                        QoS::AtLeastOnce,
+                        false,
+                        up::record(r),
+                    ) {
                         Ok(()) => delivery.published(r.seq),
                         Err(_) => {
                             // The request queue is full: the event loop catches up first.
@@ -419,7 +435,12 @@ impl Owner {
             let stamped = up::socket_state(&s.id, &s.view, now);
             if self
                 .client
-                .try_publish(self.topics.socket_state(&s.id), QoS::AtLeastOnce, true, stamped)
+                .try_publish(
+                    self.topics.socket_state(&s.id),
+                    QoS::AtLeastOnce,
+                    true,
+                    stamped,
+                )
                 .is_ok()
             {
                 self.published_states.insert(i, body);
@@ -460,7 +481,7 @@ impl Owner {
         );
     }
 
-        pub(super) fn answer(&mut self, result: serde_json::Value) {
+    pub(super) fn answer(&mut self, result: serde_json::Value) {
         let _ = self.client.try_publish(
             self.topics.up("results"),
             QoS::AtLeastOnce,
@@ -469,7 +490,7 @@ impl Owner {
         );
     }
 
-        pub(super) fn refuse(&mut self, reference: &str, reason: &str, detail: &str) {
+    pub(super) fn refuse(&mut self, reference: &str, reason: &str, detail: &str) {
         self.status.refused += 1;
         self.status.last_refusal = Some(format!("{reference}: {reason}: {detail}"));
         log::warn!("uplink: refused a message on {reference}: {reason}: {detail}");
@@ -484,13 +505,15 @@ impl Owner {
         ));
     }
 
-        pub(super) fn view(&self, socket: usize) -> Option<SocketView> {
-        self.wiring.sockets.borrow().get(socket).map(|s| s.view.clone())
+    pub(super) fn view(&self, socket: usize) -> Option<SocketView> {
+        self.wiring
+            .sockets
+            .borrow()
+            .get(socket)
+            .map(|s| s.view.clone())
     }
 
     async fn on_message(&mut self, topic: &str, payload: &[u8]) {
         super::apply::apply(self, topic, payload).await;
     }
 }
-
-

@@ -25,9 +25,7 @@ pub fn client_config(
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem) {
         let cert = cert.map_err(|e| TlsError::Ca(e.to_string()))?;
-        roots
-            .add(cert)
-            .map_err(|e| TlsError::Ca(e.to_string()))?;
+        roots.add(cert).map_err(|e| TlsError::Ca(e.to_string()))?;
     }
     if roots.is_empty() {
         return Err(TlsError::Ca("no certificate found".into()));

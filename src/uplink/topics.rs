@@ -52,7 +52,7 @@ pub const DOWN: [&str; 8] = [
     "tariffs",
     "promotions",
     "config",
-        "commands",
+    "commands",
 ];
 
 #[cfg(test)]
@@ -62,9 +62,15 @@ mod tests {
     #[test]
     fn only_this_sites_down_topics_are_recognised() {
         let t = Topics::new("garage-7");
-        assert_eq!(t.down_name("sitegate/v1/garage-7/access/diff"), Some("access/diff"));
+        assert_eq!(
+            t.down_name("sitegate/v1/garage-7/access/diff"),
+            Some("access/diff")
+        );
         assert_eq!(t.down_name("sitegate/v1/garage-8/access/diff"), None);
         assert_eq!(t.down_name("sitegate/v1/garage-7/events"), None);
-        assert_eq!(t.socket_state("p1"), "sitegate/v1/garage-7/sockets/p1/state");
+        assert_eq!(
+            t.socket_state("p1"),
+            "sitegate/v1/garage-7/sockets/p1/state"
+        );
     }
 }

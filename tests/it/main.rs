@@ -9,6 +9,7 @@ mod decode;
 mod export;
 mod faults;
 mod kill9;
+mod mqtt_support;
 mod pricing;
 mod readers;
 mod sessions;

@@ -1,6 +1,8 @@
 //! Starting a simulated site and the daemon against it, and waiting for what a user would see.
 //! Waits are for conditions, with a generous limit that only bounds a failing test.
 
+pub mod mqtt;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
