@@ -23,6 +23,12 @@
 //! binding port 0 and dropping the listener, which is racy in principle (another process may
 //! take the port in between) and fine on a test machine.
 //!
+//! Refusals: rumqttd answers a wrong or missing login, and a client beyond `max_connections`,
+//! by closing the connection without a CONNACK (clients see "connection closed", not a return
+//! code). Registering a connection with the router is a blocking channel receive inside
+//! rumqttd's connection task: each CONNECT holds the broker's runtime until the router answers
+//! (microseconds), another reason it does not run on the daemon's runtime.
+//!
 //! Logging: rumqttd logs through `tracing`; rumqttd turns on tracing's `log` feature and we
 //! install no tracing subscriber, so its events do reach our `log` logger, as records with
 //! targets `rumqttd::…` (checked: INFO per accepted connection, ERROR for each connection's span,

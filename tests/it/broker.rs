@@ -178,6 +178,29 @@ async fn a_wrong_or_missing_login_is_refused() {
 }
 
 #[tokio::test]
+async fn a_client_beyond_max_connections_is_refused() {
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let cfg = BrokerConfig {
+        max_connections: 1,
+        ..config(free_port())
+    };
+    let broker = EmbeddedBroker::start(&cfg, cancel.clone(), &tracker)
+        .await
+        .unwrap();
+    let (_first, mut events) = client("first", broker.addr, PASSWORD);
+    assert_eq!(
+        until(&mut events, connack).await,
+        ConnectReturnCode::Success
+    );
+    let (_second, events) = client("second", broker.addr, PASSWORD);
+    assert_refused(events).await;
+    cancel.cancel();
+    tracker.close();
+    tokio::time::timeout(WAIT, tracker.wait()).await.unwrap();
+}
+
+#[tokio::test]
 async fn a_cancel_closes_the_port_and_drops_connected_clients() {
     let running = Running::start().await;
     let (_c, mut events) = client("display", running.broker.addr, PASSWORD);
