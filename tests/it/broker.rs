@@ -178,6 +178,42 @@ async fn a_wrong_or_missing_login_is_refused() {
 }
 
 #[tokio::test]
+async fn a_publish_above_the_payload_limit_drops_its_client() {
+    let running = Running::start().await;
+    let (publisher, mut events) = client("feed", running.broker.addr, PASSWORD);
+    assert_eq!(
+        until(&mut events, connack).await,
+        ConnectReturnCode::Success
+    );
+    // The limit is 4096 bytes (see `config`).
+    publisher
+        .publish(
+            "sitegate/v1/s1/big",
+            QoS::AtLeastOnce,
+            false,
+            vec![b'x'; 5000],
+        )
+        .await
+        .unwrap();
+    let dropped = tokio::time::timeout(WAIT, async {
+        loop {
+            match events.poll().await {
+                Err(_) => return true,
+                Ok(Event::Incoming(Packet::PubAck(_))) => return false,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .expect("the broker answers");
+    assert!(
+        dropped,
+        "the oversized message was refused, not acknowledged"
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn a_client_beyond_max_connections_is_refused() {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
