@@ -1,5 +1,6 @@
 //! sitegate: the site gateway for EV-charging sockets. See ARCHITECTURE.md for the map.
 
+pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod core;

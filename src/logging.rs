@@ -39,6 +39,13 @@ fn build_filter(level: LevelFilter) -> env_filter::Filter {
     builder.filter_level(level);
     // Libraries speak at their own levels; only their warnings interest an operator.
     builder.filter_module("tokio_modbus", LevelFilter::Warn.min(level));
+    // rumqttd (the embedded broker) logs through `tracing`, whose `log` feature (on, and no
+    // tracing subscriber installed) turns its events into `log` records: INFO per connection,
+    // ERROR per connection's span, refused login or early close. None of it concerns an
+    // operator; `broker` logs its start, stop and failure itself. `tracing::span` carries span
+    // lifecycle records (INFO and TRACE).
+    builder.filter_module("rumqttd", LevelFilter::Off);
+    builder.filter_module("tracing::span", LevelFilter::Off);
     if let Ok(spec) = std::env::var("RUST_LOG") {
         builder.parse(&spec);
     }
@@ -85,4 +92,36 @@ impl Log for Stderr {
     }
 
     fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enabled(filter: &env_filter::Filter, target: &str, level: log::Level) -> bool {
+        filter.enabled(&Metadata::builder().target(target).level(level).build())
+    }
+
+    #[test]
+    fn library_chatter_is_filtered_even_at_trace() {
+        // RUST_LOG, when a developer sets it, may say otherwise on purpose.
+        if std::env::var_os("RUST_LOG").is_some() {
+            return;
+        }
+        let filter = build_filter(LevelFilter::Trace);
+        assert!(!enabled(
+            &filter,
+            "rumqttd::server::broker",
+            log::Level::Error
+        ));
+        assert!(!enabled(
+            &filter,
+            "rumqttd::router::routing",
+            log::Level::Error
+        ));
+        assert!(!enabled(&filter, "tracing::span", log::Level::Info));
+        assert!(!enabled(&filter, "tokio_modbus::client", log::Level::Info));
+        assert!(enabled(&filter, "tokio_modbus::client", log::Level::Warn));
+        assert!(enabled(&filter, "sitegate::broker", log::Level::Trace));
+    }
 }

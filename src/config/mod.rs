@@ -3,12 +3,14 @@
 //! port and opens no device: `check-config` and the daemon run the same code.
 
 mod raw;
+mod uplink;
 mod validate;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use uplink::{BrokerConfig, TlsConfig, UplinkConfig};
 pub use validate::{load, parse};
 
 use crate::modbus::rtu::SerialSettings;
@@ -34,6 +36,10 @@ pub struct Config {
     pub readers: Vec<crate::readers::ReaderConfig>,
     pub access: crate::core::access::OfflinePolicy,
     pub profiles: ProfileSet,
+    /// The MQTT link to central; `None`: the site runs offline only.
+    pub uplink: Option<UplinkConfig>,
+    /// The embedded local broker; `None` when `[broker]` is absent or disabled.
+    pub broker: Option<BrokerConfig>,
 }
 
 #[derive(Debug, Clone)]

@@ -24,6 +24,46 @@ pub struct RawConfig {
     pub reader: Vec<toml::Value>,
     #[serde(default)]
     pub access: Option<toml::Value>,
+    #[serde(default)]
+    pub uplink: Option<toml::Value>,
+    #[serde(default)]
+    pub broker: Option<toml::Value>,
+}
+
+/// The MQTT link to central (`docs/mqtt.md`). Keys an installer must give are still `Option`s
+/// here, so that a missing one is reported next to every other problem of the section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUplink {
+    pub host: Option<String>,
+    pub port: Option<i64>,
+    pub tls: Option<bool>,
+    pub allow_plaintext: Option<bool>,
+    pub ca_file: Option<String>,
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub keep_alive: Option<String>,
+    pub window: Option<i64>,
+    pub telemetry_interval: Option<String>,
+    pub max_downlink_bytes: Option<i64>,
+    pub require_signed_downlink: Option<bool>,
+    /// Key id → base64 Ed25519 public key; values are checked one by one (with their path).
+    #[serde(default)]
+    pub trusted_keys: toml::Table,
+}
+
+/// The embedded local broker.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBroker {
+    pub enabled: Option<bool>,
+    pub listen: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub max_connections: Option<i64>,
+    pub max_payload_bytes: Option<i64>,
 }
 
 /// OCPP's offline rules, with OCPP's names.

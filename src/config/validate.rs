@@ -1,7 +1,7 @@
 //! Validation: every problem in a configuration, each with its key path and the value at fault.
 //! Checks ranges, names, references (bus, profile), duplicates, and that no two devices answer
-//! at one unit id of a bus. Reads the custom profile files the config names (and reports them
-//! when unreadable); opens nothing else.
+//! at one unit id of a bus. Reads the custom profile files and the uplink's PEM files the config
+//! names (and reports them when unreadable); opens nothing else.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -192,6 +192,14 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
             }
         })
         .unwrap_or_default();
+    let uplink = raw
+        .uplink
+        .and_then(|v| deserialize_collecting::<RawUplink>(v, "uplink", &mut problems))
+        .and_then(|u| super::uplink::uplink(u, base_dir, &mut problems));
+    let broker = raw
+        .broker
+        .and_then(|v| deserialize_collecting::<RawBroker>(v, "broker", &mut problems))
+        .and_then(|b| super::uplink::broker(b, &mut problems));
     if buses.is_empty() && problems.is_empty() {
         problems.push("bus", "no bus is configured: add at least one [[bus]]");
     }
@@ -211,6 +219,8 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
         readers,
         access,
         profiles,
+        uplink,
+        broker,
     })
 }
 
@@ -243,7 +253,7 @@ fn session_rules(s: &RawSessions, problems: &mut Problems) -> crate::core::site:
 }
 
 /// Names that travel in topics, URLs and logs: letters, digits, `-`, `_`, `.`.
-fn check_id(value: &str, path: &str, problems: &mut Problems) {
+pub(super) fn check_id(value: &str, path: &str, problems: &mut Problems) {
     let ok = !value.is_empty()
         && value.len() <= 64
         && value
@@ -282,7 +292,7 @@ fn site(s: RawSite, problems: &mut Problems) -> Option<SiteConfig> {
     })
 }
 
-fn int_in<T: TryFrom<i64>>(
+pub(super) fn int_in<T: TryFrom<i64>>(
     v: i64,
     range: std::ops::RangeInclusive<i64>,
     path: &str,
@@ -298,7 +308,7 @@ fn int_in<T: TryFrom<i64>>(
     T::try_from(v).ok()
 }
 
-fn duration_in(
+pub(super) fn duration_in(
     v: Option<&str>,
     default: Duration,
     range: std::ops::RangeInclusive<Duration>,

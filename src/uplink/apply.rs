@@ -102,7 +102,7 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
                 rules: Box::new(rules.clone()),
             };
             if owner.durable(reference, version, vec![write]).await {
-                owner.to_core(Event::AccessRules(Box::new(rules))).await;
+                owner.tell_core(Event::AccessRules(Box::new(rules))).await;
             }
         }
         Downlink::AccessDiff {
@@ -119,7 +119,7 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             };
             if owner.durable(reference, version, vec![write]).await {
                 match crate::store::access::load_rules(&owner.db) {
-                    Ok(rules) => owner.to_core(Event::AccessRules(Box::new(rules))).await,
+                    Ok(rules) => owner.tell_core(Event::AccessRules(Box::new(rules))).await,
                     Err(e) => log::error!("uplink: cannot read the new access rules: {e}"),
                 }
             }
@@ -135,7 +135,7 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             };
             if owner.durable(reference, version, vec![write]).await {
                 let tariffs = tariffs.into_iter().map(|(t, _)| t).collect();
-                owner.to_core(Event::Tariffs(tariffs)).await;
+                owner.tell_core(Event::Tariffs(tariffs)).await;
             }
         }
         Downlink::Promotions {
@@ -152,7 +152,7 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             };
             if owner.durable(reference, version, vec![write]).await {
                 let promotions = promotions.into_iter().map(|(p, _)| p).collect();
-                owner.to_core(Event::Promotions(promotions)).await;
+                owner.tell_core(Event::Promotions(promotions)).await;
             }
         }
         Downlink::Config { version, policy } => {
@@ -166,7 +166,7 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             if owner.durable(reference, version, vec![write]).await {
                 let merged = policy.apply(owner.policy);
                 owner.policy = merged;
-                owner.to_core(Event::Policy(merged)).await;
+                owner.tell_core(Event::Policy(merged)).await;
             }
         }
         Downlink::Command(command) => run_command(owner, command, trusted_now).await,
@@ -240,7 +240,7 @@ async fn execute(owner: &mut Owner, kind: CommandKind) -> Result<(), Refused> {
                 .and_then(|found| found.user.map(|u| u.id))
                 .unwrap_or_else(|| token.redacted());
             owner
-                .to_core(Event::Command(CoreCommand::Authorize {
+                .tell_core(Event::Command(CoreCommand::Authorize {
                     socket: index,
                     identity: Some(identity),
                     method: AuthMethod::Remote,
@@ -260,7 +260,7 @@ async fn execute(owner: &mut Owner, kind: CommandKind) -> Result<(), Refused> {
                 return Err(Refused("no_session", "no session runs there".into()));
             }
             owner
-                .to_core(Event::Command(CoreCommand::StopSession {
+                .tell_core(Event::Command(CoreCommand::StopSession {
                     socket: index,
                     reason: StopReason::Remote,
                 }))
@@ -270,7 +270,7 @@ async fn execute(owner: &mut Owner, kind: CommandKind) -> Result<(), Refused> {
         CommandKind::SetAvailability { socket, in_service } => {
             let index = owner.socket_index(&socket)?;
             owner
-                .to_core(Event::Command(CoreCommand::SetOutOfService {
+                .tell_core(Event::Command(CoreCommand::SetOutOfService {
                     socket: index,
                     out_of_service: !in_service,
                 }))
@@ -281,7 +281,7 @@ async fn execute(owner: &mut Owner, kind: CommandKind) -> Result<(), Refused> {
             let index = owner.socket_index(&socket)?;
             if owner.view(index).is_some_and(|v| v.session.is_some()) {
                 owner
-                    .to_core(Event::Command(CoreCommand::StopSession {
+                    .tell_core(Event::Command(CoreCommand::StopSession {
                         socket: index,
                         reason: StopReason::Reset,
                     }))
@@ -295,7 +295,7 @@ async fn execute(owner: &mut Owner, kind: CommandKind) -> Result<(), Refused> {
         }
         CommandKind::AuthorizeAnswer { token, entry } => {
             owner
-                .to_core(Event::Command(CoreCommand::CentralAnswer { token, entry }))
+                .tell_core(Event::Command(CoreCommand::CentralAnswer { token, entry }))
                 .await;
             Ok(())
         }
@@ -379,7 +379,7 @@ impl Owner {
         ));
     }
 
-    async fn to_core(&mut self, event: Event) {
+    async fn tell_core(&mut self, event: Event) {
         if self.wiring.core.send(event).await.is_err() {
             log::warn!("uplink: the core has stopped");
         }

@@ -14,3 +14,26 @@ pub mod topics;
 pub mod up;
 
 pub use link::{Backoff, Settings, UplinkStatus, Wiring, run};
+/// The uplink's settings from `[uplink]`: the TLS configuration is built here, once.
+pub fn settings(config: &crate::config::UplinkConfig) -> Result<Settings, tls::TlsError> {
+    let tls = match &config.tls {
+        Some(t) => Some(tls::client_config(
+            &t.ca_pem,
+            t.client.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice())),
+        )?),
+        None => None,
+    };
+    Ok(Settings {
+        host: config.host.clone(),
+        port: config.port,
+        tls,
+        credentials: config.credentials.clone(),
+        keep_alive: config.keep_alive,
+        window: config.window,
+        telemetry_interval: config.telemetry_interval,
+        max_downlink_bytes: config.max_downlink_bytes,
+        require_signed_downlink: config.require_signed_downlink,
+        trusted_keys: config.trusted_keys.clone(),
+        backoff: Backoff::default(),
+    })
+}

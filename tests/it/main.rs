@@ -4,6 +4,7 @@
 
 mod access;
 mod badges;
+mod broker;
 mod cli;
 mod decode;
 mod export;
