@@ -25,6 +25,9 @@ const EVENT_CAPACITY: usize = 256;
 /// Capacity of the channel from badge readers to the core. Full-policy: the read is dropped
 /// and counted (the user presents the badge again).
 const BADGE_CAPACITY: usize = 16;
+/// Capacity of the channel of tokens the uplink asks central about. Full-policy: dropped (a
+/// question is worth asking only while the user waits at the socket).
+const QUESTION_CAPACITY: usize = 16;
 
 /// What the rest of the daemon (terminal table, later web and uplink) may read.
 #[derive(Debug, Clone)]
@@ -40,6 +43,8 @@ pub struct SocketSnapshot {
 pub struct Daemon {
     pub snapshot: watch::Receiver<Vec<SocketSnapshot>>,
     pub bus_stats: Vec<(String, Arc<BusStats>)>,
+    /// The link to central: connected, acknowledged, refused (`None` without `[uplink]`).
+    pub uplink: Option<watch::Receiver<crate::uplink::UplinkStatus>>,
     /// Each badge reader's counters (frames, rejected frames, drops), by reader name.
     pub reader_stats: Vec<(String, Arc<crate::readers::ReaderCounters>)>,
     /// Each socket's bus owner (index into `bus_stats`) and device position there.
@@ -128,10 +133,11 @@ impl Daemon {
         // Decisions read the access list through their own read-only connection.
         let access_db = crate::store::open_reader(&config.state_dir.join(crate::store::DB_FILE))?;
         let rules = crate::store::access::load_rules(&access_db)?;
+        let policy = central_policy(&access_db, config);
         site.set_access(
             config.sockets.iter().map(|s| s.id.clone()).collect(),
             rules,
-            config.access,
+            policy,
             config.site.time_zone,
         );
         load_pricing(&access_db, &mut site)?;
@@ -234,6 +240,8 @@ impl Daemon {
         let (snapshot_tx, snapshot) = watch::channel(snapshot_init);
         let core = CancellationToken::new();
         let core_task = TaskTracker::new();
+        let (questions, questions_rx) = mpsc::channel(QUESTION_CAPACITY);
+        let store_for_uplink = store.clone();
         let (commands, command_rx) = mpsc::channel(64);
         let task_routes = routes.clone();
         let task = CoreTask {
@@ -241,15 +249,28 @@ impl Daemon {
             clock,
             store,
             routes,
+            questions,
             desired: desired_txs,
             snapshot: snapshot_tx,
             ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
             access_db,
             reader_sockets,
         };
+        let uplink = start_uplink(
+            config,
+            &store_for_uplink,
+            event_tx.clone(),
+            snapshot.clone(),
+            questions_rx,
+            policy,
+            &inputs,
+            &input_tasks,
+        );
+        start_local_broker(config, snapshot.clone(), &inputs, &input_tasks);
         core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
         core_task.close();
         Ok(Daemon {
+            uplink,
             store_thread: Some(store_thread),
             snapshot,
             socket_routes: task_routes,
@@ -318,6 +339,8 @@ struct CoreTask {
     access_db: rusqlite::Connection,
     /// Sockets each reader serves.
     reader_sockets: Vec<Vec<usize>>,
+    /// Tokens to ask central about. Full-policy: dropped (the user badges again).
+    questions: mpsc::Sender<(crate::core::access::IdToken, usize)>,
 }
 
 impl CoreTask {
@@ -375,6 +398,12 @@ impl CoreTask {
     async fn apply(&mut self, effects: Vec<Effect>, now: Stamp) {
         for effect in &effects {
             log_effect(&self.ids, effect);
+            if let Effect::Audit(a) = effect
+                && a.outcome == "ask_central"
+                && let Some(&socket) = a.sockets.first()
+            {
+                let _ = self.questions.try_send((a.token.clone(), socket));
+            }
         }
         let (writes, controls) = crate::store::plan(effects, now);
         // Switching off never waits for the disk: it is always safe, and a crash between the
@@ -514,4 +543,99 @@ fn load_pricing(db: &rusqlite::Connection, site: &mut Site) -> Result<(), StoreE
     }
     site.set_promotions(promotions, uses);
     Ok(())
+}
+
+/// The offline policy in force: the config file's, patched by what central last sent.
+fn central_policy(
+    db: &rusqlite::Connection,
+    config: &Config,
+) -> crate::core::access::OfflinePolicy {
+    use crate::uplink::downlink::{self, DownTopic, Downlink};
+    let Ok(Some((_, json))) = crate::store::access::central_config(db) else {
+        return config.access;
+    };
+    let topic = DownTopic::Config.full(&config.site.id);
+    let parsed = downlink::parse(
+        &config.site.id,
+        &topic,
+        json.as_bytes(),
+        &downlink::DownlinkLimits::default(),
+        &crate::uplink::signature::TrustedKeys::none(),
+        None,
+    );
+    match parsed {
+        Ok(Downlink::Config { policy, .. }) => policy.apply(config.access),
+        _ => {
+            log::error!(
+                "central's stored configuration is unreadable: the config file's policy applies"
+            );
+            config.access
+        }
+    }
+}
+
+/// Starts the link to central when `[uplink]` is configured.
+#[allow(clippy::too_many_arguments)]
+fn start_uplink(
+    config: &Config,
+    store: &StoreHandle,
+    core: mpsc::Sender<Event>,
+    sockets: watch::Receiver<Vec<SocketSnapshot>>,
+    questions: mpsc::Receiver<(crate::core::access::IdToken, usize)>,
+    policy: crate::core::access::OfflinePolicy,
+    cancel: &CancellationToken,
+    tasks: &TaskTracker,
+) -> Option<watch::Receiver<crate::uplink::UplinkStatus>> {
+    let uplink = config.uplink.as_ref()?;
+    let settings = match crate::uplink::settings(uplink) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("uplink: {e}; the site runs without central");
+            return None;
+        }
+    };
+    let (status_tx, status) = watch::channel(Default::default());
+    let wiring = crate::uplink::Wiring {
+        site_id: config.site.id.clone(),
+        site_name: config.site.name.clone(),
+        socket_ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
+        db_path: config.state_dir.join(crate::store::DB_FILE),
+        store: store.clone(),
+        core,
+        sockets,
+        questions,
+        status: status_tx,
+        policy,
+    };
+    tasks.spawn(crate::uplink::run(settings, wiring, cancel.clone()));
+    Some(status)
+}
+
+/// Starts the embedded site broker and the publisher of live states into it, when enabled.
+fn start_local_broker(
+    config: &Config,
+    sockets: watch::Receiver<Vec<SocketSnapshot>>,
+    cancel: &CancellationToken,
+    tasks: &TaskTracker,
+) {
+    let Some(broker) = config.broker.clone() else {
+        return;
+    };
+    let site_id = config.site.id.clone();
+    let telemetry = config
+        .uplink
+        .as_ref()
+        .map_or(Duration::from_secs(10), |u| u.telemetry_interval);
+    let cancel = cancel.clone();
+    let inner = tasks.clone();
+    tasks.spawn(async move {
+        match crate::broker::EmbeddedBroker::start(&broker, cancel.clone(), &inner).await {
+            Ok(b) => {
+                log::info!("local broker listening on {}", b.addr);
+                let login = (broker.username.clone(), broker.password.clone());
+                crate::uplink::local::run(b.addr, login, site_id, sockets, telemetry, cancel).await;
+            }
+            Err(e) => log::error!("local broker: {e}; local integrations get no live states"),
+        }
+    });
 }

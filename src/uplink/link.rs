@@ -5,7 +5,6 @@
 //! (it must be polled without pause) and hands the owner what matters; it never publishes.
 //! Never decides who may charge (the core does), never writes SQLite but through the store.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,7 +94,7 @@ pub struct UplinkStatus {
 
 /// What the driver hands the owner.
 #[derive(Debug)]
-enum Net {
+pub(super) enum Net {
     Connected,
     Refused(ConnectReturnCode),
     Message {
@@ -149,7 +148,7 @@ pub async fn run(settings: Settings, wiring: Wiring, cancel: CancellationToken) 
 }
 
 /// Polls the event loop without pause (rumqttc needs it), reconnecting with back-off.
-async fn drive(
+pub(super) async fn drive(
     mut eventloop: EventLoop,
     net: mpsc::Sender<Net>,
     backoff: Backoff,
@@ -221,8 +220,7 @@ pub(super) struct Owner {
     pub(super) events: Delivery,
     pub(super) updates: Delivery,
     connected: bool,
-    /// The last state published per socket: only changes go out.
-    published_states: HashMap<usize, Vec<u8>>,
+    states: super::states::StatePublisher,
     pub(super) assembly: super::assembly::ListAssembly,
     pub(super) clock: crate::clock::Clock,
     pub(super) status: UplinkStatus,
@@ -258,7 +256,7 @@ impl Owner {
             events,
             updates,
             connected: false,
-            published_states: HashMap::new(),
+            states: Default::default(),
             assembly: Default::default(),
             clock: crate::clock::Clock::new(crate::clock::TrustSource::detect()),
             status: UplinkStatus::default(),
@@ -427,42 +425,14 @@ impl Owner {
     fn publish_states(&mut self, all: bool) {
         let now = self.now_ms();
         let snapshot = self.wiring.sockets.borrow_and_update().clone();
-        for (i, s) in snapshot.iter().enumerate() {
-            let body = up::socket_state(&s.id, &s.view, 0);
-            if !all && self.published_states.get(&i) == Some(&body) {
-                continue;
-            }
-            let stamped = up::socket_state(&s.id, &s.view, now);
-            if self
-                .client
-                .try_publish(
-                    self.topics.socket_state(&s.id),
-                    QoS::AtLeastOnce,
-                    true,
-                    stamped,
-                )
-                .is_ok()
-            {
-                self.published_states.insert(i, body);
-            }
-        }
+        self.states
+            .publish(&self.client, &self.topics, &snapshot, all, now);
     }
 
     fn publish_telemetry(&mut self) {
         let now = self.now_ms();
         let snapshot = self.wiring.sockets.borrow().clone();
-        for s in &snapshot {
-            if s.view.readings == Default::default() {
-                continue;
-            }
-            // QoS 0: latest value only, never queued.
-            let _ = self.client.try_publish(
-                self.topics.telemetry(&s.id),
-                QoS::AtMostOnce,
-                false,
-                up::telemetry(&s.id, &s.view, now),
-            );
-        }
+        super::states::StatePublisher::telemetry(&self.client, &self.topics, &snapshot, now);
     }
 
     fn ask(&mut self, token: &crate::core::access::IdToken, socket: usize) {

@@ -18,3 +18,4 @@ mod states;
 mod store;
 mod support;
 mod tools;
+mod uplink;

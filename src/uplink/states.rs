@@ -1,0 +1,61 @@
+//! Retained socket states, published only when they change (or all of them after a
+//! connection): shared by the uplink and the local broker's publisher.
+
+use std::collections::HashMap;
+
+use rumqttc::{AsyncClient, QoS};
+
+use super::topics::Topics;
+use super::up;
+use crate::daemon::SocketSnapshot;
+
+#[derive(Debug, Default)]
+pub struct StatePublisher {
+    /// The last state published per socket, without its time: only changes go out.
+    published: HashMap<String, Vec<u8>>,
+}
+
+impl StatePublisher {
+    pub fn publish(
+        &mut self,
+        client: &AsyncClient,
+        topics: &Topics,
+        sockets: &[SocketSnapshot],
+        all: bool,
+        now_ms: i64,
+    ) {
+        for s in sockets {
+            let body = up::socket_state(&s.id, &s.view, 0);
+            if !all && self.published.get(&s.id) == Some(&body) {
+                continue;
+            }
+            let stamped = up::socket_state(&s.id, &s.view, now_ms);
+            if client
+                .try_publish(topics.socket_state(&s.id), QoS::AtLeastOnce, true, stamped)
+                .is_ok()
+            {
+                self.published.insert(s.id.clone(), body);
+            }
+        }
+    }
+
+    /// Every socket's latest readings, at QoS 0 (never queued).
+    pub fn telemetry(
+        client: &AsyncClient,
+        topics: &Topics,
+        sockets: &[SocketSnapshot],
+        now_ms: i64,
+    ) {
+        for s in sockets {
+            if s.view.readings == Default::default() {
+                continue;
+            }
+            let _ = client.try_publish(
+                topics.telemetry(&s.id),
+                QoS::AtMostOnce,
+                false,
+                up::telemetry(&s.id, &s.view, now_ms),
+            );
+        }
+    }
+}
