@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use central_sim::{AckMode, CentralSim, Options};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sitegate::store::{self, outbox::Stream};
 use socket_sim::{Command, Model, UnitSpec};
 
-use crate::support::mqtt::{Mosquitto, MosquittoOpts, Tls};
+use crate::support::mqtt::{Mosquitto, MosquittoOpts};
 use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
