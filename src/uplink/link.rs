@@ -87,6 +87,9 @@ pub struct UplinkStatus {
     /// Events published and not yet acknowledged.
     pub in_flight: u64,
     pub connections: u64,
+    /// Connection attempts that failed, and the last reason (a TLS or login failure shows).
+    pub failed_attempts: u64,
+    pub last_error: Option<String>,
     /// Down messages refused (invalid, unsigned, stale...).
     pub refused: u64,
     pub last_refusal: Option<String>,
@@ -344,6 +347,8 @@ impl Owner {
                     .await;
             }
             Net::Refused(code) => {
+                self.status.failed_attempts += 1;
+                self.status.last_error = Some(format!("refused: {code:?}"));
                 log::error!("uplink: the broker refused the connection: {code:?}");
             }
             Net::Lost(why) => {
@@ -358,8 +363,10 @@ impl Owner {
                         .send(Event::Uplink { connected: false })
                         .await;
                 } else {
+                    self.status.failed_attempts += 1;
                     log::debug!("uplink: cannot connect: {why}");
                 }
+                self.status.last_error = Some(why);
             }
             Net::Message { topic, payload } => self.on_message(&topic, &payload).await,
         }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sitegate::store::{self, outbox::Stream};
 use socket_sim::{Command, Model, UnitSpec};
 
-use crate::support::mqtt::{Mosquitto, MosquittoOpts};
+use crate::support::mqtt::{Mosquitto, MosquittoOpts, Tls};
 use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -94,6 +94,186 @@ async fn a_session_reaches_central_and_leaves_the_site_only_once_acknowledged() 
         .await;
     assert_eq!(central.duplicates(), 0);
     assert!(central.events_in_order());
+    site.stop().await;
+    central.shutdown().await;
+}
+
+/// Puts `n` authorization records in the site's outbox before the daemon starts (a backlog
+/// built up while central was unreachable).
+fn fill_outbox(config: &sitegate::config::Config, n: usize) {
+    use sitegate::core::access::IdToken;
+    use sitegate::core::site::Audit;
+    use sitegate::store::{StoreHandle, StoreSetup, Write};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let now = tokio::time::Instant::now();
+        let setup = StoreSetup::for_site(config, "backlog", now);
+        let (handle, _, thread) = StoreHandle::start(setup).unwrap();
+        let token = IdToken::new("04A1B2C3").unwrap();
+        for batch in 0..n.div_ceil(500) {
+            let writes = (0..500.min(n - batch * 500))
+                .map(|i| {
+                    Write::Audit(Box::new(Audit {
+                        token: token.clone(),
+                        sockets: vec![0],
+                        user: Some(format!("user-{}", batch * 500 + i)),
+                        outcome: "accepted",
+                        reason: None,
+                        source: Some("local_list"),
+                        at: sitegate::core::time::Stamp {
+                            mono: now,
+                            wall_ms: 1_795_000_000_000 + (batch * 500 + i) as i64,
+                            trusted: true,
+                        },
+                    }))
+                })
+                .collect();
+            handle.apply(writes).await.unwrap();
+        }
+        drop(handle);
+        thread.join().unwrap();
+    });
+}
+
+async fn site_with_backlog(sim: &socket_sim::Sim, extra: &str, backlog: usize) -> Site {
+    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
+    let tables = tcp_bus("gw", addr, "")
+        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
+        + extra;
+    let sim = sim.clone();
+    tokio::task::spawn_blocking(move || {
+        Site::start_after(sim, &tables, |config| fill_outbox(config, backlog))
+    })
+    .await
+    .unwrap()
+}
+
+/// Every event once after deduplication, in sequence order, none missing.
+fn assert_exactly_once_in_order(central: &CentralSim, first: u64, n: usize) {
+    let events = central.events();
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    let expected: Vec<u64> = (first..first + n as u64).collect();
+    assert_eq!(seqs.len(), n, "distinct events received");
+    assert_eq!(seqs, expected, "every event, in order");
+    assert!(central.events_in_order());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_ten_thousand_events_drains_with_nothing_lost_or_duplicated() {
+    let broker = Mosquitto::start(MosquittoOpts::default()).await;
+    let central = central(
+        broker.port(),
+        AckMode::Immediate {
+            batch: Duration::from_millis(20),
+        },
+    )
+    .await;
+    let sim = sim(false);
+    let site = site_with_backlog(&sim, &plain_uplink(broker.port()), 10_000).await;
+    central.wait_for_events(10_000, WAIT).await.unwrap();
+    site.wait_until("the outbox to empty", |_| outbox_depth(&site) == 0)
+        .await;
+    assert_exactly_once_in_order(&central, 1, 10_000);
+    assert_eq!(central.duplicates(), 0, "no reconnect: nothing sent twice");
+    site.stop().await;
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_killed_and_restarted_during_a_drain_loses_nothing() {
+    let mut broker = Mosquitto::start(MosquittoOpts::default()).await;
+    let central = central(
+        broker.port(),
+        AckMode::Immediate {
+            batch: Duration::from_millis(20),
+        },
+    )
+    .await;
+    let sim = sim(false);
+    let site = site_with_backlog(&sim, &plain_uplink(broker.port()), 5_000).await;
+    central
+        .wait_until(WAIT, |s| (s.events.records.len() >= 500).then_some(()))
+        .await
+        .unwrap();
+    broker.kill();
+    broker.restart().await;
+    central
+        .wait_for_events(5_000, Duration::from_secs(90))
+        .await
+        .unwrap();
+    site.wait_until("the outbox to empty", |_| outbox_depth(&site) == 0)
+        .await;
+    assert_exactly_once_in_order(&central, 1, 5_000);
+    site.stop().await;
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_mutual_tls_verify_the_broker_and_present_the_sites_certificate() {
+    let broker = Mosquitto::start(MosquittoOpts {
+        tls: Tls::Mutual,
+        password: None,
+    })
+    .await;
+    let pki = broker.pki().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, pem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.display().to_string()
+    };
+    let ca = write("ca.pem", &pki.ca_pem);
+    let cert = write("site.pem", &pki.client_cert_pem);
+    let key = write("site.key", &pki.client_key_pem);
+    let mut opts = Options::new("localhost", broker.port(), "test");
+    opts.tls = Some(central_sim::Tls {
+        ca_pem: pki.ca_pem.clone().into_bytes(),
+        client: Some((
+            pki.client_cert_pem.clone().into_bytes(),
+            pki.client_key_pem.clone().into_bytes(),
+        )),
+    });
+    opts.ack_mode = AckMode::Immediate {
+        batch: Duration::ZERO,
+    };
+    let central = CentralSim::start(opts).await.unwrap();
+    central.wait_ready(WAIT).await.unwrap();
+    let uplink = format!(
+        "[uplink]\nhost = \"localhost\"\nport = {}\nca_file = \"{ca}\"\nclient_cert_file = \"{cert}\"\nclient_key_file = \"{key}\"\nkeep_alive = \"5s\"\n",
+        broker.port()
+    );
+    let sim = sim(false);
+    let site = site_with(&sim, &uplink).await;
+    site.wait_state("s", "Available").await;
+    plug(&sim);
+    central.wait_for_events(1, WAIT).await.unwrap();
+    site.wait_until("the outbox to empty", |_| outbox_depth(&site) == 0)
+        .await;
+    let status = site.daemon().uplink.as_ref().unwrap().borrow().clone();
+    assert!(status.connected);
+    site.stop().await;
+
+    // Without its certificate, the same site is refused: never connected, never in plain.
+    let uplink = format!(
+        "[uplink]\nhost = \"localhost\"\nport = {}\nca_file = \"{ca}\"\nkeep_alive = \"5s\"\n",
+        broker.port()
+    );
+    let sim2 = crate::support::sim(false);
+    let site = site_with(&sim2, &uplink).await;
+    let mut status = site.daemon().uplink.as_ref().unwrap().clone();
+    let refused = tokio::time::timeout(WAIT, status.wait_for(|s| s.failed_attempts >= 2))
+        .await
+        .expect("attempts are made")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        refused.connections, 0,
+        "a site without a client certificate never connects (and never in plain): {:?}",
+        refused.last_error
+    );
     site.stop().await;
     central.shutdown().await;
 }
