@@ -47,6 +47,7 @@ pub struct RawUplink {
     pub keep_alive: Option<String>,
     pub window: Option<i64>,
     pub telemetry_interval: Option<String>,
+    pub reconnect_max: Option<String>,
     pub max_downlink_bytes: Option<i64>,
     pub require_signed_downlink: Option<bool>,
     /// Key id → base64 Ed25519 public key; values are checked one by one (with their path).

@@ -31,6 +31,8 @@ pub struct UplinkConfig {
     /// Events published and not yet acknowledged, at most.
     pub window: usize,
     pub telemetry_interval: Duration,
+    /// The longest wait between two connection attempts (the back-off's cap).
+    pub reconnect_max: Duration,
     pub max_downlink_bytes: usize,
     pub require_signed_downlink: bool,
     /// Key id and Ed25519 public key, in key-id order.
@@ -70,6 +72,7 @@ impl fmt::Debug for UplinkConfig {
             .field("keep_alive", &self.keep_alive)
             .field("window", &self.window)
             .field("telemetry_interval", &self.telemetry_interval)
+            .field("reconnect_max", &self.reconnect_max)
             .field("max_downlink_bytes", &self.max_downlink_bytes)
             .field("require_signed_downlink", &self.require_signed_downlink)
             .field(
@@ -210,6 +213,13 @@ pub(super) fn uplink(
         &join(P, "telemetry_interval"),
         problems,
     );
+    let reconnect_max = duration_in(
+        u.reconnect_max.as_deref(),
+        secs(60),
+        secs(1)..=secs(600),
+        &join(P, "reconnect_max"),
+        problems,
+    );
     let max_downlink_bytes = int_in::<usize>(
         u.max_downlink_bytes
             .unwrap_or(DEFAULT_MAX_DOWNLINK_BYTES as i64),
@@ -253,6 +263,7 @@ pub(super) fn uplink(
         keep_alive,
         window,
         telemetry_interval,
+        reconnect_max,
         max_downlink_bytes,
         require_signed_downlink,
         trusted_keys,

@@ -36,6 +36,9 @@ pub fn settings(config: &crate::config::UplinkConfig) -> Result<Settings, tls::T
         max_downlink_bytes: config.max_downlink_bytes,
         require_signed_downlink: config.require_signed_downlink,
         trusted_keys: config.trusted_keys.clone(),
-        backoff: Backoff::default(),
+        backoff: Backoff {
+            max: config.reconnect_max,
+            ..Backoff::default()
+        },
     })
 }

@@ -15,7 +15,9 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// `[uplink]` to a plain broker on loopback.
 fn plain_uplink(port: u16) -> String {
-    format!("[uplink]\nhost = \"127.0.0.1\"\nport = {port}\ntls = false\nkeep_alive = \"5s\"\n")
+    format!(
+        "[uplink]\nhost = \"127.0.0.1\"\nport = {port}\ntls = false\nkeep_alive = \"5s\"\nreconnect_max = \"2s\"\n"
+    )
 }
 
 async fn central(port: u16, mode: AckMode) -> CentralSim {
@@ -273,6 +275,73 @@ async fn tls_and_mutual_tls_verify_the_broker_and_present_the_sites_certificate(
         refused.connections, 0,
         "a site without a client certificate never connects (and never in plain): {:?}",
         refused.last_error
+    );
+    site.stop().await;
+    central.shutdown().await;
+}
+
+fn last_event_seq(site: &Site) -> u64 {
+    let conn = store::open_reader(&site.config.state_dir.join(store::DB_FILE)).unwrap();
+    store::outbox::last_made(&conn, Stream::Events).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_link_cut_of_a_minute_while_sessions_run_loses_and_repeats_nothing() {
+    use crate::support::mqtt::SilentProxy;
+    let broker = Mosquitto::start(MosquittoOpts::default()).await;
+    let proxy = SilentProxy::start(broker.addr()).await;
+    let central = central(
+        broker.port(),
+        AckMode::Immediate {
+            batch: Duration::from_millis(20),
+        },
+    )
+    .await;
+    let sim = sim(false);
+    let site = site_with(&sim, &plain_uplink(proxy.addr().port())).await;
+    let mut status = site.daemon().uplink.as_ref().unwrap().clone();
+    status.wait_for(|s| s.connected).await.unwrap();
+    site.wait_state("s", "Available").await;
+    plug(&sim);
+    site.wait_state("s", "Charging").await;
+    central.wait_for_events(1, WAIT).await.unwrap();
+
+    // The link goes silent: nothing is closed, nothing arrives, in either direction.
+    proxy.go_silent();
+    sim.control("gw", 1, Command::Unplug).unwrap();
+    site.wait_state("s", "Available").await;
+    plug(&sim);
+    site.wait_state("s", "Charging").await;
+    // Keep-alive notices the dead link well within the minute; a session starting after that
+    // is flagged offline.
+    tokio::time::timeout(Duration::from_secs(40), status.wait_for(|s| !s.connected))
+        .await
+        .expect("the dead link is noticed")
+        .unwrap();
+    sim.control("gw", 1, Command::Unplug).unwrap();
+    site.wait_state("s", "Available").await;
+    plug(&sim);
+    let offline = site.wait_state("s", "Charging").await;
+    tokio::time::sleep(Duration::from_secs(60)).await; // the outage itself, not a wait for a result
+    proxy.resume();
+
+    site.wait_until("every event acknowledged", |_| outbox_depth(&site) == 0)
+        .await;
+    let last = last_event_seq(&site);
+    assert!(last >= 5, "three sessions started, two ended: {last}");
+    assert_exactly_once_in_order(&central, 1, last as usize);
+    let events = central.events();
+    let restarted = events
+        .iter()
+        .rfind(|e| e["type"] == "session_started")
+        .unwrap();
+    assert_eq!(
+        restarted["body"]["session_id"],
+        offline.view.session.unwrap().id.to_string()
+    );
+    assert_eq!(
+        restarted["offline"], true,
+        "started while central was unreachable"
     );
     site.stop().await;
     central.shutdown().await;
