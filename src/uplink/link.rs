@@ -21,6 +21,11 @@ use crate::core::site::{Event, SocketView};
 use crate::store::outbox::{self, Stream};
 use crate::store::{StoreError, StoreHandle};
 
+/// Largest MQTT packet taken from the broker. Well above `max_downlink_bytes`: an oversized
+/// message must be received to be refused (and answered); a packet over rumqttc's limit would
+/// instead drop the connection, which a hostile publisher could then do at will.
+const MAX_PACKET_BYTES: usize = 32 * 1024 * 1024;
+
 /// How the uplink connects and behaves (from `[uplink]`, see `config::UplinkConfig`).
 #[derive(Clone)]
 pub struct Settings {
@@ -117,7 +122,7 @@ pub async fn run(settings: Settings, wiring: Wiring, cancel: CancellationToken) 
         // Durability is ours: the database resends what central has not acknowledged.
         .set_clean_session(true)
         .set_inflight(settings.window.clamp(1, u16::MAX as usize) as u16)
-        .set_max_packet_size(settings.max_downlink_bytes + 4096, 1 << 20)
+        .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES)
         .set_last_will(LastWill::new(
             topics.up("state"),
             up::site_offline(),

@@ -346,3 +346,273 @@ async fn a_silent_link_cut_of_a_minute_while_sessions_run_loses_and_repeats_noth
     site.stop().await;
     central.shutdown().await;
 }
+
+/// A site that requires signed downlink messages, trusting central-sim's key `central-1`.
+async fn signed_site(
+    broker: &Mosquitto,
+    sim: &socket_sim::Sim,
+    extra_socket: &str,
+) -> (Site, CentralSim) {
+    let (seed, public) = central_sim::keygen();
+    let mut opts = Options::new("127.0.0.1", broker.port(), "test");
+    opts.signer = Some(central_sim::Signer::from_seed_b64("central-1", &seed).unwrap());
+    opts.ack_mode = AckMode::Immediate {
+        batch: Duration::ZERO,
+    };
+    let central = CentralSim::start(opts).await.unwrap();
+    central.wait_ready(WAIT).await.unwrap();
+    let uplink = plain_uplink(broker.port())
+        + "require_signed_downlink = true\n[uplink.trusted_keys]\n"
+        + &format!("central-1 = \"{public}\"\n");
+    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
+    let tables = tcp_bus("gw", addr, "")
+        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
+            .replace("free = true\n", extra_socket)
+        + &uplink;
+    let sim = sim.clone();
+    let site = tokio::task::spawn_blocking(move || Site::start(sim, &tables))
+        .await
+        .unwrap();
+    // The birth follows the site's subscriptions: from then on, it hears central.
+    central
+        .wait_until(WAIT, |s| {
+            s.state
+                .as_ref()
+                .filter(|v| v["status"] == "online")
+                .map(|_| ())
+        })
+        .await
+        .unwrap();
+    (site, central)
+}
+
+fn tariffs(version: u64, price: &str) -> Value {
+    serde_json::json!({"version": version, "tariffs": [
+        {"id": "standard", "currency": "EUR", "energy": {"prices": [{"price_kwh": price}]}}
+    ]})
+}
+
+fn published_tariffs_version(site: &Site) -> u64 {
+    let conn = store::open_reader(&site.config.state_dir.join(store::DB_FILE)).unwrap();
+    store::access::published_version(&conn, "tariffs").unwrap()
+}
+
+/// Results refused with `reason`, in arrival order.
+async fn refusal(central: &CentralSim, n: usize) -> Vec<String> {
+    central
+        .wait_until(WAIT, |s| {
+            let refused: Vec<String> = s
+                .results
+                .iter()
+                .filter(|r| r["status"] == "refused")
+                .map(|r| r["reason"].as_str().unwrap_or_default().to_string())
+                .collect();
+            (refused.len() >= n).then_some(refused)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}: results {:#?}", central.results()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_forged_oversized_and_stale_downlink_messages_are_refused_and_change_nothing() {
+    let broker = Mosquitto::start(MosquittoOpts::default()).await;
+    let sim = sim(false);
+    let (site, central) = signed_site(&broker, &sim, "free = true\n").await;
+    central.push_tariffs(&tariffs(5, "0.25")).await.unwrap();
+    let accepted = central.wait_for_result("tariffs", WAIT).await.unwrap();
+    assert_eq!(
+        (accepted["status"].as_str(), accepted["version"].as_u64()),
+        (Some("accepted"), Some(5))
+    );
+
+    // Unsigned, while signatures are required.
+    let body = tariffs(6, "0.01").to_string().into_bytes();
+    central
+        .publish_raw("test", "tariffs", body.clone())
+        .await
+        .unwrap();
+    // Forged: signed by a key that claims to be central's.
+    let (other_seed, _) = central_sim::keygen();
+    let forger = central_sim::Signer::from_seed_b64("central-1", &other_seed).unwrap();
+    let forged = forger.sign("sitegate/v1/test/tariffs", &body);
+    central
+        .publish_raw("test", "tariffs", forged)
+        .await
+        .unwrap();
+    // Oversized: above max_downlink_bytes, before anything is parsed.
+    central
+        .publish_raw("test", "tariffs", vec![b' '; 300 * 1024])
+        .await
+        .unwrap();
+    // Stale: properly signed, but not above the current version.
+    central.push_tariffs(&tariffs(5, "0.01")).await.unwrap();
+
+    let reasons = refusal(&central, 4).await;
+    assert_eq!(
+        reasons,
+        ["unsigned", "bad_signature", "too_large", "version_mismatch"]
+    );
+    assert_eq!(
+        published_tariffs_version(&site),
+        5,
+        "the state did not change"
+    );
+    let status = site.daemon().uplink.as_ref().unwrap().borrow().clone();
+    assert_eq!(status.refused, 4, "each refusal counted");
+    site.stop().await;
+    central.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_start_and_stop_round_trip_with_each_command_answered_once() {
+    let broker = Mosquitto::start(MosquittoOpts::default()).await;
+    let sim = sim(false);
+    let (site, central) = signed_site(&broker, &sim, "").await;
+    site.wait_state("s", "Available").await;
+    plug(&sim);
+    site.wait_state("s", "Occupied").await;
+
+    let start = serde_json::json!({"id": "cmd-start", "command": "remote_start", "socket": "s", "token": "04A1B2C3"});
+    central.send_command(start.clone()).await.unwrap();
+    let answer = central.wait_for_result("cmd-start", WAIT).await.unwrap();
+    assert_eq!(answer["status"], "accepted");
+    let charging = site.wait_state("s", "Charging").await;
+    let session = charging.view.session.unwrap();
+    let started = central.wait_for_events(1, WAIT).await.unwrap();
+    assert_eq!(started[0]["body"]["auth_method"], "remote");
+    assert_eq!(started[0]["body"]["session_id"], session.id.to_string());
+
+    // The same command again (a retry by central, a replay by someone else): not run twice.
+    central.send_command(start).await.unwrap();
+    central
+        .wait_until(WAIT, |s| {
+            (s.results
+                .iter()
+                .filter(|r| r["command_id"] == "cmd-start")
+                .count()
+                == 2)
+                .then_some(())
+        })
+        .await
+        .unwrap();
+    let answers: Vec<String> = central
+        .results()
+        .iter()
+        .filter(|r| r["command_id"] == "cmd-start")
+        .map(|r| r["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(answers, ["accepted", "duplicate"]);
+    // A command past its expiry is refused, not run.
+    let stale = serde_json::json!({"id": "cmd-stale", "command": "remote_stop", "socket": "s",
+        "expires_at": "2020-01-01T00:00:00Z"});
+    central.send_command(stale).await.unwrap();
+    let answer = central.wait_for_result("cmd-stale", WAIT).await.unwrap();
+    assert_eq!(answer["status"], "expired");
+    assert_eq!(
+        site.wait_state("s", "Charging")
+            .await
+            .view
+            .session
+            .unwrap()
+            .id,
+        session.id
+    );
+
+    let stop = serde_json::json!({"id": "cmd-stop", "command": "remote_stop", "session_id": session.id.to_string()});
+    central.send_command(stop).await.unwrap();
+    assert_eq!(
+        central.wait_for_result("cmd-stop", WAIT).await.unwrap()["status"],
+        "accepted"
+    );
+    let ended = central
+        .wait_until(WAIT, |s| {
+            s.events
+                .records
+                .values()
+                .find(|e| e["type"] == "session_ended")
+                .cloned()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ended["body"]["stop_reason"], "remote");
+    assert!(!sim.truth("gw", 1).unwrap().enabled, "the relay is off");
+    site.stop().await;
+    central.shutdown().await;
+}
+
+fn access_list(version: u64, users: usize) -> Value {
+    let users_json: Vec<Value> = (0..users)
+        .map(|i| {
+            serde_json::json!({"id": format!("u{i}"), "name": format!("User {i}"),
+            "communities": ["residents"], "credit": {"kind": "prepaid", "amount": "20.00"}})
+        })
+        .collect();
+    let tokens: Vec<Value> = (0..users)
+        .map(|i| {
+            serde_json::json!({"token": format!("{:08X}", 0x1000_0000 + i), "user": format!("u{i}"),
+            "status": "Accepted"})
+        })
+        .collect();
+    serde_json::json!({
+        "version": version,
+        "rules": {
+            "site": {"home": false, "communities": ["residents"], "default_community": "residents", "tariff": null},
+            "communities": [{"id": "residents", "public": false, "card_payment": false, "tariff": null, "hours": null}],
+            "sockets": {}
+        },
+        "users": users_json,
+        "tokens": tokens,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_list_of_100000_users_in_chunks_is_applied_and_a_stale_differential_asks_for_a_full_one()
+ {
+    let broker = Mosquitto::start(MosquittoOpts::default()).await;
+    let sim = sim(false);
+    let (site, central) = signed_site(&broker, &sim, "").await;
+    let pushed = central
+        .push_access_full(&access_list(3, 100_000), 500)
+        .await
+        .unwrap();
+    assert_eq!(pushed.chunks.len(), 200);
+    let answer = central
+        .wait_for_result("access/commit", Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(
+        (answer["status"].as_str(), answer["version"].as_u64()),
+        (Some("accepted"), Some(3))
+    );
+    let conn = store::open_reader(&site.config.state_dir.join(store::DB_FILE)).unwrap();
+    assert_eq!(store::access::list_version(&conn).unwrap(), 3);
+    let last = token_of(99_999);
+    let found = store::access::lookup(&conn, &last).unwrap();
+    assert_eq!(found.user.map(|u| u.id).as_deref(), Some("u99999"));
+
+    // A differential whose version is not above the list's: refused, central asked for a full list.
+    let diff = serde_json::json!({"version": 3, "users": [{"id": "u1", "remove": true}]});
+    central.push_diff(&diff).await.unwrap();
+    let answer = central.wait_for_result("access/diff", WAIT).await.unwrap();
+    assert_eq!(
+        (
+            answer["reason"].as_str(),
+            answer["want"].as_str(),
+            answer["current"].as_u64()
+        ),
+        (Some("version_mismatch"), Some("access/full"), Some(3))
+    );
+    assert!(
+        store::access::lookup(&conn, &token_of(1))
+            .unwrap()
+            .user
+            .is_some(),
+        "u1 kept"
+    );
+    site.stop().await;
+    central.shutdown().await;
+}
+
+fn token_of(i: usize) -> sitegate::core::access::IdToken {
+    sitegate::core::access::IdToken::new(&format!("{:08X}", 0x1000_0000 + i)).unwrap()
+}
