@@ -616,3 +616,49 @@ async fn a_full_list_of_100000_users_in_chunks_is_applied_and_a_stale_differenti
 fn token_of(i: usize) -> sitegate::core::access::IdToken {
     sitegate::core::access::IdToken::new(&format!("{:08X}", 0x1000_0000 + i)).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_embedded_broker_central_gets_the_sessions_and_local_clients_the_live_states() {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let port = crate::support::mqtt::free_port();
+    let login = "[broker]\nenabled = true\nlisten = \"127.0.0.1:PORT\"\nusername = \"local\"\npassword = \"a-long-local-secret\"\n"
+        .replace("PORT", &port.to_string());
+    let uplink = plain_uplink(port) + "username = \"local\"\npassword = \"a-long-local-secret\"\n";
+    let sim = sim(false);
+    let site = site_with(&sim, &(login + &uplink)).await;
+    let mut opts = Options::new("127.0.0.1", port, "test");
+    opts.username = Some("local".into());
+    opts.password = Some("a-long-local-secret".into());
+    opts.ack_mode = AckMode::Immediate {
+        batch: Duration::ZERO,
+    };
+    let central = CentralSim::start(opts).await.unwrap();
+    central.wait_ready(WAIT).await.unwrap();
+    site.wait_state("s", "Available").await;
+    plug(&sim);
+    central.wait_for_events(1, WAIT).await.unwrap();
+    site.wait_until("the outbox to empty", |_| outbox_depth(&site) == 0)
+        .await;
+
+    // A home-automation client subscribes and gets the socket's retained state.
+    let mut options = MqttOptions::new("display", "127.0.0.1", port);
+    options.set_credentials("local", "a-long-local-secret");
+    let (client, mut eventloop) = AsyncClient::new(options, 10);
+    client
+        .subscribe("sitegate/v1/test/sockets/s/state", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let state: Value = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Event::Incoming(Packet::Publish(p)) = eventloop.poll().await.unwrap() {
+                return serde_json::from_slice(&p.payload).unwrap();
+            }
+        }
+    })
+    .await
+    .expect("a retained state");
+    assert_eq!(state["socket"], "s");
+    assert!(["Charging", "Occupied", "SuspendedEV"].contains(&state["state"].as_str().unwrap()));
+    site.stop().await;
+    central.shutdown().await;
+}
