@@ -66,7 +66,7 @@ fn assert_invalid(name: &str, instance: &Value) {
 
 #[test]
 fn what_central_sim_sends_matches_the_spec() {
-    let list = json!({"version": 13, "rules": {"site": {}, "communities": {}, "sockets": {}},
+    let list = json!({"version": 13, "rules": {"site": {"home": false, "communities": ["residents"], "default_community": "residents", "tariff": null}, "communities": [{"id": "residents", "public": false, "card_payment": false, "tariff": null, "hours": null}], "sockets": {}},
         "users": [{"id": "u1", "name": "Ada", "role": "individual", "socket_access": true,
             "communities": ["residents"], "active_until": null, "blocked": false,
             "credit": {"kind": "prepaid", "amount": "25.00"}}, {"id": "u2"}],
