@@ -250,6 +250,8 @@ impl Daemon {
             store,
             routes,
             questions,
+            asked: Default::default(),
+            connection_timeout: config.sessions.connection_timeout,
             desired: desired_txs,
             snapshot: snapshot_tx,
             ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
@@ -341,6 +343,9 @@ struct CoreTask {
     reader_sockets: Vec<Vec<usize>>,
     /// Tokens to ask central about. Full-policy: dropped (the user badges again).
     questions: mpsc::Sender<(crate::core::access::IdToken, usize)>,
+    /// Tokens asked about, with their reader's sockets, until the user gives up waiting.
+    asked: std::collections::HashMap<crate::core::access::IdToken, (Vec<usize>, Instant)>,
+    connection_timeout: Duration,
 }
 
 impl CoreTask {
@@ -377,7 +382,12 @@ impl CoreTask {
             };
             let now = self.clock.now();
             let effects = self.site.handle(event, now);
-            self.apply(effects, now).await;
+            let mut follow_ups = self.apply(effects, now).await;
+            // A badge central has just answered for is decided again, now from the cache.
+            while let Some(event) = follow_ups.pop() {
+                let effects = self.site.handle(event, now);
+                follow_ups.extend(self.apply(effects, now).await);
+            }
             let changed: Vec<usize> = match socket {
                 Some(s) => vec![s],
                 // Commands and ticks may touch any socket (sessions, samples).
@@ -395,16 +405,32 @@ impl CoreTask {
 
     /// Persists what must be durable, waits for the commit, then acts: a socket is switched on
     /// only once the session that allows it is on disk.
-    async fn apply(&mut self, effects: Vec<Effect>, now: Stamp) {
+    /// Returns the events that follow from what was committed (a badge to decide again).
+    async fn apply(&mut self, effects: Vec<Effect>, now: Stamp) -> Vec<Event> {
+        let mut answered = Vec::new();
         for effect in &effects {
             log_effect(&self.ids, effect);
-            if let Effect::Audit(a) = effect
-                && a.outcome == "ask_central"
-                && let Some(&socket) = a.sockets.first()
-            {
-                let _ = self.questions.try_send((a.token.clone(), socket));
+            match effect {
+                Effect::Audit(a) if a.outcome == "ask_central" => {
+                    if let Some(&socket) = a.sockets.first() {
+                        let _ = self.questions.try_send((a.token.clone(), socket));
+                    }
+                    // The user waits at the socket about as long as a plug-in would be awaited.
+                    let until = now.mono + self.connection_timeout;
+                    self.asked
+                        .insert(a.token.clone(), (a.sockets.clone(), until));
+                }
+                Effect::CacheAnswer { token, .. } => {
+                    if let Some((sockets, until)) = self.asked.remove(token)
+                        && now.mono <= until
+                    {
+                        answered.push((token.clone(), sockets));
+                    }
+                }
+                _ => {}
             }
         }
+        self.asked.retain(|_, (_, until)| now.mono <= *until);
         let (writes, controls) = crate::store::plan(effects, now);
         // Switching off never waits for the disk: it is always safe, and a crash between the
         // record and the act must not leave a socket on without a session.
@@ -429,20 +455,33 @@ impl CoreTask {
             }
             self.send(socket, control);
         }
+        // The answer is in the cache now (committed above): decide those badges again.
+        answered
+            .into_iter()
+            .filter_map(|(token, sockets)| self.lookup_badge(token, sockets))
+            .collect()
     }
 
-    /// A badge read as the core's event, with what the store knows of the token. A lookup
-    /// takes microseconds (an indexed read): done here rather than on another thread.
+    /// A badge read as the core's event, with what the store knows of the token.
     fn badge_event(&self, read: crate::readers::BadgeRead) -> Option<Event> {
         let sockets = self.reader_sockets.get(read.reader)?.clone();
-        match crate::store::access::lookup(&self.access_db, &read.token) {
+        self.lookup_badge(read.token, sockets)
+    }
+
+    /// A lookup takes microseconds (an indexed read): done here rather than on another thread.
+    fn lookup_badge(
+        &self,
+        token: crate::core::access::IdToken,
+        sockets: Vec<usize>,
+    ) -> Option<Event> {
+        match crate::store::access::lookup(&self.access_db, &token) {
             Ok(found) => Some(Event::Badge {
                 sockets,
-                token: read.token,
+                token,
                 found: Box::new(found),
             }),
             Err(e) => {
-                log::error!("badge {}: cannot read the access list: {e}", read.token);
+                log::error!("badge {token}: cannot read the access list: {e}");
                 None
             }
         }

@@ -662,3 +662,69 @@ async fn through_the_embedded_broker_central_gets_the_sessions_and_local_clients
     site.stop().await;
     central.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_badge_is_asked_about_and_central_s_answer_starts_the_session() {
+    use socket_sim::{ReaderCommand, ReaderProtocol};
+    let broker = Mosquitto::start(MosquittoOpts::default()).await;
+    let central = central(
+        broker.port(),
+        AckMode::Immediate {
+            batch: Duration::ZERO,
+        },
+    )
+    .await;
+    let sim = sim(false);
+    let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
+    let reader = sim
+        .serve_reader_pty("entrance", ReaderProtocol::Ascii)
+        .unwrap();
+    let tables = tcp_bus("gw", addr, "")
+        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
+            .replace("free = true\n", "")
+        + &format!(
+            "[[reader]]\nname = \"entrance\"\ndevice = \"{}\"\nprotocol = \"ascii-hex\"\nsockets = [\"s\"]\n",
+            reader.display()
+        )
+        + &plain_uplink(broker.port());
+    let sim_for_site = sim.clone();
+    let site = tokio::task::spawn_blocking(move || Site::start(sim_for_site, &tables))
+        .await
+        .unwrap();
+    let mut status = site.daemon().uplink.as_ref().unwrap().clone();
+    status.wait_for(|s| s.connected).await.unwrap();
+    site.wait_state("s", "Available").await;
+    plug(&sim);
+    site.wait_state("s", "Occupied").await;
+
+    sim.control_reader(
+        "entrance",
+        ReaderCommand::Badge {
+            uid: "0AC0FFEE".into(),
+            hold_ms: 0,
+        },
+    )
+    .unwrap();
+    let question = central
+        .wait_until(WAIT, |s| s.authorize.first().cloned())
+        .await
+        .unwrap();
+    assert_eq!(
+        (question["token"].as_str(), question["socket"].as_str()),
+        (Some("0AC0FFEE"), Some("s"))
+    );
+    let answer = serde_json::json!({"command": "authorize_answer", "token": "0AC0FFEE",
+        "status": "Accepted", "user": "guest-7"});
+    let id = central.send_command(answer).await.unwrap();
+    assert_eq!(
+        central.wait_for_result(&id, WAIT).await.unwrap()["status"],
+        "accepted"
+    );
+    let charging = site.wait_state("s", "Charging").await;
+    assert_eq!(
+        charging.view.session.unwrap().identity.as_deref(),
+        Some("guest-7")
+    );
+    site.stop().await;
+    central.shutdown().await;
+}
