@@ -222,8 +222,16 @@ fn report_invalid(path: &std::path::Path, problems: &sitegate::problems::Problem
 fn check_config(path: &std::path::Path) -> ExitCode {
     match config::load(path) {
         Ok(c) => {
+            let uplink = c.uplink.as_ref().map_or("no uplink".to_string(), |u| {
+                let tls = if u.tls.is_some() { "TLS" } else { "plain TCP" };
+                format!("uplink to {}:{} ({tls})", u.host, u.port)
+            });
+            let broker = c
+                .broker
+                .as_ref()
+                .map_or(String::new(), |b| format!(", local broker on {}", b.listen));
             println!(
-                "{}: valid: site {} ({}), {} bus(es), {} socket(s)",
+                "{}: valid: site {} ({}), {} bus(es), {} socket(s), {uplink}{broker}",
                 path.display(),
                 c.site.id,
                 c.site.time_zone,

@@ -322,6 +322,16 @@ async fn a_silent_link_cut_of_a_minute_while_sessions_run_loses_and_repeats_noth
     site.wait_state("s", "Available").await;
     plug(&sim);
     let offline = site.wait_state("s", "Charging").await;
+    // The broker, hearing nothing either, publishes the site's last will.
+    central
+        .wait_until(Duration::from_secs(40), |s| {
+            s.state
+                .as_ref()
+                .filter(|v| v["status"] == "offline")
+                .map(|_| ())
+        })
+        .await
+        .expect("the last will says offline");
     tokio::time::sleep(Duration::from_secs(60)).await; // the outage itself, not a wait for a result
     proxy.resume();
 
