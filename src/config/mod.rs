@@ -5,6 +5,7 @@
 mod raw;
 mod uplink;
 mod validate;
+mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 pub use uplink::{BrokerConfig, TlsConfig, UplinkConfig};
 pub use validate::{load, parse};
+pub use web::{WebConfig, WebTls};
 
 use crate::modbus::rtu::SerialSettings;
 use crate::profile::{Profile, ProfileSet};
@@ -40,6 +42,8 @@ pub struct Config {
     pub uplink: Option<UplinkConfig>,
     /// The embedded local broker; `None` when `[broker]` is absent or disabled.
     pub broker: Option<BrokerConfig>,
+    /// The local web page; `None` when `[web] enabled = false`.
+    pub web: Option<WebConfig>,
 }
 
 #[derive(Debug, Clone)]

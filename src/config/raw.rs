@@ -28,6 +28,20 @@ pub struct RawConfig {
     pub uplink: Option<toml::Value>,
     #[serde(default)]
     pub broker: Option<toml::Value>,
+    #[serde(default)]
+    pub web: Option<toml::Value>,
+}
+
+/// The local web page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    pub enabled: Option<bool>,
+    pub listen: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub session_idle: Option<String>,
+    pub session_max: Option<String>,
 }
 
 /// The MQTT link to central (`docs/mqtt.md`). Keys an installer must give are still `Option`s

@@ -344,7 +344,7 @@ fn tls_files(u: &RawUplink, base_dir: &Path, problems: &mut Problems) -> Option<
 }
 
 #[derive(Clone, Copy)]
-enum Pem {
+pub(super) enum Pem {
     Certificates,
     PrivateKey,
 }
@@ -357,8 +357,20 @@ fn pem_file(
     base_dir: &Path,
     problems: &mut Problems,
 ) -> Option<Vec<u8>> {
+    pem_file_in(P, file, key, kind, base_dir, problems)
+}
+
+/// As `pem_file`, for a key of `section`.
+pub(super) fn pem_file_in(
+    section: &str,
+    file: &str,
+    key: &str,
+    kind: Pem,
+    base_dir: &Path,
+    problems: &mut Problems,
+) -> Option<Vec<u8>> {
     let path = base_dir.join(file);
-    let at = join(P, key);
+    let at = join(section, key);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) => {

@@ -200,6 +200,12 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
         .broker
         .and_then(|v| deserialize_collecting::<RawBroker>(v, "broker", &mut problems))
         .and_then(|b| super::uplink::broker(b, &mut problems));
+    // The page is on unless the file says otherwise: a site is commissioned through it.
+    let web = match raw.web {
+        Some(v) => deserialize_collecting::<RawWeb>(v, "web", &mut problems),
+        None => Some(RawWeb::default()),
+    }
+    .and_then(|w| super::web::web(w, base_dir, &mut problems));
     if buses.is_empty() && problems.is_empty() {
         problems.push("bus", "no bus is configured: add at least one [[bus]]");
     }
@@ -221,6 +227,7 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
         profiles,
         uplink,
         broker,
+        web,
     })
 }
 

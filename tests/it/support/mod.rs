@@ -94,8 +94,14 @@ impl Site {
     /// an access list in its database, say).
     pub fn start_after(sim: Sim, tables: &str, prepare: impl FnOnce(&Config)) -> Site {
         let dir = tempfile::tempdir().expect("temp dir");
+        // No web page unless the test asks for one: tests run side by side.
+        let web = if tables.contains("[web]") {
+            ""
+        } else {
+            "[web]\nenabled = false\n"
+        };
         let text = format!(
-            "[site]\nid = \"test\"\nname = \"Test\"\ntime_zone = \"UTC\"\n[state]\ndirectory = \"state\"\n{tables}"
+            "[site]\nid = \"test\"\nname = \"Test\"\ntime_zone = \"UTC\"\n[state]\ndirectory = \"state\"\n{web}{tables}"
         );
         let config = config::parse(&text, dir.path())
             .unwrap_or_else(|e| panic!("test config invalid:\n{e}\n{text}"));
