@@ -45,6 +45,8 @@ pub struct Daemon {
     pub bus_stats: Vec<(String, Arc<BusStats>)>,
     /// The link to central: connected, acknowledged, refused (`None` without `[uplink]`).
     pub uplink: Option<watch::Receiver<crate::uplink::UplinkStatus>>,
+    /// The local web page, when enabled and listening.
+    pub web: Option<crate::web::Web>,
     /// Each badge reader's counters (frames, rejected frames, drops), by reader name.
     pub reader_stats: Vec<(String, Arc<crate::readers::ReaderCounters>)>,
     /// Each socket's bus owner (index into `bus_stats`) and device position there.
@@ -269,10 +271,19 @@ impl Daemon {
             &input_tasks,
         );
         start_local_broker(config, snapshot.clone(), &inputs, &input_tasks);
+        let web = start_web(
+            config,
+            snapshot.clone(),
+            uplink.clone(),
+            commands.clone(),
+            &inputs,
+            &input_tasks,
+        );
         core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
         core_task.close();
         Ok(Daemon {
             uplink,
+            web,
             store_thread: Some(store_thread),
             snapshot,
             socket_routes: task_routes,
@@ -677,4 +688,37 @@ fn start_local_broker(
             Err(e) => log::error!("local broker: {e}; local integrations get no live states"),
         }
     });
+}
+
+/// Starts the local web page when `[web]` is enabled. A page that cannot listen (the port is
+/// taken) is logged, and the site runs on without it.
+fn start_web(
+    config: &Config,
+    sockets: watch::Receiver<Vec<SocketSnapshot>>,
+    uplink: Option<watch::Receiver<crate::uplink::UplinkStatus>>,
+    commands: mpsc::Sender<Command>,
+    cancel: &CancellationToken,
+    tasks: &TaskTracker,
+) -> Option<crate::web::Web> {
+    let web = config.web.as_ref()?;
+    let app = crate::web::AppState::new(crate::web::Parts {
+        site_id: config.site.id.clone(),
+        site_name: config.site.name.clone(),
+        time_zone: config.site.time_zone,
+        sockets,
+        uplink,
+        commands,
+        db_path: config.state_dir.join(crate::store::DB_FILE),
+        stopping: cancel.clone(),
+    });
+    match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
+        Ok(w) => {
+            log::info!("web page on https://{}/", w.addr);
+            Some(w)
+        }
+        Err(e) => {
+            log::error!("web page: {e}");
+            None
+        }
+    }
 }

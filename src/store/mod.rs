@@ -16,6 +16,7 @@ mod recovery;
 pub mod reports;
 pub mod writer;
 
+pub use payload::rfc3339 as payload_time;
 pub use writer::{Startup, StoreHandle, StoreSetup, Write, plan};
 
 use std::path::{Path, PathBuf};

@@ -7,11 +7,7 @@ use serde_json::{Value, json};
 use crate::core::site::SocketView;
 use crate::store::outbox::Record;
 
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
-}
+use crate::store::payload_time as rfc3339;
 
 /// An `events` or `updates` record with its envelope. The body is embedded as committed (an
 /// unparsable body, which the store never writes, travels as a string rather than being lost).

@@ -19,3 +19,4 @@ mod store;
 mod support;
 mod tools;
 mod uplink;
+mod web;

@@ -1,6 +1,7 @@
 //! Starting a simulated site and the daemon against it, and waiting for what a user would see.
 //! Waits are for conditions, with a generous limit that only bounds a failing test.
 
+pub mod https;
 pub mod mqtt;
 
 use std::net::SocketAddr;

@@ -1,0 +1,135 @@
+//! The page's routes: HTML pages and the JSON API under `/api/v1` they share their data with,
+//! the live stream (Server-Sent Events) and the embedded assets.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tokio_stream::{Stream, StreamExt};
+
+use super::dashboard;
+use super::i18n::Lang;
+use super::pages;
+use super::state::AppState;
+
+/// Live updates go out at most this often per client: a dashboard needs no more, and a hundred
+/// clients stay cheap.
+const STREAM_PERIOD: Duration = Duration::from_secs(1);
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(dashboard_page))
+        .route("/api/v1/dashboard", get(dashboard_json))
+        .route("/api/v1/sockets", get(sockets_json))
+                .route("/api/v1/stream", get(stream))
+        .route("/api/v1/system", get(system_json))
+        .route("/assets/app.css", get(css))
+        .route("/assets/app.js", get(js))
+        .with_state(state)
+}
+
+fn lang(headers: &HeaderMap) -> Lang {
+    Lang::negotiate(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    log::error!("web: {e}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the database cannot be read",
+    )
+        .into_response()
+}
+
+async fn dashboard_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let lang = lang(&headers);
+    match dashboard::build(&app, lang).await {
+        Ok(d) => Html(pages::dashboard(lang, &d).into_string()).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn dashboard_json(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    match dashboard::build(&app, lang(&headers)).await {
+        Ok(d) => axum::Json(d).into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn sockets_json(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let sockets = app.inner.sockets.borrow().clone();
+    axum::Json(dashboard::tiles(&sockets, lang(&headers))).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct StreamQuery {
+    lang: Option<String>,
+}
+
+/// `event: sockets`, data: the tiles as JSON; first at once, then on change, at most once per
+/// `STREAM_PERIOD`.
+async fn stream(
+    State(app): State<AppState>,
+    Query(q): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let lang = q
+        .lang
+        .as_deref()
+        .and_then(Lang::from_code)
+        .unwrap_or_else(|| lang(&headers));
+    let stopping = app.inner.stopping.clone().cancelled_owned();
+    let throttled =
+        tokio_stream::wrappers::WatchStream::new(app.inner.sockets.clone()).throttle(STREAM_PERIOD);
+    let updates = futures_util::StreamExt::take_until(throttled, stopping).map(move |sockets| {
+        let tiles = dashboard::tiles(&sockets, lang);
+        let json = serde_json::to_string(&tiles).unwrap_or_default();
+        Ok(Event::default().event("sockets").data(json))
+    });
+    Sse::new(updates).keep_alive(KeepAlive::default())
+}
+
+/// Version, uptime, database size and free disk (the system page's figures).
+async fn system_json(State(app): State<AppState>) -> Response {
+    let uptime_s = app.inner.started.elapsed().as_secs();
+    let sizes = app
+        .read(|conn| {
+            let page_count: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            Ok(page_count * page_size)
+        })
+        .await;
+    match sizes {
+        Ok(db_bytes) => axum::Json(serde_json::json!({
+            "site": app.inner.site_id,
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": uptime_s,
+            "database_bytes": db_bytes,
+        }))
+        .into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("assets/app.css"),
+    )
+}
+
+async fn js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("assets/app.js"),
+    )
+}

@@ -1,0 +1,98 @@
+//! What the page's handlers share: the daemon's live state (socket snapshot, uplink status),
+//! its command channel, and read-only database connections for reports. Handlers never write
+//! SQLite; changes go to the core as commands or to the store as writes.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::core::site::Command;
+use crate::daemon::SocketSnapshot;
+use crate::uplink::UplinkStatus;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub site_id: String,
+    pub site_name: String,
+    pub time_zone: chrono_tz::Tz,
+    pub sockets: watch::Receiver<Vec<SocketSnapshot>>,
+    pub uplink: Option<watch::Receiver<UplinkStatus>>,
+        /// To the core. Full-policy: the handler waits (a click is worth a short wait).
+    #[expect(dead_code, reason = "control actions arrive with the login, next")]
+    pub commands: mpsc::Sender<Command>,
+    pub started: Instant,
+    /// Fires at shutdown: live streams end, so connections can close.
+    pub stopping: tokio_util::sync::CancellationToken,
+    db_path: PathBuf,
+    /// Idle read-only connections (opened on demand, kept for reuse).
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// What the web page needs of the running daemon.
+pub struct Parts {
+    pub site_id: String,
+    pub site_name: String,
+    pub time_zone: chrono_tz::Tz,
+    pub sockets: watch::Receiver<Vec<SocketSnapshot>>,
+    pub uplink: Option<watch::Receiver<UplinkStatus>>,
+    pub commands: mpsc::Sender<Command>,
+    pub db_path: PathBuf,
+    pub stopping: tokio_util::sync::CancellationToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("the database query was interrupted")]
+    Join,
+}
+
+impl AppState {
+    pub fn new(parts: Parts) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                site_id: parts.site_id,
+                site_name: parts.site_name,
+                time_zone: parts.time_zone,
+                sockets: parts.sockets,
+                uplink: parts.uplink,
+                commands: parts.commands,
+                started: Instant::now(),
+                stopping: parts.stopping,
+                db_path: parts.db_path,
+                readers: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Runs `f` on a read-only connection, off the async threads.
+    pub async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, crate::store::StoreError> + Send + 'static,
+    ) -> Result<R, DbError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match inner.readers.lock().ok().and_then(|mut r| r.pop()) {
+                Some(c) => c,
+                None => crate::store::open_reader(&inner.db_path)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut idle) = inner.readers.lock()
+                && idle.len() < 4
+            {
+                idle.push(conn);
+            }
+            Ok(result?)
+        })
+        .await
+        .map_err(|_| DbError::Join)?
+    }
+}

@@ -1,0 +1,87 @@
+//! The local web page over real HTTPS (its self-signed certificate), against the real daemon
+//! and simulated sockets: what a manager's browser receives.
+
+use socket_sim::{Command, Model, UnitSpec};
+
+use crate::support::https;
+use crate::support::*;
+
+async fn site_with_web(sim: &socket_sim::Sim) -> Site {
+    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
+    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
+        + &tcp_bus("gw", addr, "")
+        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
+            .replace("name = \"s\"", "name = \"Box <b>&amp; 1\"");
+    let sim = sim.clone();
+    tokio::task::spawn_blocking(move || Site::start(sim, &tables))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_is_served_over_https_in_the_browsers_language_and_escapes_names() {
+    let sim = sim(false);
+    let site = site_with_web(&sim).await;
+    site.wait_state("s", "Available").await;
+    let addr = site.daemon().web.expect("the page listens").addr;
+    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
+
+    let page = https::get(tls.clone(), addr, "/", "").await;
+    assert_eq!(page.status, 200, "{}", page.head);
+    assert!(page.body.contains("<h1>Dashboard</h1>"));
+    assert!(page.body.contains("Available"));
+    assert!(
+        page.body.contains("Box &lt;b&gt;&amp;amp; 1") && !page.body.contains("<b>&"),
+        "a socket's name is shown as text, never as markup"
+    );
+    let page = https::get(tls.clone(), addr, "/", "Accept-Language: fr-FR,fr;q=0.9").await;
+    assert!(page.body.contains("Tableau de bord") && page.body.contains("Disponible"));
+
+    let json = https::get(tls.clone(), addr, "/api/v1/dashboard", "").await;
+    let d: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(d["indicators"]["sockets"], 1);
+    assert_eq!(d["sockets"][0]["state"], "Available");
+    site.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plug_in_reaches_the_live_stream() {
+    let sim = sim(false);
+    let site = site_with_web(&sim).await;
+    site.wait_state("s", "Available").await;
+    let addr = site.daemon().web.unwrap().addr;
+    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
+    let reading = tokio::spawn(https::read_stream_until(
+        tls,
+        addr,
+        "/api/v1/stream",
+        PATIENCE,
+        |text| text.contains("\"state\":\"Charging\""),
+    ));
+    sim.control(
+        "gw",
+        1,
+        Command::Plug {
+            vehicle_max_a: 16.0,
+            phases: 3,
+            wants_wh: 1e6,
+        },
+    )
+    .unwrap();
+    let text = reading.await.unwrap();
+    assert!(text.contains("text/event-stream"), "{text}");
+    assert!(text.contains("event: sockets"));
+    assert!(
+        text.contains("\"state\":\"Charging\""),
+        "the plug-in streamed: {text}"
+    );
+    // An open stream does not hold the daemon's shutdown up.
+    let _open = tokio::spawn(https::read_stream_until(
+        https::client_config(&site.config.state_dir.join("web-cert.pem")),
+        addr,
+        "/api/v1/stream",
+        PATIENCE,
+        |_| false,
+    ));
+    site.stop().await;
+}
