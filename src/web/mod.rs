@@ -7,6 +7,7 @@
 pub mod cert;
 pub mod dashboard;
 pub mod i18n;
+pub mod openapi;
 mod pages;
 pub mod routes;
 pub mod server;

@@ -26,8 +26,12 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(dashboard_page))
         .route("/api/v1/dashboard", get(dashboard_json))
         .route("/api/v1/sockets", get(sockets_json))
-                .route("/api/v1/stream", get(stream))
+        .route("/api/v1/stream", get(stream))
         .route("/api/v1/system", get(system_json))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { axum::Json(super::openapi::document()) }),
+        )
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
         .with_state(state)

@@ -85,3 +85,26 @@ async fn a_plug_in_reaches_the_live_stream() {
     ));
     site.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_route_is_described_by_the_openapi_document() {
+    let sim = sim(false);
+    let site = site_with_web(&sim).await;
+    let addr = site.daemon().web.unwrap().addr;
+    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
+    let doc = https::get(tls.clone(), addr, "/api/v1/openapi.json", "").await;
+    let doc: serde_json::Value = serde_json::from_str(&doc.body).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in sitegate::web::openapi::PATHS {
+        assert!(doc["paths"].get(*path).is_some(), "{path} documented");
+        let reply = if *path == "/api/v1/stream" {
+            https::read_stream_until(tls.clone(), addr, path, PATIENCE, |t| t.contains("event:"))
+                .await
+        } else {
+            let r = https::get(tls.clone(), addr, path, "").await;
+            format!("{}\r\n\r\n{}", r.head, r.body)
+        };
+        assert!(reply.starts_with("HTTP/1.1 200"), "{path} answers: {reply}");
+    }
+    site.stop().await;
+}
