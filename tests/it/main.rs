@@ -7,6 +7,7 @@ mod badges;
 mod broker;
 mod cli;
 mod decode;
+mod demo;
 mod export;
 mod faults;
 mod kill9;
