@@ -241,6 +241,10 @@ struct Tracked {
     rejected_late: bool,
     /// Energy is withheld (OCPP SuspendedEVSE) while the session stays open.
     suspended: bool,
+    /// A session was stopped with the vehicle still plugged (remotely, by a manager, out of
+    /// credit): a free socket starts no new session until the vehicle leaves. Only for
+    /// sockets that sense the plug (others cannot tell when it leaves).
+    held: bool,
     /// The session's tariff and the samples its cost is computed from.
     tariff: Option<std::sync::Arc<crate::pricing::Tariff>>,
     cost_samples: Vec<crate::pricing::CostSample>,
@@ -361,6 +365,7 @@ impl Site {
                 enabled: None,
                 rejected_late: false,
                 suspended: false,
+                held: false,
                 tariff: None,
                 cost_samples: Vec::new(),
                 credit: None,
@@ -525,6 +530,9 @@ impl Site {
         }
         effects.extend(self.transition(socket, state.clone(), reason, now));
 
+        if !presence.plugged {
+            self.sockets[socket].held = false;
+        }
         let s = &self.sockets[socket];
         let ended = match (&s.view.session, &state) {
             (Some(_), SocketState::Faulted { code }) => {
@@ -543,7 +551,7 @@ impl Site {
         {
             if s.pending.is_some() {
                 effects.extend(self.start_pending(socket, now));
-            } else if s.setup.free {
+            } else if s.setup.free && !s.held {
                 // A plain socket saw the vehicle only once energy flowed: count from the poll before.
                 let meter_start = if learnt {
                     self.sockets[socket].view.readings.energy_wh
@@ -835,6 +843,7 @@ impl Site {
         s.view.session = None;
         s.rejected_late = false;
         s.suspended = false;
+        s.held = reason != StopReason::Unplugged && s.senses_plug == Some(true);
         let credit = s.credit.take();
         s.spend = None;
         s.offers.clear();

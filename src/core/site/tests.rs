@@ -968,3 +968,29 @@ fn a_recovered_session_keeps_its_tariff_and_the_energy_priced_before_the_restart
     // 10 kWh in all, 4 before the restart: 2.50 - 1.25 free = 1.25, + VAT = 1.50.
     assert_eq!(s.cost.unwrap().total_incl_tax.to_string(), "1.50");
 }
+
+#[test]
+fn a_stopped_vehicle_still_plugged_starts_no_new_free_session_until_it_leaves() {
+    let (mut site, mut clock) = site(true);
+    site.start();
+    site.handle(polled(socket(true, 0.0, 1000.0)), clock.advance(1));
+    site.handle(polled(socket(true, 7000.0, 1000.0)), clock.advance(1));
+    let stopped = site.handle(
+        Event::Command(Command::StopSession {
+            socket: 0,
+            reason: StopReason::Remote,
+        }),
+        clock.advance(1),
+    );
+    assert_eq!(sessions(&stopped).last().unwrap().0, SessionChange::Ended);
+    assert_eq!(enables(&stopped), [false]);
+    let again = site.handle(polled(socket(true, 0.0, 1100.0)), clock.advance(1));
+    assert!(sessions(&again).is_empty(), "held until the vehicle leaves");
+    site.handle(polled(socket(false, 0.0, 1100.0)), clock.advance(1));
+    let next = site.handle(polled(socket(true, 0.0, 1100.0)), clock.advance(1));
+    assert_eq!(
+        sessions(&next)[0].0,
+        SessionChange::Started,
+        "the next plug-in starts one"
+    );
+}
