@@ -485,9 +485,42 @@ fn reap_group(pgid: libc::pid_t) {
         // SAFETY: plain syscall; only children in the group `pgid` are waited for.
         let pid = unsafe { libc::waitpid(-pgid, &mut status, libc::WNOHANG) };
         match pid {
-            -1 => return, // ECHILD: none left
+            -1 => break, // ECHILD: none left
             0 => std::thread::sleep(Duration::from_millis(10)),
             _ => {}
+        }
+    }
+    reap_escaped_zombies();
+}
+
+/// Chromium's crashpad handler leaves the process group (so it is not waited for above); once
+/// its browser is gone it exits, and as an orphan it is this process's child: reap those
+/// already dead, found by name in /proc, and no other child.
+fn reap_escaped_zombies() {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<libc::pid_t>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ..."; comm may hold spaces, so split after its ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let mut rest = stat[close + 1..].split_whitespace();
+        let (state, ppid) = (rest.next(), rest.next());
+        if state == Some("Z") && ppid == Some(me.as_str()) && comm.starts_with("chrom") {
+            let mut status = 0;
+            // SAFETY: plain syscall on a dead child of ours, named as Chromium's.
+            unsafe {
+                libc::waitpid(pid, &mut status, libc::WNOHANG);
+            }
         }
     }
 }
