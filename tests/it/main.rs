@@ -5,6 +5,7 @@
 mod access;
 mod badges;
 mod broker;
+mod browser_smoke;
 mod cli;
 mod decode;
 mod demo;

@@ -1,6 +1,11 @@
 //! Starting a simulated site and the daemon against it, and waiting for what a user would see.
 //! Waits are for conditions, with a generous limit that only bounds a failing test.
 
+// Browser tests' toolkit: not every helper is used by a test yet.
+#[allow(dead_code)]
+pub mod a11y;
+#[allow(dead_code)]
+pub mod browser;
 pub mod https;
 pub mod mqtt;
 
