@@ -70,7 +70,7 @@ fn the_example_file_is_valid() {
     );
     assert_eq!(uplink.tls.expect("tls").ca_pem, CERT_PEM.as_bytes());
     assert_eq!(uplink.keep_alive, Duration::from_secs(15));
-    assert_eq!(uplink.window, 256);
+    assert_eq!(uplink.window, 1024);
     assert_eq!(uplink.trusted_keys.len(), 1);
     assert_eq!(uplink.trusted_keys[0].0, "central-2026");
     let broker = config.broker.expect("the example has a broker");

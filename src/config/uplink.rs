@@ -109,7 +109,7 @@ impl fmt::Debug for BrokerConfig {
 }
 
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
-pub const DEFAULT_WINDOW: usize = 256;
+pub const DEFAULT_WINDOW: usize = 1024;
 pub const DEFAULT_TELEMETRY_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_DOWNLINK_BYTES: usize = 256 * 1024;
 pub const DEFAULT_BROKER_LISTEN: &str = "127.0.0.1:1883";

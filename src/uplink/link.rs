@@ -21,6 +21,9 @@ use crate::core::site::{Event, SocketView};
 use crate::store::outbox::{self, Stream};
 use crate::store::{StoreError, StoreHandle};
 
+/// Records in flight this long without any acknowledgement are sent again.
+const RESEND_AFTER: Duration = Duration::from_secs(30);
+
 /// Largest MQTT packet taken from the broker. Well above `max_downlink_bytes`: an oversized
 /// message must be received to be refused (and answered); a packet over rumqttc's limit would
 /// instead drop the connection, which a hostile publisher could then do at will.
@@ -139,8 +142,15 @@ pub async fn run(settings: Settings, wiring: Wiring, cancel: CancellationToken) 
     }
     // Room for a full window of records, every socket's state twice, and answers.
     let capacity = settings.window + 2 * wiring.socket_ids.len() + 64;
-    let (client, eventloop) = AsyncClient::new(options, capacity);
-    let (net_tx, net_rx) = mpsc::channel(256);
+    let (client, mut eventloop) = AsyncClient::new(options, capacity);
+    // Records go out as soon as an ack opens the window: Nagle's delay would wait for the
+    // broker's delayed ACK (~40 ms) on every window.
+    let mut network = eventloop.network_options();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
+    // Small: a message waiting here is a whole downlink message (up to max_downlink_bytes);
+    // when the owner is busy, the driver waits and TCP pushes back on the broker.
+    let (net_tx, net_rx) = mpsc::channel(8);
     let driver = tokio::spawn(drive(eventloop, net_tx, settings.backoff, cancel.clone()));
     let owner = match Owner::new(settings, wiring, topics, client) {
         Ok(owner) => owner,
@@ -237,6 +247,8 @@ pub(super) struct Owner {
     pub(super) policy: crate::core::access::OfflinePolicy,
     /// Set when the request queue was full: publishing resumes on the next wake.
     backlogged: bool,
+    /// The acknowledged positions of both streams, and since when they have not moved.
+    last_progress: ((u64, u64), Instant),
 }
 
 impl Owner {
@@ -271,6 +283,7 @@ impl Owner {
             keys,
             policy,
             backlogged: false,
+            last_progress: ((0, 0), Instant::now()),
         })
     }
 
@@ -281,6 +294,8 @@ impl Owner {
         telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut retry = tokio::time::interval(Duration::from_millis(50));
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut stall_check = tokio::time::interval(RESEND_AFTER / 2);
+        stall_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -290,7 +305,8 @@ impl Owner {
                 Ok(()) = commits.changed(), if self.connected => self.pump(),
                 Ok(()) = sockets.changed(), if self.connected => self.publish_states(false),
                 _ = telemetry.tick(), if self.connected => self.publish_telemetry(),
-                _ = retry.tick(), if self.connected && self.backlogged => self.pump(),
+                                _ = retry.tick(), if self.connected && self.backlogged => self.pump(),
+                _ = stall_check.tick(), if self.connected => self.resend_if_stalled(),
                 Some((token, socket)) = self.wiring.questions.recv() => self.ask(&token, socket),
             }
             self.report();
@@ -374,6 +390,30 @@ impl Owner {
                 self.status.last_error = Some(why);
             }
             Net::Message { topic, payload } => self.on_message(&topic, &payload).await,
+        }
+    }
+
+    /// Records in flight with no acknowledgement for `RESEND_AFTER` on a live connection were
+    /// lost on the way (a broker dropping messages when central's queue is full): send them
+    /// again, from the oldest. Central deduplicates by id.
+    fn resend_if_stalled(&mut self) {
+        let now = Instant::now();
+        let progress = (self.events.acked(), self.updates.acked());
+        if self.events.in_flight() + self.updates.in_flight() == 0
+            || progress != self.last_progress.0
+        {
+            self.last_progress = (progress, now);
+            return;
+        }
+        if now.duration_since(self.last_progress.1) >= RESEND_AFTER {
+            log::warn!(
+                "uplink: no acknowledgement for {}s with records in flight: sending them again",
+                RESEND_AFTER.as_secs()
+            );
+            self.events.reconnected();
+            self.updates.reconnected();
+            self.last_progress.1 = now;
+            self.pump();
         }
     }
 
