@@ -16,3 +16,4 @@ pub mod readers;
 pub mod store;
 pub mod tools;
 pub mod uplink;
+pub mod web;
