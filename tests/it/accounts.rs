@@ -412,3 +412,74 @@ async fn the_cli_adds_accounts_while_the_daemons_writer_is_open_and_refuses_bad_
         .collect();
     assert_eq!(actors, ["cli", "cli", "installer-1"]);
 }
+
+#[tokio::test]
+async fn a_login_checks_the_limit_the_password_and_the_account_state() {
+    use sitegate::web::auth::login::{LoginError, login};
+    use sitegate::web::auth::ratelimit::{LimitSettings, LoginLimiter};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (h, _, thread) = StoreHandle::start(setup(dir.path())).unwrap();
+    let hash = sitegate::web::auth::password::hash("grapefruit kettle harbour").unwrap();
+    let mut new = create("anna", Role::Installer);
+    if let Write::Account(c) = &mut new[0]
+        && let AccountAction::Create(a) = &mut c.action
+    {
+        a.password_hash = hash.clone();
+    }
+    h.apply(new).await.unwrap();
+    h.apply(create("paul", Role::Installer)).await.unwrap();
+    h.apply(change(AccountAction::SetActiveUntil {
+        username: "anna".into(),
+        until_ms: Some(NOW_MS + 1000),
+    }))
+    .await
+    .unwrap();
+    drop(h);
+    thread.join().unwrap();
+
+    let conn = store::open_reader(&dir.path().join(store::DB_FILE)).unwrap();
+    let limiter = LoginLimiter::new(LimitSettings::default());
+    let ip = "192.0.2.1".parse().unwrap();
+    let now = Instant::now();
+    let ok = login(
+        &conn,
+        &limiter,
+        ip,
+        "ANNA",
+        "grapefruit kettle harbour",
+        now,
+        NOW_MS,
+    );
+    assert_eq!(ok.unwrap().username, "anna");
+    assert!(matches!(
+        login(
+            &conn,
+            &limiter,
+            ip,
+            "anna",
+            "grapefruit kettle harbour",
+            now,
+            NOW_MS + 1000
+        ),
+        Err(LoginError::Inactive)
+    ));
+    for (i, user) in ["anna", "nobody", "anna"].into_iter().enumerate() {
+        match login(&conn, &limiter, ip, user, "wrong password!", now, NOW_MS) {
+            Err(LoginError::Invalid { delay }) => assert_eq!(delay.is_some(), i == 2),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(
+        login(
+            &conn,
+            &limiter,
+            ip,
+            "anna",
+            "grapefruit kettle harbour",
+            now,
+            NOW_MS
+        ),
+        Err(LoginError::Wait(_))
+    ));
+}
