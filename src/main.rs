@@ -54,6 +54,12 @@ enum Command {
     /// Tariffs: quote a session's cost from JSON files (tariff, promotion, session) with the
     /// daemon's own pricing code.
     Tariff(sitegate::pricing::cli::TariffArgs),
+    /// Local accounts of the web page: add one (password on standard input's first line) or
+    /// list them. Works while the daemon runs. Exit code 65 when refused.
+    Account {
+        #[command(subcommand)]
+        command: sitegate::web::auth::cli::AccountCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -194,6 +200,17 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Account { command } => {
+            sitegate::logging::init(log::LevelFilter::Warn);
+            let mut input = std::io::stdin().lock();
+            match sitegate::web::auth::cli::run(&command, &mut input, &mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            }
+        }
         Command::Run { config } => {
             let config = match config::load(&config) {
                 Ok(c) => c,

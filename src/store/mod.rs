@@ -2,13 +2,15 @@
 //! sessions, samples, the outbox and sockets out of service. One writer connection lives on the
 //! store's own thread behind `StoreHandle`; queries use separate read-only connections (WAL lets
 //! them read while the writer writes). Never decides anything: it persists what the core's
-//! effects say, in one transaction per batch.
+//! effects say, in one transaction per batch. Local accounts of the web page live here too
+//! (`accounts`): changed through the writer like everything else.
 //!
 //! Durability: WAL with `synchronous = FULL`, so a transaction acknowledged to the core is on
 //! the disk (fsync of the WAL at each commit) and survives a power cut; `NORMAL` would only keep
 //! the file consistent and could lose the last commits. The cost is measured in BENCHMARKS.md.
 
 pub mod access;
+pub mod accounts;
 pub mod migrations;
 pub mod outbox;
 mod payload;

@@ -145,6 +145,9 @@ pub enum Write {
         entry: TokenEntry,
         at_ms: i64,
     },
+    /// A local account change, with its audit record (`accounts::apply`); refused
+    /// (`Rejected`) for a taken username or when it would leave no active installer.
+    Account(Box<super::accounts::AccountChange>),
 }
 
 /// Most tokens kept in the authorization cache.
@@ -165,6 +168,7 @@ impl Write {
                 | Write::Promotions { .. }
                 | Write::CommandSeen { .. }
                 | Write::CentralConfig { .. }
+                | Write::Account(_)
         )
     }
 
@@ -333,10 +337,13 @@ impl Writer {
             };
             if first.0.iter().any(Write::alone) {
                 let result = self.commit(first.0.iter());
-                if matches!(
-                    result,
-                    Err(StoreError::Rejected(_) | StoreError::VersionMismatch { .. })
-                ) {
+                let local = first.0.iter().any(|w| matches!(w, Write::Account(_)));
+                if !local
+                    && matches!(
+                        result,
+                        Err(StoreError::Rejected(_) | StoreError::VersionMismatch { .. })
+                    )
+                {
                     // Refused for its content: counted where the status page and metrics read.
                     let _ = self.conn.execute(
                         "INSERT INTO counters (name, value) VALUES ('refused_updates', 1)
@@ -385,7 +392,12 @@ impl Writer {
                 log::info!("disk space recovered: samples and updates written again");
             }
         }
-        let tx = self.conn.transaction()?;
+        // Immediate: the write lock is taken (waiting up to the busy timeout) before anything is
+        // read, so a second writer process (`sitegate account add` while the daemon runs) makes
+        // this wait instead of failing the commit with SQLITE_BUSY_SNAPSHOT.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut dropped = 0;
         if low {
             raise_low_disk_fault(&tx)?;
@@ -669,6 +681,17 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             entry,
             at_ms,
         } => access::cache_answer(tx, token, entry, *at_ms, AUTH_CACHE_CAPACITY)?,
+        Write::Account(change) => {
+            let body = super::accounts::apply(tx, change)?;
+            outbox(
+                tx,
+                "account_audit",
+                change.at.wall_ms,
+                change.at.trusted,
+                false,
+                &body,
+            )?;
+        }
     }
     Ok(())
 }

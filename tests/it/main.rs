@@ -3,6 +3,7 @@
 //! the exports on a fixed database.
 
 mod access;
+mod accounts;
 mod badges;
 mod broker;
 mod browser_smoke;

@@ -191,7 +191,10 @@ impl Mosquitto {
 
     fn write_conf(&self, opts: &MosquittoOpts) {
         let d = self.dir.path().display();
-        let mut conf = String::from("persistence false\nlog_dest stderr\nlog_type all\n");
+                // Central's queue sized for the sites' windows, as docs/mqtt.md asks of a broker.
+        let mut conf = String::from(
+            "persistence false\nlog_dest stderr\nlog_type all\nmax_queued_messages 100000\n",
+        );
         // Run as root, Mosquitto would switch to its own user, which cannot read the tempdir.
         // SAFETY: getuid has no preconditions.
         if unsafe { libc::getuid() } == 0 {
