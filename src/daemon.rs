@@ -273,6 +273,7 @@ impl Daemon {
         start_local_broker(config, snapshot.clone(), &inputs, &input_tasks);
         let web = start_web(
             config,
+            store_for_uplink.clone(),
             snapshot.clone(),
             uplink.clone(),
             commands.clone(),
@@ -694,6 +695,7 @@ fn start_local_broker(
 /// taken) is logged, and the site runs on without it.
 fn start_web(
     config: &Config,
+    store: StoreHandle,
     sockets: watch::Receiver<Vec<SocketSnapshot>>,
     uplink: Option<watch::Receiver<crate::uplink::UplinkStatus>>,
     commands: mpsc::Sender<Command>,
@@ -701,6 +703,16 @@ fn start_web(
     tasks: &TaskTracker,
 ) -> Option<crate::web::Web> {
     let web = config.web.as_ref()?;
+    // No account yet: a one-time code in the journal lets the installer create the first.
+    let no_account = crate::store::open_reader(&config.state_dir.join(crate::store::DB_FILE))
+        .and_then(|c| crate::store::accounts::count(&c))
+        .is_ok_and(|n| n == 0);
+    let setup = no_account
+        .then(crate::web::auth::setup::SetupCode::generate)
+        .and_then(Result::ok);
+    if let Some(code) = &setup {
+        code.announce();
+    }
     let app = crate::web::AppState::new(crate::web::Parts {
         site_id: config.site.id.clone(),
         site_name: config.site.name.clone(),
@@ -710,6 +722,13 @@ fn start_web(
         commands,
         db_path: config.state_dir.join(crate::store::DB_FILE),
         stopping: cancel.clone(),
+        store,
+        session_limits: crate::web::auth::sessions::SessionLimits {
+            idle: web.session_idle,
+            absolute: web.session_max,
+            ..Default::default()
+        },
+        setup,
     });
     match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
         Ok(w) => {

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cert;
 pub mod dashboard;
 pub mod i18n;
+mod login;
 pub mod openapi;
 mod pages;
 pub mod routes;

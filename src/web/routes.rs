@@ -34,6 +34,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
+        .route(
+            "/login",
+            get(super::login::login_page).post(super::login::login_submit),
+        )
+        .route(
+            "/setup",
+            get(super::login::setup_page).post(super::login::setup_submit),
+        )
+        .route("/logout", axum::routing::post(super::login::logout))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::login::guard,
+        ))
         .with_state(state)
 }
 

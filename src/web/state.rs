@@ -30,6 +30,12 @@ pub(super) struct Inner {
     pub started: Instant,
     /// Fires at shutdown: live streams end, so connections can close.
     pub stopping: tokio_util::sync::CancellationToken,
+    pub sessions: super::auth::sessions::Sessions,
+    pub limiter: super::auth::ratelimit::LoginLimiter,
+    /// The one-time code that creates the first installer, while no account exists.
+    pub setup: Option<super::auth::setup::SetupCode>,
+    /// Account changes go through the store's writer.
+    pub store: crate::store::StoreHandle,
     db_path: PathBuf,
     /// Idle read-only connections (opened on demand, kept for reuse).
     readers: Mutex<Vec<Connection>>,
@@ -45,6 +51,9 @@ pub struct Parts {
     pub commands: mpsc::Sender<Command>,
     pub db_path: PathBuf,
     pub stopping: tokio_util::sync::CancellationToken,
+    pub store: crate::store::StoreHandle,
+    pub session_limits: super::auth::sessions::SessionLimits,
+    pub setup: Option<super::auth::setup::SetupCode>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +62,13 @@ pub enum DbError {
     Store(#[from] crate::store::StoreError),
     #[error("the database query was interrupted")]
     Join,
+}
+
+impl Inner {
+    /// No account yet: the setup form, not the sign-in form.
+    pub fn setup_pending(&self) -> bool {
+        self.setup.as_ref().is_some_and(|c| !c.is_used())
+    }
 }
 
 impl AppState {
@@ -67,6 +83,10 @@ impl AppState {
                 commands: parts.commands,
                 started: Instant::now(),
                 stopping: parts.stopping,
+                sessions: super::auth::sessions::Sessions::new(parts.session_limits),
+                limiter: super::auth::ratelimit::LoginLimiter::new(Default::default()),
+                setup: parts.setup,
+                store: parts.store,
                 db_path: parts.db_path,
                 readers: Mutex::new(Vec::new()),
             }),

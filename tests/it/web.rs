@@ -6,6 +6,50 @@ use socket_sim::{Command, Model, UnitSpec};
 use crate::support::https;
 use crate::support::*;
 
+const MANAGER: &str = "manager";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A manager account, made as `sitegate account add` makes it, before the daemon starts.
+fn add_manager(config: &sitegate::config::Config) {
+    use sitegate::store::accounts::{AccountAction, AccountChange, NewAccount};
+    use sitegate::store::{StoreHandle, StoreSetup, Write};
+    use sitegate::web::auth::{Role, password};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let now = tokio::time::Instant::now();
+        let setup = StoreSetup::for_site(config, "accounts", now);
+        let (handle, _, thread) = StoreHandle::start(setup).unwrap();
+        let at = sitegate::core::time::Stamp {
+            mono: now,
+            wall_ms: chrono::Utc::now().timestamp_millis(),
+            trusted: true,
+        };
+        for (name, role) in [("installer", Role::Installer), (MANAGER, Role::Manager)] {
+            let change = AccountChange {
+                actor: "test".into(),
+                at,
+                action: AccountAction::Create(NewAccount {
+                    username: name.into(),
+                    display_name: name.into(),
+                    role,
+                    password_hash: password::hash(PASSWORD).unwrap(),
+                    active_until_ms: None,
+                    language: None,
+                }),
+            };
+            handle
+                .apply(vec![Write::Account(Box::new(change))])
+                .await
+                .unwrap();
+        }
+        drop(handle);
+        thread.join().unwrap();
+    });
+}
+
 async fn site_with_web(sim: &socket_sim::Sim) -> Site {
     let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
     let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
@@ -13,9 +57,34 @@ async fn site_with_web(sim: &socket_sim::Sim) -> Site {
         + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
             .replace("name = \"s\"", "name = \"Box <b>&amp; 1\"");
     let sim = sim.clone();
-    tokio::task::spawn_blocking(move || Site::start(sim, &tables))
+    tokio::task::spawn_blocking(move || Site::start_after(sim, &tables, add_manager))
         .await
         .unwrap()
+}
+
+/// Signs in; the `Cookie:` header line to send with later requests.
+async fn sign_in(tls: std::sync::Arc<rustls::ClientConfig>, addr: std::net::SocketAddr) -> String {
+    let body = format!("username={MANAGER}&password={}", PASSWORD.replace(' ', "+"));
+    let reply = https::request(
+        tls,
+        addr,
+        "POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+        body.as_bytes(),
+        1 << 16,
+    )
+    .await;
+    assert_eq!(reply.status, 303, "signed in: {}", reply.head);
+    let cookie = reply
+        .head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("Secure")
+            && cookie.contains("SameSite=Strict")
+    );
+    format!("Cookie: {}", cookie.split(';').next().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,7 +95,25 @@ async fn the_dashboard_is_served_over_https_in_the_browsers_language_and_escapes
     let addr = site.daemon().web.expect("the page listens").addr;
     let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
 
-    let page = https::get(tls.clone(), addr, "/", "").await;
+    // Nobody signed in: the page sends to the sign-in form, the API says 401.
+    assert_eq!(https::get(tls.clone(), addr, "/", "").await.status, 303);
+    assert_eq!(
+        https::get(tls.clone(), addr, "/api/v1/dashboard", "")
+            .await
+            .status,
+        401
+    );
+    let wrong = https::request(
+        tls.clone(),
+        addr,
+        "POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+        b"username=manager&password=not-it",
+        1 << 16,
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    let cookie = sign_in(tls.clone(), addr).await;
+    let page = https::get(tls.clone(), addr, "/", &cookie).await;
     assert_eq!(page.status, 200, "{}", page.head);
     assert!(page.body.contains("<h1>Dashboard</h1>"));
     assert!(page.body.contains("Available"));
@@ -34,10 +121,26 @@ async fn the_dashboard_is_served_over_https_in_the_browsers_language_and_escapes
         page.body.contains("Box &lt;b&gt;&amp;amp; 1") && !page.body.contains("<b>&"),
         "a socket's name is shown as text, never as markup"
     );
-    let page = https::get(tls.clone(), addr, "/", "Accept-Language: fr-FR,fr;q=0.9").await;
+    let page = https::get(
+        tls.clone(),
+        addr,
+        "/",
+        &format!("{cookie}\r\nAccept-Language: fr-FR,fr;q=0.9"),
+    )
+    .await;
     assert!(page.body.contains("Tableau de bord") && page.body.contains("Disponible"));
 
-    let json = https::get(tls.clone(), addr, "/api/v1/dashboard", "").await;
+    // A state-changing request without the session's CSRF token is refused.
+    let forged = https::request(
+        tls.clone(),
+        addr,
+        &format!("POST /api/v1/dashboard HTTP/1.1\r\n{cookie}"),
+        b"",
+        1 << 16,
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    let json = https::get(tls.clone(), addr, "/api/v1/dashboard", &cookie).await;
     let d: serde_json::Value = serde_json::from_str(&json.body).unwrap();
     assert_eq!(d["indicators"]["sockets"], 1);
     assert_eq!(d["sockets"][0]["state"], "Available");
@@ -51,10 +154,12 @@ async fn a_plug_in_reaches_the_live_stream() {
     site.wait_state("s", "Available").await;
     let addr = site.daemon().web.unwrap().addr;
     let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
+    let cookie = sign_in(tls.clone(), addr).await;
     let reading = tokio::spawn(https::read_stream_until(
         tls,
         addr,
         "/api/v1/stream",
+        cookie.clone(),
         PATIENCE,
         |text| text.contains("\"state\":\"Charging\""),
     ));
@@ -80,6 +185,7 @@ async fn a_plug_in_reaches_the_live_stream() {
         https::client_config(&site.config.state_dir.join("web-cert.pem")),
         addr,
         "/api/v1/stream",
+        cookie.clone(),
         PATIENCE,
         |_| false,
     ));
@@ -92,16 +198,19 @@ async fn every_api_route_is_described_by_the_openapi_document() {
     let site = site_with_web(&sim).await;
     let addr = site.daemon().web.unwrap().addr;
     let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
-    let doc = https::get(tls.clone(), addr, "/api/v1/openapi.json", "").await;
+    let cookie = sign_in(tls.clone(), addr).await;
+    let doc = https::get(tls.clone(), addr, "/api/v1/openapi.json", &cookie).await;
     let doc: serde_json::Value = serde_json::from_str(&doc.body).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     for path in sitegate::web::openapi::PATHS {
         assert!(doc["paths"].get(*path).is_some(), "{path} documented");
         let reply = if *path == "/api/v1/stream" {
-            https::read_stream_until(tls.clone(), addr, path, PATIENCE, |t| t.contains("event:"))
-                .await
+            https::read_stream_until(tls.clone(), addr, path, cookie.clone(), PATIENCE, |t| {
+                t.contains("event:")
+            })
+            .await
         } else {
-            let r = https::get(tls.clone(), addr, path, "").await;
+            let r = https::get(tls.clone(), addr, path, &cookie).await;
             format!("{}\r\n\r\n{}", r.head, r.body)
         };
         assert!(reply.starts_with("HTTP/1.1 200"), "{path} answers: {reply}");

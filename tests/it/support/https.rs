@@ -93,6 +93,7 @@ pub async fn read_stream_until(
     tls: Arc<rustls::ClientConfig>,
     addr: SocketAddr,
     path: &str,
+    extra: String,
     limit: std::time::Duration,
     until: impl Fn(&str) -> bool,
 ) -> String {
@@ -102,7 +103,7 @@ pub async fn read_stream_until(
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .unwrap();
-    let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut text = String::new();
     let mut buf = [0u8; 8192];

@@ -191,7 +191,7 @@ impl Mosquitto {
 
     fn write_conf(&self, opts: &MosquittoOpts) {
         let d = self.dir.path().display();
-                // Central's queue sized for the sites' windows, as docs/mqtt.md asks of a broker.
+        // Central's queue sized for the sites' windows, as docs/mqtt.md asks of a broker.
         let mut conf = String::from(
             "persistence false\nlog_dest stderr\nlog_type all\nmax_queued_messages 100000\n",
         );
