@@ -153,13 +153,18 @@ async fn site_with_backlog(sim: &socket_sim::Sim, extra: &str, backlog: usize) -
     .unwrap()
 }
 
-/// Every event once after deduplication, in sequence order, none missing.
-fn assert_exactly_once_in_order(central: &CentralSim, first: u64, n: usize) {
+/// Every event once after deduplication, none missing...
+fn assert_exactly_once(central: &CentralSim, first: u64, n: usize) {
     let events = central.events();
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     let expected: Vec<u64> = (first..first + n as u64).collect();
     assert_eq!(seqs.len(), n, "distinct events received");
-    assert_eq!(seqs, expected, "every event, in order");
+    assert_eq!(seqs, expected, "every event");
+}
+
+/// ...and each arrived first after the one before it.
+fn assert_exactly_once_in_order(central: &CentralSim, first: u64, n: usize) {
+    assert_exactly_once(central, first, n);
     assert!(central.events_in_order());
 }
 
@@ -208,7 +213,10 @@ async fn a_broker_killed_and_restarted_during_a_drain_loses_nothing() {
         .unwrap();
     site.wait_until("the outbox to empty", |_| outbox_depth(&site) == 0)
         .await;
-    assert_exactly_once_in_order(&central, 1, 5_000);
+    // Not "in order": the broker restarted without persistence, so what the site resent before
+    // central-sim subscribed again was lost, and came again later (central acks only a
+    // contiguous run, so nothing was skipped).
+    assert_exactly_once(&central, 1, 5_000);
     site.stop().await;
     central.shutdown().await;
 }
