@@ -4,8 +4,7 @@
 //! arrive, so the list is never held in memory; the swap happens only on a good commit. Pure:
 //! never writes, never reads a clock.
 
-use sha2::{Digest, Sha256};
-
+use super::downlink::ListChecksum;
 use crate::core::access::SiteRules;
 
 /// Why a chunk or a commit is refused (the staged list is then discarded).
@@ -43,7 +42,7 @@ struct Staging {
     version: u64,
     chunks: u32,
     next: u32,
-    hasher: Sha256,
+    checksum: ListChecksum,
     rules: Option<SiteRules>,
 }
 
@@ -69,7 +68,7 @@ impl ListAssembly {
                 version,
                 chunks,
                 next: 0,
-                hasher: Sha256::new(),
+                checksum: ListChecksum::new(),
                 rules: None,
             });
         }
@@ -92,7 +91,7 @@ impl ListAssembly {
         if starts {
             s.rules = Some(rules.ok_or(AssemblyError::NoRules)?);
         }
-        s.hasher.update(json);
+        s.checksum.add(json);
         s.next += 1;
         Ok(starts)
     }
@@ -115,7 +114,7 @@ impl ListAssembly {
                 got: s.next,
             });
         }
-        if s.hasher.finalize().as_slice() != sha256.as_slice() {
+        if s.checksum.finish() != *sha256 {
             return Err(AssemblyError::ChecksumMismatch);
         }
         s.rules.ok_or(AssemblyError::NoRules)
@@ -127,11 +126,11 @@ mod tests {
     use super::*;
 
     fn sha(parts: &[&[u8]]) -> [u8; 32] {
-        let mut h = Sha256::new();
+        let mut sum = ListChecksum::new();
         for p in parts {
-            h.update(p);
+            sum.add(p);
         }
-        h.finalize().into()
+        sum.finish()
     }
 
     #[test]

@@ -264,6 +264,12 @@ pub struct AccessChunk {
 #[derive(Clone, Default)]
 pub struct ListChecksum(Sha256);
 
+impl std::fmt::Debug for ListChecksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListChecksum(..)")
+    }
+}
+
 impl ListChecksum {
     pub fn new() -> ListChecksum {
         ListChecksum::default()
