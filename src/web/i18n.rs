@@ -17,6 +17,15 @@ impl Lang {
         }
     }
 
+    /// A text of one page, given in both languages at the call (so none can be missing); the
+    /// texts shared by several pages are in `Text`.
+    pub fn pick(self, en: &'static str, fr: &'static str) -> &'static str {
+        match self {
+            Lang::En => en,
+            Lang::Fr => fr,
+        }
+    }
+
     pub fn from_code(code: &str) -> Option<Lang> {
         match code.trim().to_ascii_lowercase().as_str() {
             "en" => Some(Lang::En),
@@ -80,6 +89,12 @@ pub enum Text {
     Username,
     Password,
     SignOut,
+    Sessions,
+    Access,
+    Installer,
+    Accounts,
+    System,
+    Settings,
 }
 
 pub fn t(lang: Lang, text: Text) -> &'static str {
@@ -139,6 +154,18 @@ pub fn t(lang: Lang, text: Text) -> &'static str {
         (Lang::Fr, Password) => "Mot de passe",
         (Lang::En, SignOut) => "Sign out",
         (Lang::Fr, SignOut) => "Se déconnecter",
+        (Lang::En, Sessions) => "Sessions",
+        (Lang::Fr, Sessions) => "Sessions",
+        (Lang::En, Access) => "Access",
+        (Lang::Fr, Access) => "Accès",
+        (Lang::En, Installer) => "Installer",
+        (Lang::Fr, Installer) => "Installateur",
+        (Lang::En, Accounts) => "Accounts",
+        (Lang::Fr, Accounts) => "Comptes",
+        (Lang::En, System) => "System",
+        (Lang::Fr, System) => "Système",
+        (Lang::En, Settings) => "My settings",
+        (Lang::Fr, Settings) => "Mes réglages",
     }
 }
 

@@ -24,9 +24,13 @@ fn public(path: &str) -> bool {
     matches!(path, "/login" | "/setup") || path.starts_with("/assets/")
 }
 
+/// The largest form the pages post (a socket's settings, an account); larger ones are refused
+/// with 413 before any handler runs.
+pub const FORM_LIMIT: usize = 64 * 1024;
+
 /// The guard: a session for every route but the public ones; a CSRF token on every
-/// state-changing request (header `X-CSRF-Token`, checked here; forms send it as a field
-/// their handler checks).
+/// state-changing request, in the header `X-CSRF-Token` (scripts, the API) or the form field
+/// `csrf` (pages). Both are checked here, so no handler can forget.
 pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     if public(&path) {
@@ -52,12 +56,34 @@ pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next
             v.as_bytes()
                 .starts_with(b"application/x-www-form-urlencoded")
         });
-    if csrf::required_for(request.method().as_str()) && !form {
-        let sent = request
+    if csrf::required_for(request.method().as_str()) {
+        let header = request
             .headers()
             .get(csrf::HEADER)
-            .and_then(|v| v.to_str().ok());
-        if !csrf::verify(&session.csrf_token, sent) {
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let sent = match (header, form) {
+            (Some(h), _) => Some(h),
+            (None, true) => {
+                let (parts, body) = request.into_parts();
+                let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+                    return (StatusCode::PAYLOAD_TOO_LARGE, "the form is too large")
+                        .into_response();
+                };
+                let field = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                    .ok()
+                    .and_then(|fields| {
+                        fields
+                            .into_iter()
+                            .find(|(k, _)| k == csrf::FORM_FIELD)
+                            .map(|(_, v)| v)
+                    });
+                request = Request::from_parts(parts, axum::body::Body::from(bytes));
+                field
+            }
+            (None, false) => None,
+        };
+        if !csrf::verify(&session.csrf_token, sent.as_deref()) {
             return (StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
         }
     }
@@ -85,6 +111,7 @@ fn form_page(
         lang,
         title,
         site,
+        None,
         html! {
             h1 { (title) }
             @if let Some(e) = error { p class="error" role="alert" { (e) } }
@@ -161,6 +188,9 @@ pub async fn login_submit(
             Instant::now(),
         ) {
             Ok(opened) => {
+                app.inner
+                    .sessions
+                    .set_language(account.id, account.language);
                 log::info!("web: {} signed in", account.username);
                 let mut response = Redirect::to("/").into_response();
                 if let Ok(v) = sessions::set_cookie(&opened.id).parse() {

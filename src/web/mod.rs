@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod i18n;
 mod login;
 pub mod openapi;
+pub mod page;
 mod pages;
 pub mod routes;
 pub mod server;

@@ -3,11 +3,14 @@
 
 use maud::{DOCTYPE, Markup, html};
 
+use super::auth::roles::Action;
 use super::dashboard::{Dashboard, SocketTile};
 use super::i18n::{Lang, Text, t};
+use super::page::Ctx;
 
-/// The page frame: language, title, the site's name, the stylesheet and script.
-pub fn layout(lang: Lang, title: &str, site_name: &str, body: Markup) -> Markup {
+/// The page frame: language, title, the site's name, the stylesheet and script. Signed in
+/// (`who`), it carries the menu the role may use, sign-out, and the CSRF token for scripts.
+pub fn layout(lang: Lang, title: &str, site_name: &str, who: Option<&Ctx>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -15,17 +18,44 @@ pub fn layout(lang: Lang, title: &str, site_name: &str, body: Markup) -> Markup 
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (site_name) }
-                link rel="stylesheet" href="/assets/app.css";
+                                link rel="stylesheet" href="/assets/app.css";
+                @if let Some(ctx) = who {
+                    meta name="csrf-token" content=(ctx.session.csrf_token);
+                }
             }
             body {
                 header {
                     strong { (site_name) }
-                    nav {
-                        a href="/" { (t(lang, Text::Dashboard)) }
-                    }
+                    @if let Some(ctx) = who { (menu(lang, ctx)) }
                 }
                 main { (body) }
                 script src="/assets/app.js" defer {}
+            }
+        }
+    }
+}
+
+/// The menu: the pages the account's role may open, its settings, and sign-out.
+fn menu(lang: Lang, ctx: &Ctx) -> Markup {
+    let links = [
+        ("/", Text::Dashboard, Action::View),
+        ("/sessions", Text::Sessions, Action::View),
+        ("/access", Text::Access, Action::View),
+        ("/installer", Text::Installer, Action::InstallerConfig),
+        ("/accounts", Text::Accounts, Action::ManageAccounts),
+        ("/system", Text::System, Action::View),
+    ];
+    html! {
+        nav aria-label="menu" {
+            @for (href, text, action) in links {
+                @if ctx.may(action) { a href=(href) { (t(lang, text)) } }
+            }
+        }
+        span class="who" {
+            a href="/settings" { (ctx.session.username) " · " (t(lang, Text::Settings)) }
+            form method="post" action="/logout" class="inline" {
+                (ctx.csrf_field())
+                button type="submit" class="link" { (t(lang, Text::SignOut)) }
             }
         }
     }
@@ -53,7 +83,8 @@ pub fn tile(lang: Lang, s: &SocketTile) -> Markup {
     }
 }
 
-pub fn dashboard(lang: Lang, d: &Dashboard) -> Markup {
+pub fn dashboard(ctx: &Ctx, d: &Dashboard) -> Markup {
+    let lang = ctx.lang;
     let i = &d.indicators;
     let cost = match (&i.month_total_cost, &i.currency) {
         (Some(c), Some(cur)) => format!("{c} {cur}"),
@@ -94,5 +125,11 @@ pub fn dashboard(lang: Lang, d: &Dashboard) -> Markup {
             },
         }
     };
-    layout(lang, t(lang, Text::Dashboard), &d.site_name, body)
+    layout(
+        lang,
+        t(lang, Text::Dashboard),
+        &d.site_name,
+        Some(ctx),
+        body,
+    )
 }

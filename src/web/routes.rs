@@ -14,6 +14,7 @@ use tokio_stream::{Stream, StreamExt};
 
 use super::dashboard;
 use super::i18n::Lang;
+use super::page::Ctx;
 use super::pages;
 use super::state::AppState;
 
@@ -43,6 +44,10 @@ pub fn router(state: AppState) -> Router {
             get(super::login::setup_page).post(super::login::setup_submit),
         )
         .route("/logout", axum::routing::post(super::login::logout))
+        // JSON bodies too: nothing the API takes comes near it.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            super::login::FORM_LIMIT,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::login::guard,
@@ -67,24 +72,23 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-async fn dashboard_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let lang = lang(&headers);
-    match dashboard::build(&app, lang).await {
-        Ok(d) => Html(pages::dashboard(lang, &d).into_string()).into_response(),
+async fn dashboard_page(State(app): State<AppState>, ctx: Ctx) -> Response {
+    match dashboard::build(&app, ctx.lang).await {
+        Ok(d) => Html(pages::dashboard(&ctx, &d).into_string()).into_response(),
         Err(e) => unavailable(e),
     }
 }
 
-async fn dashboard_json(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    match dashboard::build(&app, lang(&headers)).await {
+async fn dashboard_json(State(app): State<AppState>, ctx: Ctx) -> Response {
+    match dashboard::build(&app, ctx.lang).await {
         Ok(d) => axum::Json(d).into_response(),
         Err(e) => unavailable(e),
     }
 }
 
-async fn sockets_json(State(app): State<AppState>, headers: HeaderMap) -> Response {
+async fn sockets_json(State(app): State<AppState>, ctx: Ctx) -> Response {
     let sockets = app.inner.sockets.borrow().clone();
-    axum::Json(dashboard::tiles(&sockets, lang(&headers))).into_response()
+    axum::Json(dashboard::tiles(&sockets, ctx.lang)).into_response()
 }
 
 #[derive(serde::Deserialize)]

@@ -45,6 +45,8 @@ pub struct Session {
     pub role: Role,
     /// The token every state-changing request of this session must carry (`csrf::verify`).
     pub csrf_token: String,
+    /// The account's language setting (`None`: the browser's Accept-Language decides).
+    pub language: Option<crate::store::accounts::Language>,
 }
 
 /// A session just opened: `id` goes in the cookie (`set_cookie`), never in a page or a log.
@@ -109,6 +111,7 @@ impl Sessions {
             username: username.to_string(),
             role,
             csrf_token: random_token()?,
+            language: None,
         };
         let mut map = self.map();
         map.retain(|_, e| !self.expired(e, now));
@@ -144,6 +147,20 @@ impl Sessions {
         }
         entry.last_used = now;
         Some(entry.session.clone())
+    }
+
+    /// The account's language changed (or is known after login): every session of it shows
+    /// pages in `language` from the next request.
+    pub fn set_language(
+        &self,
+        account_id: i64,
+        language: Option<crate::store::accounts::Language>,
+    ) {
+        for e in self.map().values_mut() {
+            if e.session.account_id == account_id {
+                e.session.language = language;
+            }
+        }
     }
 
     /// Logout: the session ends. Returns whether it existed.
