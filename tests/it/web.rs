@@ -3,51 +3,18 @@
 
 use socket_sim::{Command, Model, UnitSpec};
 
-use crate::support::https;
 use crate::support::*;
+use crate::support::{https, web};
 
 const MANAGER: &str = "manager";
-const PASSWORD: &str = "correct horse battery staple";
 
-/// A manager account, made as `sitegate account add` makes it, before the daemon starts.
+/// The installer and a manager, made before the daemon starts.
 fn add_manager(config: &sitegate::config::Config) {
-    use sitegate::store::accounts::{AccountAction, AccountChange, NewAccount};
-    use sitegate::store::{StoreHandle, StoreSetup, Write};
-    use sitegate::web::auth::{Role, password};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let now = tokio::time::Instant::now();
-        let setup = StoreSetup::for_site(config, "accounts", now);
-        let (handle, _, thread) = StoreHandle::start(setup).unwrap();
-        let at = sitegate::core::time::Stamp {
-            mono: now,
-            wall_ms: chrono::Utc::now().timestamp_millis(),
-            trusted: true,
-        };
-        for (name, role) in [("installer", Role::Installer), (MANAGER, Role::Manager)] {
-            let change = AccountChange {
-                actor: "test".into(),
-                at,
-                action: AccountAction::Create(NewAccount {
-                    username: name.into(),
-                    display_name: name.into(),
-                    role,
-                    password_hash: password::hash(PASSWORD).unwrap(),
-                    active_until_ms: None,
-                    language: None,
-                }),
-            };
-            handle
-                .apply(vec![Write::Account(Box::new(change))])
-                .await
-                .unwrap();
-        }
-        drop(handle);
-        thread.join().unwrap();
-    });
+    use sitegate::web::auth::Role;
+    web::add_accounts(
+        config,
+        &[("installer", Role::Installer), (MANAGER, Role::Manager)],
+    );
 }
 
 async fn site_with_web(sim: &socket_sim::Sim) -> Site {
@@ -62,29 +29,9 @@ async fn site_with_web(sim: &socket_sim::Sim) -> Site {
         .unwrap()
 }
 
-/// Signs in; the `Cookie:` header line to send with later requests.
+/// Signs the manager in; the `Cookie:` header line to send with later requests.
 async fn sign_in(tls: std::sync::Arc<rustls::ClientConfig>, addr: std::net::SocketAddr) -> String {
-    let body = format!("username={MANAGER}&password={}", PASSWORD.replace(' ', "+"));
-    let reply = https::request(
-        tls,
-        addr,
-        "POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
-        body.as_bytes(),
-        1 << 16,
-    )
-    .await;
-    assert_eq!(reply.status, 303, "signed in: {}", reply.head);
-    let cookie = reply
-        .head
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .expect("a session cookie");
-    assert!(
-        cookie.contains("HttpOnly")
-            && cookie.contains("Secure")
-            && cookie.contains("SameSite=Strict")
-    );
-    format!("Cookie: {}", cookie.split(';').next().unwrap())
+    web::sign_in(tls, addr, MANAGER).await.cookie
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

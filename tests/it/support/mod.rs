@@ -8,6 +8,8 @@ pub mod a11y;
 pub mod browser;
 pub mod https;
 pub mod mqtt;
+#[allow(dead_code)]
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
