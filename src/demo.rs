@@ -49,6 +49,8 @@ pub struct DemoSite {
     pub sim: Sim,
     pub config: Config,
     state_dir: PathBuf,
+    /// The web page's accounts: (username, password), installer first.
+    pub logins: Vec<(String, String)>,
 }
 
 impl DemoSite {
@@ -118,12 +120,15 @@ impl DemoSite {
             addr: free_loopback_port()?,
             password: random_password(),
         };
-        let text = demo_config(alfen, abb, &pty, &reader, &state_dir, &broker);
+        let web = web_address()?;
+        let text = demo_config(alfen, abb, &pty, &reader, &state_dir, &broker, web);
         let config = config::parse(&text, &state_dir).map_err(DemoError::Config)?;
+        let logins = demo_accounts(&config).await?;
         Ok(DemoSite {
             sim,
             config,
             state_dir,
+            logins,
         })
     }
 
@@ -146,6 +151,61 @@ const BROKER_USER: &str = "demo";
 fn free_loopback_port() -> std::io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     listener.local_addr()
+}
+
+/// The page on 127.0.0.1:8443 when that port is free (an address to remember), else on any
+/// free port (a second demo, or a test beside one).
+fn web_address() -> std::io::Result<SocketAddr> {
+    match std::net::TcpListener::bind(("127.0.0.1", 8443)) {
+        Ok(l) => l.local_addr(),
+        Err(_) => free_loopback_port(),
+    }
+}
+
+/// An installer and a manager for the web page, with fresh random passwords, made as
+/// `sitegate account add` makes them.
+async fn demo_accounts(config: &Config) -> Result<Vec<(String, String)>, DemoError> {
+    use crate::store::accounts::{AccountAction, AccountChange, NewAccount};
+    use crate::store::{StoreHandle, StoreSetup, Write};
+    use crate::web::auth::{Role, password};
+    let now = tokio::time::Instant::now();
+    let at = crate::core::time::Stamp {
+        mono: now,
+        wall_ms: chrono::Utc::now().timestamp_millis(),
+        trusted: false,
+    };
+    let mut logins = Vec::new();
+    let mut writes = Vec::new();
+    for (name, role) in [("installer", Role::Installer), ("manager", Role::Manager)] {
+        let pw = random_password();
+        let hash = tokio::task::spawn_blocking({
+            let pw = pw.clone();
+            move || password::hash(&pw)
+        })
+        .await
+        .map_err(|e| DemoError::Central(e.to_string()))?
+        .map_err(|e| DemoError::Central(e.to_string()))?;
+        writes.push(Write::Account(Box::new(AccountChange {
+            actor: "demo".into(),
+            at,
+            action: AccountAction::Create(NewAccount {
+                username: name.into(),
+                display_name: format!("Demo {name}"),
+                role,
+                password_hash: hash,
+                active_until_ms: None,
+                language: None,
+            }),
+        })));
+        logins.push((name.to_string(), pw));
+    }
+    let setup = StoreSetup::for_site(config, "demo-accounts", now);
+    let (handle, _, thread) = StoreHandle::start(setup)?;
+    let result = handle.apply(writes).await;
+    drop(handle);
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    result?;
+    Ok(logins)
 }
 
 /// 24 hex characters from the system's random source.
@@ -172,6 +232,7 @@ fn demo_config(
     reader: &std::path::Path,
     state_dir: &std::path::Path,
     broker: &Broker,
+    web: SocketAddr,
 ) -> String {
     format!(
         r#"
@@ -268,6 +329,10 @@ device = "{reader}"
 protocol = "rdm6300"
 sockets = ["box-1", "box-2", "box-3"]
 
+# The local web page (HTTPS, a self-signed certificate made at the first start).
+[web]
+listen = "{web}"
+
 # The embedded broker carries the uplink and central-sim as well as local integrations.
 [broker]
 listen = "{broker}"
@@ -282,6 +347,7 @@ username = "{user}"
 password = "{password}"
 "#,
         broker = broker.addr,
+        web = web,
         broker_host = broker.addr.ip(),
         broker_port = broker.addr.port(),
         user = BROKER_USER,
@@ -388,6 +454,27 @@ impl Demo {
         &self.site.config
     }
 
+    /// The web page's address (`None` when it could not listen) and its logins.
+    pub fn web(&self) -> (Option<SocketAddr>, &[(String, String)]) {
+        (self.daemon.web.as_ref().map(|w| w.addr), &self.site.logins)
+    }
+
+    /// Where the web page is and how to sign in, for the top of the demo's screen.
+    pub fn web_banner(&self) -> String {
+        match self.web() {
+            (Some(addr), logins) => {
+                let mut s = format!(
+                    "web page: https://{addr}/ (self-signed certificate: accept it in the browser)\n"
+                );
+                for (user, pw) in logins {
+                    s.push_str(&format!("  sign in as {user} / {pw}\n"));
+                }
+                s
+            }
+            (None, _) => "web page: not listening (see the log)\n".into(),
+        }
+    }
+
     /// The remote command, once sent.
     pub fn remote_command(&self) -> Option<RemoteCommand> {
         self.command.lock().unwrap().clone()
@@ -476,7 +563,8 @@ impl Demo {
 
     /// The live table: sockets, buses and the link to central.
     pub fn render(&self) -> String {
-        let mut s = render(&self.daemon.snapshot.borrow(), &self.daemon);
+        let mut s = self.web_banner();
+        s.push_str(&render(&self.daemon.snapshot.borrow(), &self.daemon));
         s.push('\n');
         s.push_str(&self.render_central());
         s
@@ -560,6 +648,7 @@ pub async fn run(seconds: Option<u64>, seed: u64) -> Result<(), DemoError> {
     };
     println!("sitegate demo: starting the site, its broker and central-sim...");
     let demo = Demo::start(options).await?;
+
     let stop = async {
         match seconds {
             Some(s) => {

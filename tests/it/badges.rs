@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 use sitegate::core::access::*;
-use sitegate::store::{self, StoreHandle, StoreSetup, Write};
+use sitegate::store::{self, Write};
 use socket_sim::{Command, Model, ReaderCommand, ReaderProtocol, UnitSpec};
 
 use crate::support::*;
@@ -13,13 +13,7 @@ const MALLORY: &str = "0BADBADB";
 
 /// Alice may charge; Mallory's badge is blocked.
 fn write_access_list(config: &sitegate::config::Config) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let setup = StoreSetup::for_site(config, "prepare", tokio::time::Instant::now());
-        let (handle, _, thread) = StoreHandle::start(setup).unwrap();
+    with_store_handle(config, async |handle, _| {
         let user = |id: &str| User::new(id, id);
         let entry = |id: &str, status| TokenEntry {
             user: Some(id.into()),
@@ -44,8 +38,6 @@ fn write_access_list(config: &sitegate::config::Config) {
             .replace_access_list(1, rules, vec![user("alice"), user("mallory")], tokens)
             .await
             .unwrap();
-        drop(handle);
-        thread.join().unwrap();
     });
 }
 
@@ -149,10 +141,7 @@ async fn running_out_of_credit_stops_the_relay() {
         Site::start_after(sim_for_site, &tables, |config| {
             write_access_list(config);
             // Alice has 0.50 EUR left, at 10 EUR per kWh: 50 Wh, a few seconds at 11 kW.
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async {
-                let (handle, _, thread) =
-                    StoreHandle::start(StoreSetup::for_site(config, "credit", tokio::time::Instant::now())).unwrap();
+            with_store_handle(config, async |handle, _| {
                 let alice = User { credit: Some(Credit::Prepaid(rust_decimal::Decimal::new(50, 2))), ..User::new("alice", "Alice") };
                 let entry = TokenEntry { user: Some("alice".into()), status: TokenStatus::Accepted, expiry_ms: None, parent: None, sockets: vec![] };
                 let mut rules = SiteRules::empty();
@@ -166,8 +155,6 @@ async fn running_out_of_credit_stops_the_relay() {
                 handle.apply(vec![diff]).await.unwrap();
                 let tariff = r#"{"id":"standard","currency":"EUR","energy":{"prices":[{"price_kwh":"10.00"}]}}"#;
                 handle.apply(vec![Write::Tariffs { version: 1, tariffs: vec![("standard".into(), tariff.into())] }]).await.unwrap();
-                drop(handle);
-                thread.join().unwrap();
             });
         })
     })

@@ -100,5 +100,25 @@ async fn the_demo_sends_sessions_to_central_sim_and_they_are_acknowledged() {
     demo.run_until(checks, Output::Quiet).await;
     let table = demo.render();
     assert!(table.contains("uplink    connected"), "{table}");
+    // The screen says where the web page is and how to sign in, and that login works.
+    let (addr, logins) = demo.web();
+    let addr = addr.expect("the demo's web page listens");
+    assert!(table.contains(&format!("https://{addr}/")), "{table}");
+    let (user, password) = &logins[0];
+    assert!(table.contains(&format!("sign in as {user} / {password}")));
+    let tls = crate::support::https::client_config(&demo.config().state_dir.join("web-cert.pem"));
+    let reply = crate::support::https::request(
+        tls,
+        addr,
+        "POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+        format!("username={user}&password={password}").as_bytes(),
+        1 << 16,
+    )
+    .await;
+    assert_eq!(
+        reply.status, 303,
+        "the printed login signs in: {}",
+        reply.head
+    );
     demo.stop().await;
 }

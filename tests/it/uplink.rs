@@ -105,15 +105,9 @@ async fn a_session_reaches_central_and_leaves_the_site_only_once_acknowledged() 
 fn fill_outbox(config: &sitegate::config::Config, n: usize) {
     use sitegate::core::access::IdToken;
     use sitegate::core::site::Audit;
-    use sitegate::store::{StoreHandle, StoreSetup, Write};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let now = tokio::time::Instant::now();
-        let setup = StoreSetup::for_site(config, "backlog", now);
-        let (handle, _, thread) = StoreHandle::start(setup).unwrap();
+    use sitegate::store::Write;
+    with_store_handle(config, async |handle, at| {
+        let now = at.mono;
         let token = IdToken::new("04A1B2C3").unwrap();
         for batch in 0..n.div_ceil(500) {
             let writes = (0..500.min(n - batch * 500))
@@ -135,8 +129,6 @@ fn fill_outbox(config: &sitegate::config::Config, n: usize) {
                 .collect();
             handle.apply(writes).await.unwrap();
         }
-        drop(handle);
-        thread.join().unwrap();
     });
 }
 

@@ -236,3 +236,30 @@ pub fn close(what: &str, a: Option<f64>, b: Option<f64>, tol: f64) -> Result<(),
         _ => Err(format!("{what}: sitegate {a:?}, simulator {b:?}")),
     }
 }
+
+/// Opens the site's store as the daemon would, runs `f` with its handle and the moment, and
+/// closes it (the writer thread joined): for what an earlier sync, an earlier run or
+/// `sitegate account add` left in the database before the daemon starts.
+pub fn with_store_handle(
+    config: &Config,
+    f: impl AsyncFnOnce(&sitegate::store::StoreHandle, sitegate::core::time::Stamp),
+) {
+    use sitegate::store::{StoreHandle, StoreSetup};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let now = tokio::time::Instant::now();
+        let setup = StoreSetup::for_site(config, "test-setup", now);
+        let (handle, _, thread) = StoreHandle::start(setup).unwrap();
+        let at = sitegate::core::time::Stamp {
+            mono: now,
+            wall_ms: chrono::Utc::now().timestamp_millis(),
+            trusted: true,
+        };
+        f(&handle, at).await;
+        drop(handle);
+        thread.join().unwrap();
+    });
+}

@@ -12,29 +12,14 @@ use super::https::{self, Reply};
 /// Every test account's password.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Opens the site's store as the daemon would, applies `writes` (given the moment), and closes
-/// it: for what `sitegate account add`, an earlier sync or an earlier run left behind.
+/// Applies `writes` (given the moment) to the site's store before the daemon starts
+/// (`support::with_store_handle`).
 pub fn with_store(
     config: &Config,
     writes: impl FnOnce(sitegate::core::time::Stamp) -> Vec<sitegate::store::Write>,
 ) {
-    use sitegate::store::{StoreHandle, StoreSetup};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let now = tokio::time::Instant::now();
-        let setup = StoreSetup::for_site(config, "test-setup", now);
-        let (handle, _, thread) = StoreHandle::start(setup).unwrap();
-        let at = sitegate::core::time::Stamp {
-            mono: now,
-            wall_ms: chrono::Utc::now().timestamp_millis(),
-            trusted: true,
-        };
+    super::with_store_handle(config, async |handle, at| {
         handle.apply(writes(at)).await.unwrap();
-        drop(handle);
-        thread.join().unwrap();
     });
 }
 
