@@ -53,6 +53,8 @@ pub struct Daemon {
     socket_routes: Vec<Route>,
     /// Sends manager and central commands to the core. Full-policy: senders wait.
     pub commands: mpsc::Sender<Command>,
+    /// Beaten by the core's loop at least once a second: systemd's watchdog watches it.
+    pub heartbeat: crate::notify::Heartbeat,
     store_thread: Option<std::thread::JoinHandle<()>>,
     inputs: CancellationToken,
     core: CancellationToken,
@@ -246,7 +248,9 @@ impl Daemon {
         let store_for_uplink = store.clone();
         let (commands, command_rx) = mpsc::channel(64);
         let task_routes = routes.clone();
+        let heartbeat = crate::notify::Heartbeat::default();
         let task = CoreTask {
+            heartbeat: heartbeat.clone(),
             site,
             clock,
             store,
@@ -291,6 +295,7 @@ impl Daemon {
             bus_stats,
             reader_stats,
             commands,
+            heartbeat,
             inputs,
             core,
             input_tasks,
@@ -342,6 +347,7 @@ impl Daemon {
 }
 
 struct CoreTask {
+    heartbeat: crate::notify::Heartbeat,
     site: Site,
     clock: Clock,
     store: StoreHandle,
@@ -388,6 +394,7 @@ impl CoreTask {
                 _ = cancel.cancelled() => break,
                 else => break,
             };
+            self.heartbeat.beat();
             let socket = match &event {
                 Event::Polled { socket, .. } | Event::Unreachable { socket, .. } => Some(*socket),
                 _ => None,

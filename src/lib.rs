@@ -9,6 +9,7 @@ pub mod demo;
 pub mod export;
 pub mod logging;
 pub mod modbus;
+pub mod notify;
 pub mod pricing;
 pub mod problems;
 pub mod profile;

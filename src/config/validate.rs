@@ -206,8 +206,13 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Config, Problems> {
         None => Some(RawWeb::default()),
     }
     .and_then(|w| super::web::web(w, base_dir, &mut problems));
-    if buses.is_empty() && problems.is_empty() {
-        problems.push("bus", "no bus is configured: add at least one [[bus]]");
+    // A site being commissioned has no bus yet: it runs for its web page (and the package's
+    // first start). Without the page, a site with no bus could do nothing.
+    if buses.is_empty() && web.is_none() && problems.is_empty() {
+        problems.push(
+            "bus",
+            "no bus is configured and the web page is off: add a [[bus]] or enable [web]",
+        );
     }
 
     let Some(site) = site else {
