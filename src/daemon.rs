@@ -279,6 +279,7 @@ impl Daemon {
             commands.clone(),
             &inputs,
             &input_tasks,
+            bus_stats.clone(),
         );
         core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
         core_task.close();
@@ -693,6 +694,7 @@ fn start_local_broker(
 
 /// Starts the local web page when `[web]` is enabled. A page that cannot listen (the port is
 /// taken) is logged, and the site runs on without it.
+#[allow(clippy::too_many_arguments)]
 fn start_web(
     config: &Config,
     store: StoreHandle,
@@ -701,6 +703,7 @@ fn start_web(
     commands: mpsc::Sender<Command>,
     cancel: &CancellationToken,
     tasks: &TaskTracker,
+    bus_stats: Vec<(String, Arc<BusStats>)>,
 ) -> Option<crate::web::Web> {
     let web = config.web.as_ref()?;
     // No account yet: a one-time code in the journal lets the installer create the first.
@@ -729,6 +732,7 @@ fn start_web(
             ..Default::default()
         },
         setup,
+        bus_stats,
     });
     match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
         Ok(w) => {
