@@ -161,6 +161,10 @@ pub struct Restored {
 /// next start.
 pub fn restore(db: &Path, src: &Path) -> Result<Restored, BackupError> {
     let version = check(src)?;
+    // A fresh SD card may not have the state directory yet.
+    if let Some(dir) = db.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let kept = if db.exists() {
         ensure_unused_and_fold_wal(db)?;
         let kept = sibling(db, BEFORE_RESTORE_SUFFIX);

@@ -26,8 +26,8 @@ pub struct RestoreArgs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("{path}: invalid configuration (run `sitegate check-config {path}`)")]
-    Config { path: String },
+    #[error("{path}: invalid configuration:\n{problems}")]
+    Config { path: String, problems: String },
     #[error(transparent)]
     Backup(#[from] BackupError),
 }
@@ -50,8 +50,9 @@ impl CliError {
 }
 
 fn database(config_path: &Path) -> Result<(PathBuf, String), CliError> {
-    let config = config::load(config_path).map_err(|_| CliError::Config {
+    let config = config::load(config_path).map_err(|problems| CliError::Config {
         path: config_path.display().to_string(),
+        problems: problems.to_string(),
     })?;
     Ok((config.state_dir.join(super::DB_FILE), config.site.id))
 }
