@@ -534,7 +534,13 @@ fn log_effect(ids: &[String], effect: &Effect) {
                 SocketState::Faulted { .. } | SocketState::NotConnected => log::Level::Warn,
                 _ => log::Level::Info,
             };
-            log::log!(level, socket = id; "socket {id}: {from} -> {to} ({reason})");
+            // A fault's code travels as the journal field CODE (`journalctl CODE=...`).
+            match to {
+                SocketState::Faulted { code } => {
+                    log::log!(level, socket = id, code = code.as_str(); "socket {id}: {from} -> {to} ({reason})")
+                }
+                _ => log::log!(level, socket = id; "socket {id}: {from} -> {to} ({reason})"),
+            }
         }
         Effect::Session {
             session, change, ..
