@@ -346,7 +346,21 @@ async fn download_backup(State(app): State<AppState>, ctx: Ctx) -> Response {
     let Some(dir) = db.parent().map(Path::to_path_buf) else {
         return unavailable("the database has no directory");
     };
-    let temp = dir.join(format!(".download-{}", uuid_like()));
+    // The copy is as large as the database: refuse it rather than fill the disk the sessions
+    // are written to (the store keeps a reserve of its own; this keeps twice the copy free).
+    let needed = std::fs::metadata(&db).map_or(0, |m| m.len()) + wal_bytes(&db);
+    if disk_usage(&dir).is_some_and(|d| d.free_bytes < needed.saturating_mul(3)) {
+        log::warn!("web: backup download refused: not enough free disk for a copy");
+        return (
+            StatusCode::INSUFFICIENT_STORAGE,
+            ctx.lang.pick(
+                "not enough free disk for a copy of the database: use `sitegate backup` to another disk",
+                "pas assez d’espace disque pour une copie de la base : utilisez `sitegate backup` vers un autre disque",
+            ),
+        )
+            .into_response();
+    }
+    let temp = dir.join(format!(".download-{}", unique_temp_name()));
     let made = {
         let (db, temp) = (db.clone(), temp.clone());
         tokio::task::spawn_blocking(move || crate::store::backup::backup(&db, &temp)).await
@@ -372,6 +386,11 @@ async fn download_backup(State(app): State<AppState>, ctx: Ctx) -> Response {
     headers.insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/vnd.sqlite3"),
+    );
+    // Password hashes inside: no cache keeps a copy.
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
     );
     if let Ok(v) = format!("attachment; filename=\"{name}\"").parse() {
         headers.insert(header::CONTENT_DISPOSITION, v);
@@ -412,7 +431,7 @@ fn read_in_chunks(
 }
 
 /// A name no concurrent download shares.
-fn uuid_like() -> String {
+fn unique_temp_name() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
