@@ -283,6 +283,7 @@ impl Daemon {
             commands.clone(),
             &inputs,
             &input_tasks,
+            bus_stats.clone(),
         );
         core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
         core_task.close();
@@ -540,7 +541,13 @@ fn log_effect(ids: &[String], effect: &Effect) {
                 SocketState::Faulted { .. } | SocketState::NotConnected => log::Level::Warn,
                 _ => log::Level::Info,
             };
-            log::log!(level, socket = id; "socket {id}: {from} -> {to} ({reason})");
+            // A fault's code travels as the journal field CODE (`journalctl CODE=...`).
+            match to {
+                SocketState::Faulted { code } => {
+                    log::log!(level, socket = id, code = code.as_str(); "socket {id}: {from} -> {to} ({reason})")
+                }
+                _ => log::log!(level, socket = id; "socket {id}: {from} -> {to} ({reason})"),
+            }
         }
         Effect::Session {
             session, change, ..
@@ -700,6 +707,7 @@ fn start_local_broker(
 
 /// Starts the local web page when `[web]` is enabled. A page that cannot listen (the port is
 /// taken) is logged, and the site runs on without it.
+#[allow(clippy::too_many_arguments)]
 fn start_web(
     config: &Config,
     store: StoreHandle,
@@ -708,6 +716,7 @@ fn start_web(
     commands: mpsc::Sender<Command>,
     cancel: &CancellationToken,
     tasks: &TaskTracker,
+    bus_stats: Vec<(String, Arc<BusStats>)>,
 ) -> Option<crate::web::Web> {
     let web = config.web.as_ref()?;
     // No account yet: a one-time code in the journal lets the installer create the first.
@@ -736,6 +745,7 @@ fn start_web(
             ..Default::default()
         },
         setup,
+        bus_stats,
     });
     match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
         Ok(w) => {

@@ -60,6 +60,14 @@ enum Command {
         #[command(subcommand)]
         command: sitegate::web::auth::cli::AccountCommand,
     },
+    /// Copy the database while the daemon runs (SQLite's online backup: one consistent
+    /// snapshot, WAL included) to a file, or into a directory as
+    /// `sitegate-<site>-<UTC time>.sqlite3`.
+    Backup(sitegate::store::backup_cli::BackupArgs),
+    /// Replace the database with a backup, the daemon stopped (refused while the database is
+    /// in use, or for a file that is not a sound sitegate database); the replaced one is kept
+    /// as `<db>.before-restore`. Exit codes: 65 refused file, 75 database in use.
+    Restore(sitegate::store::backup_cli::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -211,6 +219,26 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Backup(args) => match sitegate::store::backup_cli::run_backup(&args) {
+            Ok(dest) => {
+                println!("backup written to {}", dest.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        },
+        Command::Restore(args) => match sitegate::store::backup_cli::run_restore(&args) {
+            Ok(message) => {
+                println!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        },
         Command::Run { config } => {
             let config = match config::load(&config) {
                 Ok(c) => c,

@@ -309,6 +309,7 @@ impl BusOwner {
                 }
             }
         }
+        self.stats.record_latency(now.elapsed());
         let socket = self.devices[i].socket;
         match failure {
             None => {

@@ -7,6 +7,10 @@ use std::time::Duration;
 /// Upper bounds (ms) of the poll-lateness histogram buckets; the last bucket is open.
 pub const LATENESS_BUCKETS_MS: [u64; 8] = [1, 2, 5, 10, 20, 50, 100, 1000];
 
+/// Upper bounds (ms) of the poll-latency histogram buckets (a whole poll of one device, retries
+/// included); the last bucket is open. Serial lines at 9600 baud take tens of milliseconds.
+pub const LATENCY_BUCKETS_MS: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
 #[derive(Debug, Default)]
 pub struct DeviceStats {
     pub polls: AtomicU64,
@@ -29,6 +33,9 @@ pub struct BusStats {
     /// How late polls started against their slot.
     pub lateness: [AtomicU64; LATENESS_BUCKETS_MS.len() + 1],
     pub devices: Vec<DeviceStats>,
+    /// How long polls took (count per bucket of `LATENCY_BUCKETS_MS`), and their sum (µs).
+    pub latency: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
+    pub latency_sum_us: AtomicU64,
 }
 
 impl BusStats {
@@ -46,6 +53,18 @@ impl BusStats {
             .position(|&b| ms < b)
             .unwrap_or(LATENESS_BUCKETS_MS.len());
         self.lateness[i].fetch_add(1, Relaxed);
+    }
+
+    /// Two relaxed atomic adds: cheap enough for every poll.
+    pub fn record_latency(&self, took: Duration) {
+        let ms = took.as_millis() as u64;
+        let i = LATENCY_BUCKETS_MS
+            .iter()
+            .position(|&b| ms < b)
+            .unwrap_or(LATENCY_BUCKETS_MS.len());
+        self.latency[i].fetch_add(1, Relaxed);
+        self.latency_sum_us
+            .fetch_add(took.as_micros() as u64, Relaxed);
     }
 
     /// The bucket bound (ms) below which `q` (0..1) of polls started; `None` without polls.

@@ -338,7 +338,7 @@ impl Owner {
             Err(StoreError::VersionMismatch { current, offered }) => {
                 self.status.refused += 1;
                 let detail = format!("version {offered} is not above the current {current}");
-                log::warn!("uplink: refused {reference}: {detail}");
+                log::warn!(code = "VersionMismatch"; "uplink: refused {reference}: {detail}");
                 let now = self.clock.now().wall_ms;
                 let mut result = up::result(
                     reference,

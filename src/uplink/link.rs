@@ -515,7 +515,8 @@ impl Owner {
     pub(super) fn refuse(&mut self, reference: &str, reason: &str, detail: &str) {
         self.status.refused += 1;
         self.status.last_refusal = Some(format!("{reference}: {reason}: {detail}"));
-        log::warn!("uplink: refused a message on {reference}: {reason}: {detail}");
+        // The reason travels as the journal field CODE (`journalctl CODE=...`).
+        log::warn!(code = reason; "uplink: refused a message on {reference}: {reason}: {detail}");
         let now = self.now_ms();
         self.answer(up::result(
             reference,

@@ -36,6 +36,12 @@ pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next
     if public(&path) {
         return next.run(request).await;
     }
+    // Prometheus on this machine scrapes without a login; others sign in like for any page.
+    if path == super::metrics::PATH
+        && super::metrics::open_without_login(request.extensions().get::<ClientAddr>())
+    {
+        return next.run(request).await;
+    }
     let session = request
         .headers()
         .get(header::COOKIE)
@@ -43,7 +49,7 @@ pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next
         .and_then(sessions::from_cookie_header)
         .and_then(|id| app.inner.sessions.get(id, Instant::now()));
     let Some(session) = session else {
-        return if path.starts_with("/api/") {
+        return if path.starts_with("/api/") || path == super::metrics::PATH {
             (StatusCode::UNAUTHORIZED, "sign in first").into_response()
         } else {
             Redirect::to("/login").into_response()

@@ -9,12 +9,14 @@ pub mod cert;
 pub mod dashboard;
 pub mod i18n;
 mod login;
+pub mod metrics;
 pub mod openapi;
 pub mod page;
 mod pages;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod system_page;
 
 pub use server::{ClientAddr, Web, WebError};
 pub use state::{AppState, Parts};

@@ -46,13 +46,7 @@ pub fn document() -> Value {
                 "parameters": [{"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["en", "fr"]}}],
                 "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
             }},
-            "/api/v1/system": {"get": {
-                "summary": "Version, uptime and database size",
-                "responses": {"200": {"description": "System figures", "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "properties": {"site": {"type": "string"}, "version": {"type": "string"}, "uptime_s": {"type": "integer"}, "database_bytes": {"type": "integer"}}
-                }}}}}
-            }}
+            "/api/v1/system": {"get": super::system_page::openapi_get()}
         },
         "components": {"schemas": {
             "SocketTile": tile,

@@ -28,7 +28,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dashboard", get(dashboard_json))
         .route("/api/v1/sockets", get(sockets_json))
         .route("/api/v1/stream", get(stream))
-        .route("/api/v1/system", get(system_json))
         .route(
             "/api/v1/openapi.json",
             get(|| async { axum::Json(super::openapi::document()) }),
@@ -44,6 +43,7 @@ pub fn router(state: AppState) -> Router {
             get(super::login::setup_page).post(super::login::setup_submit),
         )
         .route("/logout", axum::routing::post(super::login::logout))
+        .merge(super::system_page::routes())
         // JSON bodies too: nothing the API takes comes near it.
         .layer(axum::extract::DefaultBodyLimit::max(
             super::login::FORM_LIMIT,
@@ -117,28 +117,6 @@ async fn stream(
         Ok(Event::default().event("sockets").data(json))
     });
     Sse::new(updates).keep_alive(KeepAlive::default())
-}
-
-/// Version, uptime, database size and free disk (the system page's figures).
-async fn system_json(State(app): State<AppState>) -> Response {
-    let uptime_s = app.inner.started.elapsed().as_secs();
-    let sizes = app
-        .read(|conn| {
-            let page_count: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            Ok(page_count * page_size)
-        })
-        .await;
-    match sizes {
-        Ok(db_bytes) => axum::Json(serde_json::json!({
-            "site": app.inner.site_id,
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_s": uptime_s,
-            "database_bytes": db_bytes,
-        }))
-        .into_response(),
-        Err(e) => unavailable(e),
-    }
 }
 
 async fn css() -> impl IntoResponse {

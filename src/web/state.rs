@@ -39,6 +39,8 @@ pub(super) struct Inner {
     db_path: PathBuf,
     /// Idle read-only connections (opened on demand, kept for reuse).
     readers: Mutex<Vec<Connection>>,
+    /// ops (system page, /metrics): each bus owner's counters, by bus label.
+    pub bus_stats: Vec<(String, Arc<crate::modbus::stats::BusStats>)>,
 }
 
 /// What the web page needs of the running daemon.
@@ -54,6 +56,8 @@ pub struct Parts {
     pub store: crate::store::StoreHandle,
     pub session_limits: super::auth::sessions::SessionLimits,
     pub setup: Option<super::auth::setup::SetupCode>,
+    /// ops (system page, /metrics): each bus owner's counters, by bus label.
+    pub bus_stats: Vec<(String, Arc<crate::modbus::stats::BusStats>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +93,7 @@ impl AppState {
                 store: parts.store,
                 db_path: parts.db_path,
                 readers: Mutex::new(Vec::new()),
+                bus_stats: parts.bus_stats,
             }),
         }
     }
@@ -114,5 +119,10 @@ impl AppState {
         })
         .await
         .map_err(|_| DbError::Join)?
+    }
+
+    /// The database file (ops: its size, backups; the state directory is its folder).
+    pub fn db_path(&self) -> &std::path::Path {
+        &self.inner.db_path
     }
 }

@@ -4,9 +4,11 @@
 
 mod access;
 mod accounts;
+mod backup;
 mod badges;
 mod broker;
 mod browser_smoke;
+mod browser_system;
 mod cli;
 mod decode;
 mod demo;
@@ -23,3 +25,4 @@ mod support;
 mod tools;
 mod uplink;
 mod web;
+mod web_system;

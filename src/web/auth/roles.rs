@@ -64,16 +64,20 @@ pub enum Action {
     InstallerConfig,
     /// Change the uplink settings (central's address, certificates).
     UplinkSettings,
+    /// Download a copy of the whole database: it holds every account's password hash and the
+    /// access list's tokens, so installers only.
+    Backup,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::View,
         Action::ControlSockets,
         Action::Export,
         Action::ManageAccounts,
         Action::InstallerConfig,
         Action::UplinkSettings,
+        Action::Backup,
     ];
 }
 

@@ -1,6 +1,11 @@
 //! Where log records go: the systemd journal when the daemon runs under systemd (structured
 //! fields such as SOCKET and BUS travel as journal fields), readable lines on stderr otherwise.
-//! The level comes from the config, and `RUST_LOG` (env_logger syntax) overrides it.
+//! The level comes from the config, and `RUST_LOG` (env_logger syntax) overrides it. Every
+//! line that passes the filter is also kept in `ring` (the last lines, for the system page).
+
+pub mod ring;
+
+pub use ring::ring;
 
 use std::io::Write;
 
@@ -65,6 +70,7 @@ impl<L: Log> Log for Filtered<L> {
     fn log(&self, record: &Record<'_>) {
         if self.filter.matches(record) {
             self.inner.log(record);
+            ring().push(record);
         }
     }
 
