@@ -99,6 +99,15 @@ impl Daemon {
     /// Opens the database (recovering open sessions) and starts polling. Binds nothing but the
     /// bus links, which the owners open themselves.
     pub fn start(config: &Config) -> Result<Daemon, StoreError> {
+        Daemon::start_linked(config, None)
+    }
+
+    /// As `start`, for the supervisor: the web page keeps its logins across daemons and can
+    /// edit the configuration file and ask for a reload (`link`).
+    pub fn start_linked(
+        config: &Config,
+        link: Option<crate::supervisor::Link>,
+    ) -> Result<Daemon, StoreError> {
         let mut clock = Clock::new(TrustSource::detect());
         let now = clock.now();
         let setup = StoreSetup::for_site(config, &uuid::Uuid::now_v7().to_string(), now.mono);
@@ -271,6 +280,11 @@ impl Daemon {
             &input_tasks,
         );
         start_local_broker(config, snapshot.clone(), &inputs, &input_tasks);
+        // The installer page's error counters: each socket's bus owner and device.
+        let socket_stats = task_routes
+            .iter()
+            .map(|r| (bus_stats[r.bus].1.clone(), r.device))
+            .collect();
         let web = start_web(
             config,
             store_for_uplink.clone(),
@@ -279,6 +293,7 @@ impl Daemon {
             commands.clone(),
             &inputs,
             &input_tasks,
+            (link, socket_stats),
         );
         core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
         core_task.close();
@@ -693,6 +708,7 @@ fn start_local_broker(
 
 /// Starts the local web page when `[web]` is enabled. A page that cannot listen (the port is
 /// taken) is logged, and the site runs on without it.
+#[allow(clippy::too_many_arguments)]
 fn start_web(
     config: &Config,
     store: StoreHandle,
@@ -701,6 +717,7 @@ fn start_web(
     commands: mpsc::Sender<Command>,
     cancel: &CancellationToken,
     tasks: &TaskTracker,
+    (installer, socket_stats): (Option<crate::supervisor::Link>, Vec<(Arc<BusStats>, usize)>),
 ) -> Option<crate::web::Web> {
     let web = config.web.as_ref()?;
     // No account yet: a one-time code in the journal lets the installer create the first.
@@ -729,6 +746,9 @@ fn start_web(
             ..Default::default()
         },
         setup,
+        installer,
+        socket_stats,
+        config: Arc::new(config.clone()),
     });
     match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
         Ok(w) => {
