@@ -178,7 +178,7 @@ fn sockets_table(ctx: &Ctx, view: &InstallerView) -> Markup {
                                     td { (s.exception_answers) }
                                     td {
                                         @if view.editable {
-                                            a href={"/installer/sockets/" (s.id)} { (lang.pick("Edit", "Modifier")) " " span class="visually-hidden" { (s.id) } }
+                                            a href={"/installer/sockets/" (s.id)} aria-label={(lang.pick("Edit", "Modifier")) " " (s.id)} { (lang.pick("Edit", "Modifier")) }
                                             form method="post" action={"/installer/sockets/" (s.id) "/remove"} class="inline" {
                                                 (ctx.csrf_field())
                                                 button type="submit" class="link" aria-label={(lang.pick("Remove", "Retirer")) " " (s.id)} { (lang.pick("Remove", "Retirer")) }
@@ -208,7 +208,15 @@ pub fn page(
         Some((Sent::AddSocket(f), r)) => (f.clone(), r),
         _ => (
             SocketForm {
-                profile: view.profiles.first().cloned().unwrap_or_default(),
+                // The next socket is most often like the last one added.
+                profile: view
+                    .buses
+                    .iter()
+                    .flat_map(|b| b.sockets.last())
+                    .last()
+                    .map(|s| s.profile.clone())
+                    .or_else(|| view.profiles.first().cloned())
+                    .unwrap_or_default(),
                 bus: view
                     .buses
                     .first()

@@ -205,3 +205,59 @@ async fn a_bad_edit_is_refused_next_to_its_field_and_the_file_stays() {
     assert!(s.supervisor.shutdown().await);
     s.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_in_use_is_not_removed_and_an_edit_keeps_the_rest_of_the_file() {
+    let mut s = start().await;
+    wait_snapshot(s.supervisor.daemon().snapshot.clone(), "a", |x| {
+        is(x, "a", "Available")
+    })
+    .await;
+    let installer = web::sign_in(s.tls.clone(), s.addr, "installer").await;
+    s.sim
+        .control(
+            "gw",
+            1,
+            socket_sim::Command::Plug {
+                vehicle_max_a: 16.0,
+                phases: 3,
+                wants_wh: 1e6,
+            },
+        )
+        .unwrap();
+    wait_snapshot(s.supervisor.daemon().snapshot.clone(), "a session", |x| {
+        x[0].view.session.is_some()
+    })
+    .await;
+    let original = std::fs::read(&s.path).unwrap();
+    let refused = installer.post_form("/installer/sockets/a/remove", "").await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("a session runs on this socket"));
+    assert_eq!(std::fs::read(&s.path).unwrap(), original);
+
+    // Its name and serial number may change meanwhile; the other keys and comments stay.
+    let form = installer.get("/installer/sockets/a").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("value=\"generic-socket\" selected"));
+    let edited = installer
+        .post_form(
+            "/installer/sockets/a",
+            "id=a&name=Gate&serial_number=SN-A&uid=&profile=generic-socket&bus=gw&unit_id=1",
+        )
+        .await;
+    assert_eq!(edited.status, 303, "{}", edited.body);
+    let text = std::fs::read_to_string(&s.path).unwrap();
+    assert!(text.contains("name = \"Gate\"") && text.contains("poll_interval = \"200ms\""));
+    assert!(text.contains("# Socket a: by the gate"), "{text}");
+    tokio::time::timeout(PATIENCE, s.supervisor.requested())
+        .await
+        .expect("the page asked for a reload");
+    let changes = s.supervisor.reload().await.expect("reloaded");
+    assert_eq!(changes.changed, vec!["a".to_string()]);
+    let json: serde_json::Value =
+        serde_json::from_str(&installer.get("/api/v1/installer").await.body).unwrap();
+    assert_eq!(json["buses"][0]["sockets"][0]["name"], "Gate");
+    assert_eq!(json["buses"][0]["sockets"][0]["session_running"], true);
+    assert!(s.supervisor.shutdown().await);
+    s.sim.shutdown().await;
+}
