@@ -184,6 +184,24 @@ async fn a_bad_edit_is_refused_next_to_its_field_and_the_file_stays() {
             "{fields}: file untouched"
         );
     }
+    // The uplink form too: a port out of range is refused at its field.
+    let reply = installer
+        .post_form(
+            "/installer/uplink",
+            "host=127.0.0.1&port=70000&username=&password=",
+        )
+        .await;
+    assert_eq!(reply.status, 422, "{}", reply.head);
+    let shown = reply
+        .body
+        .split("id=\"uplink-port-error\"")
+        .nth(1)
+        .expect("at the port");
+    assert!(
+        shown.split("</p>").next().unwrap().contains("70000"),
+        "{shown}"
+    );
+    assert_eq!(std::fs::read(&s.path).unwrap(), original);
     // The API says the same by field.
     let reply = installer
         .send_json(
