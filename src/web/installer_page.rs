@@ -36,6 +36,14 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/installer/sockets/{id}/remove", post(remove_socket))
         .route("/installer/uplink", post(set_uplink))
+        .route(
+            "/api/v1/installer/sockets/{id}",
+            axum::routing::put(edit_socket_json).delete(remove_socket_json),
+        )
+        .route(
+            "/api/v1/installer/uplink",
+            axum::routing::put(set_uplink_json),
+        )
 }
 
 /// Everything the installer page shows.
@@ -288,21 +296,20 @@ async fn add_socket(
     }
 }
 
-/// The API's twin of the add form: 202 once the file is written (the reload follows; watch
-/// `generation` in `GET /api/v1/installer`), 422 with the problems by field.
-async fn add_socket_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    axum::Json(form): axum::Json<SocketForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    match run_edit(&app, move |text| edit::add_socket(text, &form)).await {
-        None => unavailable(&ctx),
+/// The API's answer to an edit: 202 once the file is written (the reload follows; watch
+/// `generation` in `GET /api/v1/installer`), 422 with the problems by field, 409 while a
+/// session runs on the socket, 404 for an unknown socket.
+fn api_answer(ctx: &Ctx, outcome: Option<Result<u64, EditError>>) -> Response {
+    match outcome {
+        None => unavailable(ctx),
         Some(Ok(before)) => (
             StatusCode::ACCEPTED,
             axum::Json(serde_json::json!({ "generation_before": before })),
+        )
+            .into_response(),
+        Some(Err(EditError::UnknownSocket(id))) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({ "error": format!("no socket `{id}`") })),
         )
             .into_response(),
         Some(Err(e)) => (
@@ -311,6 +318,73 @@ async fn add_socket_json(
         )
             .into_response(),
     }
+}
+
+fn in_use(ctx: &Ctx) -> Response {
+    let message = ctx.lang.pick(
+        "a session runs on this socket: it cannot be removed or renamed now",
+        "une session est en cours sur cette prise : elle ne peut être retirée ni renommée maintenant",
+    );
+    (
+        StatusCode::CONFLICT,
+        axum::Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
+}
+
+async fn add_socket_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    axum::Json(form): axum::Json<SocketForm>,
+) -> Response {
+    if let Err(f) = ctx.require(Action::InstallerConfig) {
+        return f.into_response();
+    }
+    let outcome = run_edit(&app, move |text| edit::add_socket(text, &form)).await;
+    api_answer(&ctx, outcome)
+}
+
+async fn edit_socket_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    axum::Json(form): axum::Json<SocketForm>,
+) -> Response {
+    if let Err(f) = ctx.require(Action::InstallerConfig) {
+        return f.into_response();
+    }
+    if form.id.trim() != id && session_running(&app, &id) {
+        return in_use(&ctx);
+    }
+    let outcome = run_edit(&app, move |text| edit::edit_socket(text, &id, &form)).await;
+    api_answer(&ctx, outcome)
+}
+
+async fn remove_socket_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(f) = ctx.require(Action::InstallerConfig) {
+        return f.into_response();
+    }
+    if session_running(&app, &id) {
+        return in_use(&ctx);
+    }
+    let outcome = run_edit(&app, move |text| edit::remove_socket(text, &id)).await;
+    api_answer(&ctx, outcome)
+}
+
+async fn set_uplink_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    axum::Json(form): axum::Json<UplinkForm>,
+) -> Response {
+    if let Err(f) = ctx.require(Action::UplinkSettings) {
+        return f.into_response();
+    }
+    let outcome = run_edit(&app, move |text| edit::set_uplink(text, &form)).await;
+    api_answer(&ctx, outcome)
 }
 
 async fn socket_page(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {

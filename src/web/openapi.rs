@@ -72,6 +72,24 @@ pub fn document() -> Value {
                 "responses": {"202": {"description": "Written; the reload follows", "content": {"application/json": {"schema": {"type": "object", "properties": {"generation_before": {"type": "integer"}}}}}},
                     "422": {"description": "Refused: the problems by field (`\"\"`: not tied to one field); the file is untouched", "content": {"application/json": {"schema": {"type": "object", "properties": {"errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}}},
                     "503": {"description": "Editing unavailable: the daemon does not run from a file"}}
+            }},
+            "/api/v1/installer/sockets/{id}": {
+                "put": {
+                    "summary": "Changes a socket in the configuration file (as the add; keys the form does not show stay); 409 while a session runs and the id changes",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {"202": {"description": "Written; the reload follows"}, "404": {"description": "No such socket"}, "409": {"description": "A session runs on it"}, "422": {"description": "Refused: the problems by field"}}
+                },
+                "delete": {
+                    "summary": "Removes a socket from the configuration file; 409 while a session runs on it",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": {"202": {"description": "Written; the reload follows"}, "404": {"description": "No such socket"}, "409": {"description": "A session runs on it"}, "422": {"description": "Refused: the problems"}}
+                }
+            },
+            "/api/v1/installer/uplink": {"put": {
+                "summary": "Sets the `[uplink]` connection settings (host, port, username, password: empty keeps the file's, ca_file, client_cert_file, client_key_file)",
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["host", "port"]}}}},
+                "responses": {"202": {"description": "Written; the reload follows"}, "422": {"description": "Refused: the problems by field"}}
             }}
         },
         "components": {"schemas": {

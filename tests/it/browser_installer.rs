@@ -8,7 +8,7 @@ use std::time::Duration;
 use socket_sim::{Model, UnitSpec};
 
 use crate::reload::{is, site_file, supervise, wait_snapshot};
-use crate::support::browser::Browser;
+use crate::support::browser::{Browser, Viewport};
 use crate::support::web;
 use crate::support::*;
 
@@ -109,6 +109,21 @@ async fn an_installer_adds_a_socket_in_the_browser_and_sees_it_polled() {
     // Polled: the dashboard shows it available, live.
     b.goto(&url("/")).await;
     b.wait_text("#socket-b .state", "Available", PATIENCE).await;
+
+    // On a phone, the page's content fits the screen's width (the table scrolls inside its
+    // box). The shared header is the layout's business, not this page's.
+    b.set_viewport(Viewport::Phone).await;
+    b.goto(&url("/installer")).await;
+    b.wait_for("#installer-socket-b", WAIT).await;
+    let fits = b
+        .execute("return document.querySelector('main').scrollWidth <= window.innerWidth;")
+        .await;
+    b.screenshot_full_page("installer-phone").await;
+    assert_eq!(
+        fits,
+        serde_json::json!(true),
+        "no sideways scrolling on a phone"
+    );
     b.close().await;
     assert!(supervisor.shutdown().await);
     sim.shutdown().await;

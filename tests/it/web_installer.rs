@@ -251,6 +251,22 @@ async fn a_socket_in_use_is_not_removed_and_an_edit_keeps_the_rest_of_the_file()
     let refused = installer.post_form("/installer/sockets/a/remove", "").await;
     assert_eq!(refused.status, 422);
     assert!(refused.body.contains("a session runs on this socket"));
+    let api = installer
+        .send_json(
+            "DELETE",
+            "/api/v1/installer/sockets/a",
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(api.status, 409, "{}", api.body);
+    let api = installer
+        .send_json(
+            "DELETE",
+            "/api/v1/installer/sockets/zz",
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(api.status, 404, "{}", api.body);
     assert_eq!(std::fs::read(&s.path).unwrap(), original);
 
     // Its name and serial number may change meanwhile; the other keys and comments stay.
@@ -272,6 +288,13 @@ async fn a_socket_in_use_is_not_removed_and_an_edit_keeps_the_rest_of_the_file()
         .expect("the page asked for a reload");
     let changes = s.supervisor.reload().await.expect("reloaded");
     assert_eq!(changes.changed, vec!["a".to_string()]);
+    // The session is recovered and goes on (confirmed at the first poll after the restart).
+    wait_snapshot(
+        s.supervisor.daemon().snapshot.clone(),
+        "the session on",
+        |x| x[0].view.session.is_some(),
+    )
+    .await;
     let json: serde_json::Value =
         serde_json::from_str(&installer.get("/api/v1/installer").await.body).unwrap();
     assert_eq!(json["buses"][0]["sockets"][0]["name"], "Gate");
