@@ -240,6 +240,11 @@ impl Supervisor {
                 log::error!(
                     "reload: cannot start on the new configuration: {e}; back to the previous one"
                 );
+                self.status.send_modify(|s| {
+                    s.last = Some(ReloadOutcome::Refused {
+                        problems: vec![format!("cannot start on it: {e}")],
+                    })
+                });
                 self.daemon = Some(Daemon::start_linked(&self.config, Some(self.link.clone()))?);
                 Err(ReloadError::Start(e))
             }

@@ -239,6 +239,7 @@ fn unavailable(ctx: &Ctx) -> Response {
 /// generation the result will be compared with.
 async fn run_edit(
     app: &AppState,
+    ctx: &Ctx,
     change: impl FnOnce(&str) -> Result<edit::Candidate, EditError> + Send + 'static,
 ) -> Option<Result<u64, EditError>> {
     let link = app.inner.installer.clone()?;
@@ -254,7 +255,10 @@ async fn run_edit(
     Some(outcome.map(|_| {
         // Full: a reload is already pending, and it will read this file.
         let _ = link.reloads.try_send(());
-        log::info!("configuration file edited from the installer page; reload requested");
+        log::info!(
+            "configuration file edited by {} on the installer page; reload requested",
+            ctx.session.username
+        );
         before
     }))
 }
@@ -289,7 +293,7 @@ async fn add_socket(
         return f.into_response();
     }
     let sent = form.clone();
-    match run_edit(&app, move |text| edit::add_socket(text, &form)).await {
+    match run_edit(&app, &ctx, move |text| edit::add_socket(text, &form)).await {
         None => unavailable(&ctx),
         Some(Ok(before)) => Redirect::to(&format!("/installer?applied={before}")).into_response(),
         Some(Err(e)) => refused_page(&app, &ctx, Sent::AddSocket(sent), e).await,
@@ -340,7 +344,7 @@ async fn add_socket_json(
     if let Err(f) = ctx.require(Action::InstallerConfig) {
         return f.into_response();
     }
-    let outcome = run_edit(&app, move |text| edit::add_socket(text, &form)).await;
+    let outcome = run_edit(&app, &ctx, move |text| edit::add_socket(text, &form)).await;
     api_answer(&ctx, outcome)
 }
 
@@ -356,7 +360,7 @@ async fn edit_socket_json(
     if form.id.trim() != id && session_running(&app, &id) {
         return in_use(&ctx);
     }
-    let outcome = run_edit(&app, move |text| edit::edit_socket(text, &id, &form)).await;
+    let outcome = run_edit(&app, &ctx, move |text| edit::edit_socket(text, &id, &form)).await;
     api_answer(&ctx, outcome)
 }
 
@@ -371,7 +375,7 @@ async fn remove_socket_json(
     if session_running(&app, &id) {
         return in_use(&ctx);
     }
-    let outcome = run_edit(&app, move |text| edit::remove_socket(text, &id)).await;
+    let outcome = run_edit(&app, &ctx, move |text| edit::remove_socket(text, &id)).await;
     api_answer(&ctx, outcome)
 }
 
@@ -383,7 +387,7 @@ async fn set_uplink_json(
     if let Err(f) = ctx.require(Action::UplinkSettings) {
         return f.into_response();
     }
-    let outcome = run_edit(&app, move |text| edit::set_uplink(text, &form)).await;
+    let outcome = run_edit(&app, &ctx, move |text| edit::set_uplink(text, &form)).await;
     api_answer(&ctx, outcome)
 }
 
@@ -456,7 +460,10 @@ async fn edit_socket(
         )]))))
     } else {
         let target = id.clone();
-        run_edit(&app, move |text| edit::edit_socket(text, &target, &form)).await
+        run_edit(&app, &ctx, move |text| {
+            edit::edit_socket(text, &target, &form)
+        })
+        .await
     };
     match outcome {
         None => unavailable(&ctx),
@@ -483,7 +490,7 @@ async fn remove_socket(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Str
         return refused_page(&app, &ctx, Sent::Notice(id), e).await;
     }
     let target = id.clone();
-    match run_edit(&app, move |text| edit::remove_socket(text, &target)).await {
+    match run_edit(&app, &ctx, move |text| edit::remove_socket(text, &target)).await {
         None => unavailable(&ctx),
         Some(Ok(before)) => Redirect::to(&format!("/installer?applied={before}")).into_response(),
         Some(Err(e)) => refused_page(&app, &ctx, Sent::Notice(id), e).await,
@@ -500,7 +507,7 @@ async fn set_uplink(
     }
     let mut sent = form.clone();
     sent.password.clear();
-    match run_edit(&app, move |text| edit::set_uplink(text, &form)).await {
+    match run_edit(&app, &ctx, move |text| edit::set_uplink(text, &form)).await {
         None => unavailable(&ctx),
         Some(Ok(before)) => Redirect::to(&format!("/installer?applied={before}")).into_response(),
         Some(Err(e)) => refused_page(&app, &ctx, Sent::Uplink(sent), e).await,
