@@ -85,6 +85,14 @@ async fn an_installer_adds_a_socket_through_the_form_and_sees_it_polled() {
     let installer = web::sign_in(s.tls.clone(), s.addr, "installer").await;
     let page = installer.get("/installer").await;
     assert_eq!(page.status, 200);
+    let french = https::get(
+        s.tls.clone(),
+        s.addr,
+        "/installer",
+        &format!("{}\r\nAccept-Language: fr-FR,fr;q=0.9", installer.cookie),
+    )
+    .await;
+    assert!(french.body.contains("Ajouter une prise") && french.body.contains("Esclave"));
     assert!(page.body.contains("TCP 127.0.0.1:") && page.body.contains("label for=\"unit_id\""));
     let added = installer
         .post_form("/installer/sockets", &format!("{NEW_SOCKET}2"))
