@@ -101,6 +101,15 @@ impl Daemon {
     /// Opens the database (recovering open sessions) and starts polling. Binds nothing but the
     /// bus links, which the owners open themselves.
     pub fn start(config: &Config) -> Result<Daemon, StoreError> {
+        Daemon::start_linked(config, None)
+    }
+
+    /// As `start`, for the supervisor: the web page keeps its logins across daemons and can
+    /// edit the configuration file and ask for a reload (`link`).
+    pub fn start_linked(
+        config: &Config,
+        link: Option<crate::supervisor::Link>,
+    ) -> Result<Daemon, StoreError> {
         let mut clock = Clock::new(TrustSource::detect());
         let now = clock.now();
         let setup = StoreSetup::for_site(config, &uuid::Uuid::now_v7().to_string(), now.mono);
@@ -275,6 +284,11 @@ impl Daemon {
             &input_tasks,
         );
         start_local_broker(config, snapshot.clone(), &inputs, &input_tasks);
+        // The installer page's error counters: each socket's bus owner and device.
+        let socket_stats = task_routes
+            .iter()
+            .map(|r| (bus_stats[r.bus].1.clone(), r.device))
+            .collect();
         let web = start_web(
             config,
             store_for_uplink.clone(),
@@ -284,6 +298,7 @@ impl Daemon {
             &inputs,
             &input_tasks,
             bus_stats.clone(),
+            (link, socket_stats),
         );
         core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
         core_task.close();
@@ -717,6 +732,7 @@ fn start_web(
     cancel: &CancellationToken,
     tasks: &TaskTracker,
     bus_stats: Vec<(String, Arc<BusStats>)>,
+    (installer, socket_stats): (Option<crate::supervisor::Link>, Vec<(Arc<BusStats>, usize)>),
 ) -> Option<crate::web::Web> {
     let web = config.web.as_ref()?;
     // No account yet: a one-time code in the journal lets the installer create the first.
@@ -746,6 +762,9 @@ fn start_web(
         },
         setup,
         bus_stats,
+        installer,
+        socket_stats,
+        config: Arc::new(config.clone()),
     });
     match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
         Ok(w) => {

@@ -15,6 +15,7 @@ pub mod problems;
 pub mod profile;
 pub mod readers;
 pub mod store;
+pub mod supervisor;
 pub mod tools;
 pub mod uplink;
 pub mod web;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sitegate::config::{self, EXIT_INVALID_CONFIG};
-use sitegate::daemon::Daemon;
 use sitegate::profile::ProfileSet;
 
 /// Grace period for shutdown: bus owners stop, the core drains. Below systemd's TimeoutStopSec.
@@ -240,12 +239,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { config } => {
-            let config = match config::load(&config) {
+            let path = config;
+            let config = match config::load(&path) {
                 Ok(c) => c,
-                Err(problems) => return report_invalid(&config, &problems),
+                Err(problems) => return report_invalid(&path, &problems),
             };
             sitegate::logging::init(config.log_level);
-            match run(config) {
+            match run(path, config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e:#}");
@@ -289,7 +289,9 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn run(config: config::Config) -> anyhow::Result<()> {
+/// Runs the daemon under the supervisor until SIGTERM or Ctrl-C; SIGHUP and the installer page
+/// reload the configuration file (an invalid one is refused and the running one stays).
+fn run(path: std::path::PathBuf, config: config::Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -303,24 +305,37 @@ fn run(config: config::Config) -> anyhow::Result<()> {
             config.buses.len(),
             config.sockets.len()
         );
-        let daemon = Daemon::start(&config).context("opening the database")?;
-        wait_for_stop_signal().await?;
+        let mut supervisor =
+            sitegate::supervisor::Supervisor::start(path, config, SHUTDOWN_DEADLINE)
+                .context("opening the database")?;
+        wait_for_stop_signal(&mut supervisor).await?;
         log::info!("stopping");
-        if !daemon.shutdown(SHUTDOWN_DEADLINE).await {
+        if !supervisor.shutdown().await {
             log::warn!("shutdown deadline passed; abandoning what was left");
         }
         Ok(())
     })
 }
 
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
+/// Waits for a stop signal, reloading on SIGHUP and on the page's requests meanwhile (a failed
+/// reload is logged by the supervisor; one that leaves no daemon running ends the wait).
+async fn wait_for_stop_signal(
+    supervisor: &mut sitegate::supervisor::Supervisor,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            r = tokio::signal::ctrl_c() => return r.context("waiting for Ctrl-C"),
+            _ = hup.recv() => log::info!("SIGHUP: reloading the configuration"),
+            () = supervisor.requested() => log::info!("the installer page asks for a reload"),
+        }
+        if let Err(sitegate::supervisor::ReloadError::Start(e)) = supervisor.reload().await {
+            return Err(e).context("restarting after a reload");
+        }
     }
-    Ok(())
 }
 
 /// The bus and profiles a tool works with.

@@ -2,6 +2,7 @@
 //! which collects every problem with its key path → the typed `Config` below. Parsing binds no
 //! port and opens no device: `check-config` and the daemon run the same code.
 
+pub mod edit;
 mod raw;
 mod uplink;
 mod validate;

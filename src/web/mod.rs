@@ -8,6 +8,8 @@ pub mod auth;
 pub mod cert;
 pub mod dashboard;
 pub mod i18n;
+mod installer_html;
+pub mod installer_page;
 mod login;
 pub mod metrics;
 pub mod openapi;

@@ -30,8 +30,8 @@ pub(super) struct Inner {
     pub started: Instant,
     /// Fires at shutdown: live streams end, so connections can close.
     pub stopping: tokio_util::sync::CancellationToken,
-    pub sessions: super::auth::sessions::Sessions,
-    pub limiter: super::auth::ratelimit::LoginLimiter,
+    pub sessions: Arc<super::auth::sessions::Sessions>,
+    pub limiter: Arc<super::auth::ratelimit::LoginLimiter>,
     /// The one-time code that creates the first installer, while no account exists.
     pub setup: Option<super::auth::setup::SetupCode>,
     /// Account changes go through the store's writer.
@@ -41,6 +41,12 @@ pub(super) struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// ops (system page, /metrics): each bus owner's counters, by bus label.
     pub bus_stats: Vec<(String, Arc<crate::modbus::stats::BusStats>)>,
+    /// Installer page: the supervisor's link (config file, reloads); `None`: editing unavailable.
+    pub installer: Option<crate::supervisor::Link>,
+    /// Installer page: each socket's bus counters and device index there.
+    pub socket_stats: Vec<(Arc<crate::modbus::stats::BusStats>, usize)>,
+    /// Installer page: the configuration this daemon runs.
+    pub config: Arc<crate::config::Config>,
 }
 
 /// What the web page needs of the running daemon.
@@ -58,6 +64,13 @@ pub struct Parts {
     pub setup: Option<super::auth::setup::SetupCode>,
     /// ops (system page, /metrics): each bus owner's counters, by bus label.
     pub bus_stats: Vec<(String, Arc<crate::modbus::stats::BusStats>)>,
+    /// Installer page: the supervisor's link (config file, reloads, and the login sessions and
+    /// limiter that outlive a daemon); `None` when a daemon runs alone (tests, demo).
+    pub installer: Option<crate::supervisor::Link>,
+    /// Installer page: each socket's bus counters and device index there.
+    pub socket_stats: Vec<(Arc<crate::modbus::stats::BusStats>, usize)>,
+    /// Installer page: the configuration this daemon runs.
+    pub config: Arc<crate::config::Config>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,13 +100,22 @@ impl AppState {
                 commands: parts.commands,
                 started: Instant::now(),
                 stopping: parts.stopping,
-                sessions: super::auth::sessions::Sessions::new(parts.session_limits),
-                limiter: super::auth::ratelimit::LoginLimiter::new(Default::default()),
+                sessions: parts.installer.as_ref().map_or_else(
+                    || Arc::new(super::auth::sessions::Sessions::new(parts.session_limits)),
+                    |l| l.sessions.clone(),
+                ),
+                limiter: parts.installer.as_ref().map_or_else(
+                    || Arc::new(super::auth::ratelimit::LoginLimiter::new(Default::default())),
+                    |l| l.limiter.clone(),
+                ),
                 setup: parts.setup,
                 store: parts.store,
                 db_path: parts.db_path,
                 readers: Mutex::new(Vec::new()),
                 bus_stats: parts.bus_stats,
+                installer: parts.installer,
+                socket_stats: parts.socket_stats,
+                config: parts.config,
             }),
         }
     }

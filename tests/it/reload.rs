@@ -1,0 +1,274 @@
+//! Reloading the configuration file without a restart: a valid file is applied (a new socket is
+//! polled), an invalid one is refused with its problems and the running site goes on, a session
+//! running across a reload keeps its id and energy; and SIGHUP does it in the real process.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sitegate::daemon::SocketSnapshot;
+use sitegate::supervisor::{ReloadError, Supervisor};
+use socket_sim::{Command, Model, UnitSpec};
+use tokio::sync::watch;
+
+use crate::support::*;
+
+/// A site file: `tables` (buses, sockets) after the site, state and web sections.
+pub fn site_file(dir: &Path, tables: &str) -> PathBuf {
+    let web = if tables.contains("[web]") {
+        ""
+    } else {
+        "[web]\nenabled = false\n"
+    };
+    let path = dir.join("sitegate.toml");
+    let text = format!(
+        "# Written by the test\n[site]\nid = \"test\"\nname = \"Test\"\ntime_zone = \"UTC\"\n[state]\ndirectory = \"state\"\n{web}{tables}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn supervise(path: &Path) -> Supervisor {
+    let config = sitegate::config::load(path).unwrap_or_else(|p| panic!("test config:\n{p}"));
+    Supervisor::start(path.to_path_buf(), config, Duration::from_secs(5)).expect("daemon starts")
+}
+
+/// Waits until `check` accepts the snapshot; fails with the last one.
+pub async fn wait_snapshot(
+    mut rx: watch::Receiver<Vec<SocketSnapshot>>,
+    what: &str,
+    check: impl Fn(&[SocketSnapshot]) -> bool,
+) -> Vec<SocketSnapshot> {
+    let outcome = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if check(&rx.borrow_and_update()) {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                panic!("the daemon stopped while waiting for {what}");
+            }
+        }
+    })
+    .await;
+    let last = rx.borrow().clone();
+    assert!(
+        outcome.is_ok(),
+        "gave up waiting for {what}; last:\n{last:#?}"
+    );
+    last
+}
+
+pub fn is(snapshot: &[SocketSnapshot], id: &str, state: &str) -> bool {
+    snapshot
+        .iter()
+        .any(|s| s.id == id && s.view.state.to_string() == state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_file_is_applied_and_an_invalid_one_refused_while_the_site_runs_on() {
+    let sim = sim(false);
+    let addr = tcp(
+        &sim,
+        "gw",
+        vec![
+            UnitSpec::new(1, Model::GenericSocket),
+            UnitSpec::new(2, Model::GenericSocket),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
+    let b = socket("b", "gw", 2, "generic-socket", "poll_interval = \"200ms\"");
+    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a));
+    let mut supervisor = supervise(&path);
+    wait_snapshot(supervisor.daemon().snapshot.clone(), "a available", |s| {
+        is(s, "a", "Available")
+    })
+    .await;
+
+    site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a + &b));
+    let changes = supervisor.reload().await.expect("a valid file is applied");
+    assert_eq!(changes.added, vec!["b".to_string()]);
+    assert!(changes.removed.is_empty() && changes.changed.is_empty());
+    wait_snapshot(supervisor.daemon().snapshot.clone(), "b polled", |s| {
+        is(s, "b", "Available") && is(s, "a", "Available")
+    })
+    .await;
+    assert_eq!(supervisor.status().borrow().generation, 1);
+
+    // Unit 300 and an unknown profile: both problems are reported, nothing changes.
+    let bad = socket("c", "gw", 3, "no-such-profile", "").replace("unit_id = 3", "unit_id = 300");
+    site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a + &b + &bad));
+    match supervisor.reload().await {
+        Err(ReloadError::Invalid(problems)) => {
+            let text = problems.to_string();
+            assert!(text.contains("socket[2].unit_id"), "{text}");
+            assert!(text.contains("socket[2].profile"), "{text}");
+        }
+        other => panic!("an invalid file is refused, got {other:?}"),
+    }
+    assert_eq!(supervisor.status().borrow().generation, 1);
+    assert_eq!(supervisor.config().sockets.len(), 2, "the old config stays");
+    // The running daemon was not touched: it still polls both sockets.
+    sim.control("gw", 2, Command::Fault { code: 5 }).unwrap();
+    wait_snapshot(supervisor.daemon().snapshot.clone(), "b faulted", |s| {
+        s.iter()
+            .any(|x| x.id == "b" && x.view.state.to_string().starts_with("Faulted"))
+    })
+    .await;
+    assert!(supervisor.shutdown().await);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_running_during_a_reload_goes_on_with_its_id_and_energy() {
+    let sim = sim(false);
+    let addr = tcp(
+        &sim,
+        "gw",
+        vec![
+            UnitSpec::new(1, Model::GenericSocket),
+            UnitSpec::new(2, Model::GenericSocket),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
+    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a));
+    let mut supervisor = supervise(&path);
+    wait_snapshot(supervisor.daemon().snapshot.clone(), "a available", |s| {
+        is(s, "a", "Available")
+    })
+    .await;
+    sim.control(
+        "gw",
+        1,
+        Command::Plug {
+            vehicle_max_a: 16.0,
+            phases: 3,
+            wants_wh: 1e6,
+        },
+    )
+    .unwrap();
+    let before = wait_snapshot(supervisor.daemon().snapshot.clone(), "energy", |s| {
+        s[0].view
+            .session
+            .as_ref()
+            .is_some_and(|x| x.energy_wh() > 5.0)
+    })
+    .await;
+    let session = before[0].view.session.clone().unwrap();
+
+    let b = socket("b", "gw", 2, "generic-socket", "poll_interval = \"200ms\"");
+    site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a + &b));
+    supervisor.reload().await.expect("reloaded");
+    let after =
+        wait_snapshot(
+            supervisor.daemon().snapshot.clone(),
+            "the same session counting on",
+            |s| {
+                s[0].view.session.as_ref().is_some_and(|x| {
+                    x.id == session.id && x.energy_wh() > session.energy_wh() + 5.0
+                }) && is(s, "a", "Charging")
+            },
+        )
+        .await;
+    assert!(is(&after, "a", "Charging"));
+    assert!(supervisor.shutdown().await);
+    sim.shutdown().await;
+}
+
+/// Lines the child writes to stderr, as they come.
+fn lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing every one of `needles`; fails with every line read so far.
+fn wait_line(rx: &std::sync::mpsc::Receiver<String>, needles: &[&str], seen: &mut Vec<String>) {
+    let needle = needles.join(" … ");
+    let until = std::time::SystemTime::now() + PATIENCE;
+    loop {
+        let left = until
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_else(|_| panic!("no line with `{needle}`; got:\n{}", seen.join("\n")));
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let found = needles.iter().all(|n| line.contains(n));
+                seen.push(line);
+                if found {
+                    return;
+                }
+            }
+            Err(_) => panic!("no line with `{needle}`; got:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_running_process_and_refuses_an_invalid_file() {
+    let sim = sim(false);
+    let addr = tcp(
+        &sim,
+        "gw",
+        vec![
+            UnitSpec::new(1, Model::GenericSocket),
+            UnitSpec::new(2, Model::GenericSocket),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
+    let b = socket("b", "gw", 2, "generic-socket", "poll_interval = \"200ms\"");
+    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sitegate"))
+        .arg("run")
+        .arg("--config")
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .env_remove("JOURNAL_STREAM")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let rx = lines(&mut child);
+    let mut seen = Vec::new();
+    let sighup = || assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    tokio::task::block_in_place(|| {
+        wait_line(&rx, &["socket a:", "-> Available"], &mut seen);
+        site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a + &b));
+        sighup();
+        wait_line(
+            &rx,
+            &["configuration reloaded (generation 1): sockets added: b"],
+            &mut seen,
+        );
+        wait_line(&rx, &["socket b:", "-> Available"], &mut seen);
+        let bad =
+            socket("c", "gw", 3, "generic-socket", "").replace("unit_id = 3", "unit_id = 300");
+        site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a + &b + &bad));
+        sighup();
+        wait_line(&rx, &["reload refused"], &mut seen);
+        wait_line(&rx, &["socket[2].unit_id"], &mut seen);
+    });
+    // Still running on the old configuration: a fault on b is seen and logged.
+    sim.control("gw", 2, Command::Fault { code: 5 }).unwrap();
+    tokio::task::block_in_place(|| wait_line(&rx, &["socket b:", "-> Faulted"], &mut seen));
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = tokio::task::block_in_place(|| child.wait().unwrap());
+    assert!(status.success(), "{status:?}");
+    sim.shutdown().await;
+}
