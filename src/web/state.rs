@@ -39,6 +39,9 @@ pub(super) struct Inner {
     db_path: PathBuf,
     /// Idle read-only connections (opened on demand, kept for reuse).
     readers: Mutex<Vec<Connection>>,
+    /// The config file's offline policy (central's stored one patches it): the Access page's
+    /// explain tool decides with it.
+    pub access_policy: crate::core::access::OfflinePolicy,
 }
 
 /// What the web page needs of the running daemon.
@@ -54,6 +57,8 @@ pub struct Parts {
     pub store: crate::store::StoreHandle,
     pub session_limits: super::auth::sessions::SessionLimits,
     pub setup: Option<super::auth::setup::SetupCode>,
+    /// The config file's offline policy, for the Access page's explain tool.
+    pub access_policy: crate::core::access::OfflinePolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +94,7 @@ impl AppState {
                 store: parts.store,
                 db_path: parts.db_path,
                 readers: Mutex::new(Vec::new()),
+                access_policy: parts.access_policy,
             }),
         }
     }
