@@ -278,6 +278,14 @@ async fn exports_are_for_managers_and_statements_add_up() {
         .await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains(&format!("{eur}.00 EUR")));
+    let french = https::get(
+        manager.tls.clone(),
+        manager.addr,
+        &format!("/sessions/statement?{OCTOBER}&user=alice"),
+        &format!("{}\r\nAccept-Language: fr", manager.cookie),
+    )
+    .await;
+    assert!(french.body.contains("<h1>Relevé</h1>") && french.body.contains("Coût cumulé (EUR)"));
     let refused = manager.get(&format!("/sessions/statement?{OCTOBER}")).await;
     assert_eq!(refused.status, 422, "a statement needs a user");
     assert!(refused.body.contains("id=\"user-error\""));

@@ -199,7 +199,7 @@ fn render(lang: Lang, s: &Statement) -> Markup {
         }
         div class="table-wrap" {
             table class="statement" {
-                thead { tr { @for (_, label) in &s.columns { th scope="col" { (label) } } } }
+                thead { tr { @for (key, label) in &s.columns { th scope="col" { (column_label(lang, key, label)) } } } }
                 tbody {
                     @for line in &s.lines {
                         tr class=[(line.kind == LineKind::Total.as_str()).then_some("total")] {
@@ -210,5 +210,36 @@ fn render(lang: Lang, s: &Statement) -> Markup {
             }
         }
         @for note in &s.notes { p class="note" { (note) } }
+    }
+}
+
+/// The export layout's column labels are English; French pages name them by their key.
+fn column_label(lang: Lang, key: &str, label: &str) -> String {
+    if lang == Lang::En {
+        return label.to_owned();
+    }
+    // Cost columns carry their currency in the key: `cost_eur`, `cumulative_cost_eur`.
+    let currency = label
+        .rsplit_once('(')
+        .map(|(_, c)| c.trim_end_matches(')'))
+        .filter(|_| key.contains("cost"));
+    let french = match key {
+        "start_local" => "Début",
+        "stop_local" => "Fin",
+        "clock" => "Horloge",
+        "socket" => "Prise",
+        "energy_kwh" => "Énergie (kWh)",
+        "duration_hms" => "Durée (h:mm:ss)",
+        "charging_hms" => "Temps de charge (h:mm:ss)",
+        "idle_hms" => "Temps d'inactivité (h:mm:ss)",
+        "cumulative_energy_kwh" => "Énergie cumulée (kWh)",
+        "note" => "Note",
+        k if k.starts_with("cumulative_cost") => "Coût cumulé",
+        k if k.starts_with("cost") => "Coût",
+        _ => return label.to_owned(),
+    };
+    match currency {
+        Some(c) => format!("{french} ({c})"),
+        None => french.to_owned(),
     }
 }
