@@ -262,6 +262,8 @@ async fn build(app: &AppState, filter: Filter, page: u64) -> Result<SessionList,
         })
         .await
         .map_err(unavailable)?;
+    let mut sessions: Vec<SessionLine> = found.sessions.iter().map(SessionLine::of).collect();
+    live_figures(app, &mut sessions);
     Ok(SessionList {
         from: filter.from.to_string(),
         to: filter.to.to_string(),
@@ -271,8 +273,27 @@ async fn build(app: &AppState, filter: Filter, page: u64) -> Result<SessionList,
         pages: found.total.div_ceil(u64::from(PER_PAGE)).max(1),
         per_page: PER_PAGE,
         total: found.total,
-        sessions: found.sessions.iter().map(SessionLine::of).collect(),
+        sessions,
     })
+}
+
+/// A running session's stored energy and cost are those of its last write; the core's live
+/// view is fresher, so running lines show it.
+fn live_figures(app: &AppState, lines: &mut [SessionLine]) {
+    let sockets = app.inner.sockets.borrow();
+    for line in lines.iter_mut().filter(|l| l.running) {
+        let live = sockets
+            .iter()
+            .filter_map(|s| s.view.session.as_ref())
+            .find(|x| x.id.to_string() == line.id);
+        if let Some(session) = live {
+            line.energy_kwh = format!("{:.3}", kwh(session.meter.energy_wh));
+            if let Some(cost) = &session.cost {
+                line.cost = Some(money(cost.total_incl_tax).to_string());
+                line.currency = Some(cost.currency.clone());
+            }
+        }
+    }
 }
 
 pub(super) fn report_error(e: crate::store::reports::ReportError) -> crate::store::StoreError {

@@ -184,6 +184,22 @@ async fn sessions_are_filtered_paged_and_running_ones_marked() {
             .any(|s| s["running"] == true && s["socket"] == "s" && s["end"].is_null()),
         "the running session is listed: {now}"
     );
+    // Its energy is the live one, not the one stored at its start.
+    site.wait_until("energy flows on s", |sockets| {
+        sockets
+            .iter()
+            .filter_map(|s| s.view.session.as_ref())
+            .any(|x| x.meter.energy_wh >= 1.0)
+    })
+    .await;
+    let now = json(&manager.get("/api/v1/sessions").await);
+    let running = now["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["running"] == true)
+        .unwrap();
+    assert_ne!(running["energy_kwh"], "0.000", "{running}");
     let page = manager.get("/sessions").await;
     assert!(page.body.contains("class=\"running\""), "{}", page.body);
     site.stop().await;
