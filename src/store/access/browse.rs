@@ -93,3 +93,67 @@ fn like_escaped(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DB_FILE, open_writer};
+
+    fn database(users: u32) -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, _) = open_writer(&dir.path().join(DB_FILE)).unwrap();
+        let tx = conn.unchecked_transaction().unwrap();
+        for i in 0..users {
+            tx.execute(
+                "INSERT INTO access_users (id, name, role, socket_access, communities, blocked)
+                 VALUES (?1, ?2, 'individual', 1, ?3, 0)",
+                rusqlite::params![
+                    format!("u{i:06}"),
+                    format!("Driver {i}"),
+                    if i % 100 == 0 { r#"["50%_off"]"# } else { "[]" },
+                ],
+            )
+            .unwrap();
+        }
+        tx.execute(
+            "INSERT INTO access_tokens (token, user_id, status, sockets)
+             VALUES ('04A1B2C3', 'u000042', 'Accepted', '[]')",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn pages_searches_and_literal_wildcards() {
+        let (_dir, conn) = database(5_000);
+        let first = users(&conn, None, 50, 0).unwrap();
+        assert_eq!(first.total, 5_000);
+        assert_eq!(first.users.len(), 50);
+        assert_eq!(first.users[0].id, "u000000");
+        let far = users(&conn, None, 50, 4_990).unwrap();
+        assert_eq!(far.users.len(), 10);
+        assert_eq!(far.users[9].id, "u004999");
+        let token = users(&conn, Some(" 04a1b2c3 "), 50, 0).unwrap();
+        assert_eq!(token.total, 1);
+        assert_eq!(token.users[0].id, "u000042");
+        assert_eq!(users(&conn, Some("driver 499"), 50, 0).unwrap().total, 11);
+        // `%` and `_` are searched as themselves: only the 50 users of the "50%_off" community.
+        assert_eq!(users(&conn, Some("50%_"), 50, 0).unwrap().total, 50);
+        assert_eq!(users(&conn, Some("%"), 50, 0).unwrap().total, 50);
+    }
+
+    #[test]
+    fn the_unsearched_list_pages_over_the_primary_key_without_sorting() {
+        let (_dir, conn) = database(10);
+        let plan: Vec<String> = conn
+            .prepare("EXPLAIN QUERY PLAN SELECT id FROM access_users ORDER BY id LIMIT 50 OFFSET 0")
+            .unwrap()
+            .query_map([], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+    }
+}
