@@ -10,7 +10,7 @@ use base64::Engine as _;
 use calamine::{Data, Reader, Xlsx};
 use socket_sim::{Model, UnitSpec};
 
-use crate::support::browser::Browser;
+use crate::support::browser::{Browser, Viewport};
 use crate::support::web;
 use crate::support::*;
 
@@ -131,6 +131,21 @@ async fn a_manager_exports_xlsx_and_reads_the_access_tools() {
     b.wait_text("#total", "5.22 EUR", WAIT).await;
     assert_readable(&b, "price").await;
     b.screenshot("price").await;
+
+    // On a phone the wide table scrolls in its own box: the page itself never scrolls sideways.
+    let mut b = b;
+    b.set_viewport(Viewport::Phone).await;
+    b.goto(&url("/sessions?from=2026-10-01&to=2026-10-31"))
+        .await;
+    b.wait_text("h1", "Sessions", WAIT).await;
+    let overflow = b
+        .execute("return document.documentElement.scrollWidth - window.innerWidth;")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap_or(1) <= 0,
+        "sideways by {overflow}px"
+    );
+    b.screenshot("sessions-phone").await;
 
     b.close().await;
     site.stop().await;
