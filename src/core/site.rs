@@ -210,6 +210,19 @@ impl SocketView {
     pub fn takes_a_badge(&self) -> bool {
         !self.out_of_service && self.session.is_none() && self.state != SocketState::NotConnected
     }
+
+    /// Whether `token` badged here stops the running session: it started it, or shares its
+    /// group (OCPP parentIdTag) as the list or cache says (`found`).
+    pub fn stopped_by(&self, token: &IdToken, found: &Lookup) -> bool {
+        let group = found
+            .listed
+            .as_ref()
+            .or(found.cached.as_ref().map(|c| &c.entry))
+            .and_then(|e| e.parent.clone());
+        self.session.as_ref().is_some_and(|s| {
+            s.token.as_ref() == Some(token) || (group.is_some() && s.parent == group)
+        })
+    }
 }
 
 /// A user's running sessions among `views` and what they cost so far: what a badge decision
@@ -1009,16 +1022,10 @@ impl Site {
                 at: now,
             }))
         };
-        let group = found
-            .listed
-            .as_ref()
-            .or(found.cached.as_ref().map(|c| &c.entry))
-            .and_then(|e| e.parent.clone());
-        let own = sockets.iter().copied().find(|&i| {
-            self.sockets[i].view.session.as_ref().is_some_and(|s| {
-                s.token.as_ref() == Some(&token) || (group.is_some() && s.parent == group)
-            })
-        });
+        let own = sockets
+            .iter()
+            .copied()
+            .find(|&i| self.sockets[i].view.stopped_by(&token, found));
         if let Some(socket) = own {
             let user = self.sockets[socket]
                 .view

@@ -461,7 +461,7 @@ pub(super) fn api_paths() -> Vec<(&'static str, serde_json::Value)> {
                     {"name": "token", "in": "query", "schema": {"type": "string", "maxLength": 36}},
                     {"name": "socket", "in": "query", "schema": {"type": "string"}}
                 ],
-                "responses": {"200": {"description": "`{sockets, explanation: null | {outcome: accepted|rejected|ask_central, reason, why, ...}}`", "content": {"application/json": {"schema": {"type": "object"}}}}, "422": refused}
+                "responses": {"200": {"description": "`{sockets, explanation: null | {outcome: accepted|rejected|ask_central|stops_session, reason, why, ...}}`", "content": {"application/json": {"schema": {"type": "object"}}}}, "422": refused}
             }}),
         ),
         (

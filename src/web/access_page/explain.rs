@@ -27,7 +27,8 @@ pub(super) struct ExplainQuery {
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
     pub socket: String,
-    /// accepted, rejected or ask_central (online, and the local answer is not enough).
+    /// accepted, rejected, ask_central (online, and the local answer is not enough) or
+    /// stops_session (the token's own session runs on the socket: a badge stops it).
     pub outcome: &'static str,
     /// OCPP 2.0.1's reason of a rejection.
     pub reason: Option<&'static str>,
@@ -148,12 +149,12 @@ async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation
     let now_ms = chrono::Utc::now().timestamp_millis();
     let (weekday, minute) = local_weekday_minute(app.inner.time_zone, now_ms);
     let user_id = found.user.as_ref().map(|u| u.id.clone());
-    let decision = {
+    let (decision, stops) = {
         let sockets = app.inner.sockets.borrow();
-        let in_service = sockets
-            .iter()
-            .find(|s| s.id == asked.socket)
-            .is_some_and(|s| s.view.takes_a_badge());
+        let here = sockets.iter().find(|s| s.id == asked.socket);
+        let in_service = here.is_some_and(|s| s.view.takes_a_badge());
+        // The core's first question: a badge on its own session stops it.
+        let stops = here.is_some_and(|s| s.view.stopped_by(&asked.token, &found));
         let (user_sessions, user_spent) =
             user_running(sockets.iter().map(|s| &s.view), user_id.as_deref());
         let req = Request {
@@ -167,7 +168,7 @@ async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation
             user_sessions,
             user_spent,
         };
-        authorize(&rules, &found, &policy, &req)
+        (authorize(&rules, &found, &policy, &req), stops)
     };
     let mut out = Explanation {
         socket: asked.socket,
@@ -185,6 +186,13 @@ async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation
         source: None,
     };
     match decision {
+        _ if stops => {
+            out.outcome = "stops_session";
+            out.why = lang.pick(
+                "it would stop the session it (or its group) started here",
+                "il arrêterait la session que lui (ou son groupe) a démarrée ici",
+            );
+        }
         Decision::Accepted(grant) => {
             out.outcome = "accepted";
             out.why = lang.pick("it would be accepted", "il serait accepté");
@@ -308,6 +316,7 @@ fn render(
                     (match a.outcome {
                         "accepted" => lang.pick("Accepted", "Accepté"),
                         "ask_central" => lang.pick("Central decides", "Le central décide"),
+                        "stops_session" => lang.pick("Stops its session", "Arrête sa session"),
                         _ => lang.pick("Refused", "Refusé"),
                     })
                     @if let Some(r) = a.reason { " (" (r) ")" }
