@@ -4,13 +4,14 @@
 //! the list's shape; the queries are `store::reports`' and the export layouts `export`'s, never
 //! a copy. Never writes.
 
+mod export;
 mod statement;
 
 use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use chrono::{Datelike, NaiveDate};
@@ -33,10 +34,10 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/sessions", get(page))
         .route("/api/v1/sessions", get(json))
-        .route("/sessions/export.csv", get(export_csv))
-        .route("/sessions/export.xlsx", get(export_xlsx))
-        .route("/api/v1/sessions/export.csv", get(export_csv))
-        .route("/api/v1/sessions/export.xlsx", get(export_xlsx))
+        .route("/sessions/export.csv", get(export::csv))
+        .route("/sessions/export.xlsx", get(export::xlsx))
+        .route("/api/v1/sessions/export.csv", get(export::csv))
+        .route("/api/v1/sessions/export.xlsx", get(export::xlsx))
         .route("/sessions/statement", get(statement::page))
         .route("/api/v1/sessions/statement", get(statement::json))
 }
@@ -517,103 +518,6 @@ fn paging(lang: Lang, list: &SessionList) -> Markup {
             }
         }
     }
-}
-
-#[derive(Clone, Copy)]
-enum ExportKind {
-    Csv,
-    Xlsx,
-}
-
-async fn export_csv(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<FilterQuery>,
-) -> Response {
-    export(app, ctx, q, ExportKind::Csv).await
-}
-
-async fn export_xlsx(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<FilterQuery>,
-) -> Response {
-    export(app, ctx, q, ExportKind::Xlsx).await
-}
-
-/// The filter's completed sessions as `export`'s expense notes (one section per user), as an
-/// attachment.
-async fn export(app: AppState, ctx: Ctx, q: FilterQuery, kind: ExportKind) -> Response {
-    if let Err(f) = ctx.require(Action::Export) {
-        return f.into_response();
-    }
-    let filter = match parse_filter(&q, today(&app), ctx.lang) {
-        Ok((filter, _)) => filter,
-        Err(errors) => return refused_json(&errors),
-    };
-    let site = crate::export::SiteInfo {
-        name: app.inner.site_name.clone(),
-        time_zone: app.inner.time_zone,
-    };
-    let query = filter.clone();
-    let written = app
-        .read(move |conn| {
-            let period = crate::export::Period::new(query.from, query.to)
-                .map_err(|e| crate::store::StoreError::Failed(e.to_string()))?;
-            let sessions = crate::store::reports::sessions(conn, &query).map_err(report_error)?;
-            let table = crate::export::layout::expenses(&site, period, &sessions);
-            let format = match kind {
-                ExportKind::Csv => crate::export::Format::Csv { bom: true },
-                ExportKind::Xlsx => crate::export::Format::Xlsx,
-            };
-            let mut out = Vec::new();
-            crate::export::write(table, format, &mut out)
-                .map_err(|e| crate::store::StoreError::Failed(e.to_string()))?;
-            Ok(out)
-        })
-        .await;
-    let bytes = match written {
-        Ok(b) => b,
-        Err(e) => return unavailable(e),
-    };
-    let (extension, content_type) = match kind {
-        ExportKind::Csv => ("csv", "text/csv; charset=utf-8"),
-        ExportKind::Xlsx => (
-            "xlsx",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
-    };
-    // Dates and the site id only: nothing in the name needs quoting.
-    let name = format!(
-        "sessions-{}-{}-{}.{extension}",
-        safe_name(&app.inner.site_id),
-        filter.from,
-        filter.to
-    );
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-/// A file-name piece of ASCII letters, digits, `-` and `_`.
-pub(super) fn safe_name(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// This page's part of the OpenAPI document.
