@@ -630,13 +630,23 @@ fn central_policy(
     db: &rusqlite::Connection,
     config: &Config,
 ) -> crate::core::access::OfflinePolicy {
+    policy_in_force(db, &config.site.id, config.access)
+}
+
+/// `base` (the config file's policy) patched by central's stored configuration: what the core
+/// decides with (the web page's explain tool asks the same).
+pub fn policy_in_force(
+    db: &rusqlite::Connection,
+    site_id: &str,
+    base: crate::core::access::OfflinePolicy,
+) -> crate::core::access::OfflinePolicy {
     use crate::uplink::downlink::{self, DownTopic, Downlink};
     let Ok(Some((_, json))) = crate::store::access::central_config(db) else {
-        return config.access;
+        return base;
     };
-    let topic = DownTopic::Config.full(&config.site.id);
+    let topic = DownTopic::Config.full(site_id);
     let parsed = downlink::parse(
-        &config.site.id,
+        site_id,
         &topic,
         json.as_bytes(),
         &downlink::DownlinkLimits::default(),
@@ -644,12 +654,12 @@ fn central_policy(
         None,
     );
     match parsed {
-        Ok(Downlink::Config { policy, .. }) => policy.apply(config.access),
+        Ok(Downlink::Config { policy, .. }) => policy.apply(base),
         _ => {
             log::error!(
                 "central's stored configuration is unreadable: the config file's policy applies"
             );
-            config.access
+            base
         }
     }
 }
@@ -765,6 +775,8 @@ fn start_web(
         installer,
         socket_stats,
         config: Arc::new(config.clone()),
+        // The explain tool of the Access page decides as the core does.
+        access_policy: config.access,
     });
     match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
         Ok(w) => {

@@ -205,6 +205,50 @@ pub struct SocketView {
     pub session: Option<Session>,
 }
 
+impl SocketView {
+    /// Whether a badge may be decided here: in service, free, reachable.
+    pub fn takes_a_badge(&self) -> bool {
+        !self.out_of_service && self.session.is_none() && self.state != SocketState::NotConnected
+    }
+
+    /// Whether `token` badged here stops the running session: it started it, or shares its
+    /// group (OCPP parentIdTag) as the list or cache says (`found`).
+    pub fn stopped_by(&self, token: &IdToken, found: &Lookup) -> bool {
+        let group = found
+            .listed
+            .as_ref()
+            .or(found.cached.as_ref().map(|c| &c.entry))
+            .and_then(|e| e.parent.clone());
+        self.session.as_ref().is_some_and(|s| {
+            s.token.as_ref() == Some(token) || (group.is_some() && s.parent == group)
+        })
+    }
+}
+
+/// A user's running sessions among `views` and what they cost so far: what a badge decision
+/// weighs against concurrency and credit. Nobody (`None`) runs nothing.
+pub fn user_running<'a>(
+    views: impl IntoIterator<Item = &'a SocketView>,
+    user: Option<&str>,
+) -> (usize, rust_decimal::Decimal) {
+    let Some(user) = user else {
+        return (0, rust_decimal::Decimal::ZERO);
+    };
+    views
+        .into_iter()
+        .filter_map(|v| v.session.as_ref())
+        .filter(|x| x.identity.as_deref() == Some(user))
+        .fold((0, rust_decimal::Decimal::ZERO), |(n, spent), x| {
+            (
+                n + 1,
+                spent
+                    + x.cost
+                        .as_ref()
+                        .map_or(rust_decimal::Decimal::ZERO, |c| c.total_incl_tax),
+            )
+        })
+}
+
 #[derive(Debug, Clone)]
 struct Pending {
     identity: Option<String>,
@@ -978,16 +1022,10 @@ impl Site {
                 at: now,
             }))
         };
-        let group = found
-            .listed
-            .as_ref()
-            .or(found.cached.as_ref().map(|c| &c.entry))
-            .and_then(|e| e.parent.clone());
-        let own = sockets.iter().copied().find(|&i| {
-            self.sockets[i].view.session.as_ref().is_some_and(|s| {
-                s.token.as_ref() == Some(&token) || (group.is_some() && s.parent == group)
-            })
-        });
+        let own = sockets
+            .iter()
+            .copied()
+            .find(|&i| self.sockets[i].view.stopped_by(&token, found));
         if let Some(socket) = own {
             let user = self.sockets[socket]
                 .view
@@ -1000,25 +1038,13 @@ impl Site {
         }
         let (weekday, minute) = local_weekday_minute(self.time_zone, now.wall_ms);
         let user_id = found.user.as_ref().map(|u| u.id.clone());
-        let user_sessions = self
-            .sockets
-            .iter()
-            .filter(|s| {
-                user_id.is_some()
-                    && s.view
-                        .session
-                        .as_ref()
-                        .is_some_and(|x| x.identity == user_id)
-            })
-            .count();
-        let user_spent = self.spent_by(user_id.as_deref());
+        let (user_sessions, user_spent) =
+            user_running(self.sockets.iter().map(|s| &s.view), user_id.as_deref());
         let mut granted = Vec::new();
         let mut last = None;
         for &socket in &sockets {
             let s = &self.sockets[socket];
-            let available = !s.view.out_of_service
-                && s.view.session.is_none()
-                && s.view.state != SocketState::NotConnected;
+            let available = s.view.takes_a_badge();
             let name = self.socket_names.get(socket).map_or("", String::as_str);
             let req = Request {
                 token: &token,
@@ -1134,19 +1160,6 @@ impl Site {
             }
         }
         effects
-    }
-
-    /// What a user's running sessions cost so far (their credit is shared).
-    fn spent_by(&self, user: Option<&str>) -> rust_decimal::Decimal {
-        let Some(user) = user else {
-            return rust_decimal::Decimal::ZERO;
-        };
-        self.sockets
-            .iter()
-            .filter_map(|s| s.view.session.as_ref())
-            .filter(|x| x.identity.as_deref() == Some(user))
-            .filter_map(|x| x.cost.as_ref().map(|c| c.total_incl_tax))
-            .sum()
     }
 
     /// Stops the user's sessions before their running cost passes the credit: the cost at the
@@ -1289,8 +1302,9 @@ fn stop_stamp(start: &Stamp, at: Stamp) -> Stamp {
 #[cfg(test)]
 mod tests;
 
-/// Local weekday (0 = Monday) and minute of the day of `wall_ms` in `tz`.
-fn local_weekday_minute(tz: chrono_tz::Tz, wall_ms: i64) -> (usize, u16) {
+/// Local weekday (0 = Monday) and minute of the day of `wall_ms` in `tz` (what a badge
+/// decision is asked at; the web page's explain tool asks the same).
+pub fn local_weekday_minute(tz: chrono_tz::Tz, wall_ms: i64) -> (usize, u16) {
     use chrono::{Datelike, Timelike};
     chrono::DateTime::from_timestamp_millis(wall_ms)
         .map(|t| t.with_timezone(&tz))

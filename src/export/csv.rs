@@ -41,7 +41,8 @@ pub fn write(table: Table<'_>, bom: bool, out: &mut dyn Write) -> Result<(), Exp
     Ok(())
 }
 
-fn write_cell(text: &mut String, cell: &Cell) -> std::fmt::Result {
+/// A cell as the CSV shows it (the web page shows statements the same way).
+pub(crate) fn write_cell(text: &mut String, cell: &Cell) -> std::fmt::Result {
     match cell {
         Cell::Empty => Ok(()),
         Cell::Text(s) => text.write_str(s),

@@ -10,6 +10,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub mod browse;
+
 use super::StoreError;
 use crate::core::access::cache::Cached;
 use crate::core::access::*;

@@ -451,6 +451,8 @@ fn parse_cost(session: &str, text: &str) -> Result<Decimal, ReportError> {
     })
 }
 
+pub mod listing;
+
 #[cfg(test)]
 mod tests;
 

@@ -4,6 +4,7 @@
 //! and French (`i18n`). Reads the daemon's live state and read-only database connections
 //! (`state`); never writes SQLite itself. Accounts, sessions, CSRF and login limits: `auth`.
 
+mod access_page;
 pub mod auth;
 pub mod cert;
 pub mod dashboard;
@@ -17,6 +18,7 @@ pub mod page;
 mod pages;
 pub mod routes;
 pub mod server;
+mod sessions_page;
 pub mod state;
 pub mod system_page;
 

@@ -10,6 +10,16 @@ pub const PATHS: &[&str] = &[
     "/api/v1/stream",
     "/api/v1/system",
     "/api/v1/installer",
+    "/api/v1/sessions",
+    "/api/v1/sessions/export.csv",
+    "/api/v1/sessions/export.xlsx",
+    "/api/v1/sessions/statement",
+    "/api/v1/access/users",
+    "/api/v1/access/communities",
+    "/api/v1/access/tariffs",
+    "/api/v1/access/promotions",
+    "/api/v1/access/explain",
+    "/api/v1/access/price",
 ];
 
 pub fn document() -> Value {
@@ -26,7 +36,7 @@ pub fn document() -> Value {
             "session": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/SessionTile"}]}
         }
     });
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "sitegate local API",
@@ -109,7 +119,15 @@ pub fn document() -> Value {
                 }}]}
             }}
         }}
-    })
+    });
+    // Each page describes its own routes.
+    for (path, item) in super::sessions_page::api_paths()
+        .into_iter()
+        .chain(super::access_page::api_paths())
+    {
+        doc["paths"][path] = item;
+    }
+    doc
 }
 
 #[cfg(test)]

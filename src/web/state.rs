@@ -47,6 +47,9 @@ pub(super) struct Inner {
     pub socket_stats: Vec<(Arc<crate::modbus::stats::BusStats>, usize)>,
     /// Installer page: the configuration this daemon runs.
     pub config: Arc<crate::config::Config>,
+    /// The config file's offline policy (central's stored one patches it): the Access page's
+    /// explain tool decides with it.
+    pub access_policy: crate::core::access::OfflinePolicy,
 }
 
 /// What the web page needs of the running daemon.
@@ -71,6 +74,8 @@ pub struct Parts {
     pub socket_stats: Vec<(Arc<crate::modbus::stats::BusStats>, usize)>,
     /// Installer page: the configuration this daemon runs.
     pub config: Arc<crate::config::Config>,
+    /// The config file's offline policy, for the Access page's explain tool.
+    pub access_policy: crate::core::access::OfflinePolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +121,7 @@ impl AppState {
                 installer: parts.installer,
                 socket_stats: parts.socket_stats,
                 config: parts.config,
+                access_policy: parts.access_policy,
             }),
         }
     }

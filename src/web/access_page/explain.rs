@@ -1,0 +1,349 @@
+//! The explain tool: would this token be accepted on this socket now, and if not, why. Asks
+//! exactly what the core asks at a badge (`core::access::authorize` over the stored rules, the
+//! token's `store::access::lookup`, the offline policy in force, the uplink's state, the
+//! socket's live state and the user's running sessions); decides nothing itself.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{Markup, html};
+use serde::{Deserialize, Serialize};
+
+use crate::core::access::{Decision, IdToken, Rejection, Request, Source, authorize};
+use crate::core::site::{local_weekday_minute, user_running};
+use crate::web::i18n::Lang;
+use crate::web::page::Ctx;
+use crate::web::pages::layout;
+use crate::web::sessions_page::{FieldErrors, field, refused_json, unavailable};
+use crate::web::state::AppState;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(super) struct ExplainQuery {
+    token: Option<String>,
+    socket: Option<String>,
+}
+
+/// The answer, as the page shows it and the API serves it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub socket: String,
+    /// accepted, rejected, ask_central (online, and the local answer is not enough) or
+    /// stops_session (the token's own session runs on the socket: a badge stops it).
+    pub outcome: &'static str,
+    /// OCPP 2.0.1's reason of a rejection.
+    pub reason: Option<&'static str>,
+    /// The outcome in words, in the request's language.
+    pub why: &'static str,
+    pub online: bool,
+    pub on_the_list: bool,
+    pub in_the_cache: bool,
+    pub user: Option<String>,
+    pub user_name: Option<String>,
+    pub community: Option<String>,
+    pub tariff: Option<String>,
+    pub credit_left: Option<String>,
+    /// local_list, cache or unknown_offline.
+    pub source: Option<&'static str>,
+}
+
+struct Asked {
+    token: IdToken,
+    socket: String,
+}
+
+fn validate(q: &ExplainQuery, sockets: &[String], lang: Lang) -> Result<Asked, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let token = match q.token.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => {
+            errors.add("token", lang.pick("a token is needed", "il faut un badge"));
+            None
+        }
+        Some(t) => IdToken::new(t).or_else(|| {
+            errors.add(
+                "token",
+                lang.pick(
+                    "1 to 36 printable characters, no spaces",
+                    "1 à 36 caractères imprimables, sans espace",
+                ),
+            );
+            None
+        }),
+    };
+    let socket = match q.socket.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => {
+            errors.add(
+                "socket",
+                lang.pick("choose a socket", "choisissez une prise"),
+            );
+            None
+        }
+        Some(s) if sockets.iter().any(|x| x == s) => Some(s.to_owned()),
+        Some(_) => {
+            errors.add(
+                "socket",
+                lang.pick(
+                    "no such socket at this site",
+                    "pas de telle prise sur ce site",
+                ),
+            );
+            None
+        }
+    };
+    match (token, socket) {
+        (Some(token), Some(socket)) if errors.is_empty() => Ok(Asked { token, socket }),
+        _ => Err(errors),
+    }
+}
+
+fn reason_words(lang: Lang, r: Rejection) -> &'static str {
+    match r {
+        Rejection::Unknown => lang.pick(
+            "the token is not known here (not on the list, not in the cache, or refused offline by the policy)",
+            "le badge est inconnu ici (ni sur la liste, ni dans le cache, ou refusé hors ligne par la politique)",
+        ),
+        Rejection::Blocked => lang.pick("the token or its user is blocked", "le badge ou son utilisateur est bloqué"),
+        Rejection::Expired => lang.pick("the token or its user has expired", "le badge ou son utilisateur a expiré"),
+        Rejection::NoAccess => lang.pick(
+            "the user has no access to the sockets of this site",
+            "l'utilisateur n'a pas accès aux prises de ce site",
+        ),
+        Rejection::NotAtThisLocation => lang.pick(
+            "not allowed on this socket",
+            "pas autorisé sur cette prise",
+        ),
+        Rejection::NotAtThisTime => lang.pick(
+            "not allowed at this hour (community hours)",
+            "pas autorisé à cette heure (heures de la communauté)",
+        ),
+        Rejection::ConcurrentTx => lang.pick(
+            "the user already charges elsewhere",
+            "l'utilisateur charge déjà ailleurs",
+        ),
+        Rejection::NoCredit => lang.pick("the user has no credit left", "l'utilisateur n'a plus de crédit"),
+        Rejection::SocketUnavailable => lang.pick(
+            "the socket is out of service, busy or unreachable",
+            "la prise est hors service, occupée ou injoignable",
+        ),
+    }
+}
+
+/// Decides as the core would now.
+async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation, Response> {
+    let site_id = app.inner.site_id.clone();
+    let base = app.inner.access_policy;
+    let token = asked.token.clone();
+    let (rules, found, policy) = app
+        .read(move |conn| {
+            let rules = crate::store::access::load_rules(conn)?;
+            let found = crate::store::access::lookup(conn, &token)?;
+            let policy = crate::daemon::policy_in_force(conn, &site_id, base);
+            Ok((rules, found, policy))
+        })
+        .await
+        .map_err(unavailable)?;
+    let online = app
+        .inner
+        .uplink
+        .as_ref()
+        .is_some_and(|u| u.borrow().connected);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (weekday, minute) = local_weekday_minute(app.inner.time_zone, now_ms);
+    let user_id = found.user.as_ref().map(|u| u.id.clone());
+    let (decision, stops) = {
+        let sockets = app.inner.sockets.borrow();
+        let here = sockets.iter().find(|s| s.id == asked.socket);
+        let in_service = here.is_some_and(|s| s.view.takes_a_badge());
+        // The core's first question: a badge on its own session stops it.
+        let stops = here.is_some_and(|s| s.view.stopped_by(&asked.token, &found));
+        let (user_sessions, user_spent) =
+            user_running(sockets.iter().map(|s| &s.view), user_id.as_deref());
+        let req = Request {
+            token: &asked.token,
+            socket: &asked.socket,
+            socket_in_service: in_service,
+            now_ms,
+            local_weekday: weekday,
+            local_minute: minute,
+            online,
+            user_sessions,
+            user_spent,
+        };
+        (authorize(&rules, &found, &policy, &req), stops)
+    };
+    let mut out = Explanation {
+        socket: asked.socket,
+        outcome: "rejected",
+        reason: None,
+        why: "",
+        online,
+        on_the_list: found.listed.is_some(),
+        in_the_cache: found.cached.is_some(),
+        user: user_id,
+        user_name: found.user.as_ref().map(|u| u.name.clone()),
+        community: None,
+        tariff: None,
+        credit_left: None,
+        source: None,
+    };
+    match decision {
+        _ if stops => {
+            out.outcome = "stops_session";
+            out.why = lang.pick(
+                "it would stop the session it (or its group) started here",
+                "il arrêterait la session que lui (ou son groupe) a démarrée ici",
+            );
+        }
+        Decision::Accepted(grant) => {
+            out.outcome = "accepted";
+            out.why = lang.pick("it would be accepted", "il serait accepté");
+            out.user = grant.user.or(out.user);
+            out.community = grant.community;
+            out.tariff = grant.tariff;
+            out.credit_left = grant.credit_left.map(|c| c.to_string());
+            out.source = Some(match grant.source {
+                Source::LocalList => "local_list",
+                Source::Cache => "cache",
+                Source::UnknownOffline => "unknown_offline",
+            });
+        }
+        Decision::Rejected(r) => {
+            out.reason = Some(r.name());
+            out.why = reason_words(lang, r);
+        }
+        Decision::AskCentral => {
+            out.outcome = "ask_central";
+            out.why = lang.pick(
+                "central would be asked: the site is online and the local answer is not enough",
+                "le central serait interrogé : le site est en ligne et la réponse locale ne suffit pas",
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn socket_ids(app: &AppState) -> Vec<(String, String)> {
+    app.inner
+        .sockets
+        .borrow()
+        .iter()
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect()
+}
+
+pub(super) async fn json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<ExplainQuery>,
+) -> Response {
+    let ids: Vec<String> = socket_ids(&app).into_iter().map(|(id, _)| id).collect();
+    // Nothing asked: the choices, as the empty form shows them.
+    if q.token.is_none() && q.socket.is_none() {
+        return axum::Json(serde_json::json!({ "sockets": ids, "explanation": null }))
+            .into_response();
+    }
+    match validate(&q, &ids, ctx.lang) {
+        Err(errors) => refused_json(&errors),
+        Ok(asked) => match explain(&app, asked, ctx.lang).await {
+            Ok(e) => {
+                axum::Json(serde_json::json!({ "sockets": ids, "explanation": e })).into_response()
+            }
+            Err(r) => r,
+        },
+    }
+}
+
+pub(super) async fn page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<ExplainQuery>,
+) -> Response {
+    let lang = ctx.lang;
+    let sockets = socket_ids(&app);
+    let ids: Vec<String> = sockets.iter().map(|(id, _)| id.clone()).collect();
+    // The first visit shows the empty form; once asked, every field is checked.
+    let asked = q.token.is_some() || q.socket.is_some();
+    let (status, answer, errors) = if !asked {
+        (StatusCode::OK, None, FieldErrors::default())
+    } else {
+        match validate(&q, &ids, lang) {
+            Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
+            Ok(a) => match explain(&app, a, lang).await {
+                Ok(e) => (StatusCode::OK, Some(e), FieldErrors::default()),
+                Err(r) => return r,
+            },
+        }
+    };
+    let body = render(lang, &q, &sockets, answer.as_ref(), &errors);
+    let title = lang.pick("Explain a decision", "Expliquer une décision");
+    (
+        status,
+        Html(layout(lang, title, &app.inner.site_name, Some(&ctx), body).into_string()),
+    )
+        .into_response()
+}
+
+fn render(
+    lang: Lang,
+    q: &ExplainQuery,
+    sockets: &[(String, String)],
+    answer: Option<&Explanation>,
+    errors: &FieldErrors,
+) -> Markup {
+    let chosen = q.socket.clone().unwrap_or_default();
+    let socket_error = errors.get("socket");
+    html! {
+        h1 { (lang.pick("Explain a decision", "Expliquer une décision")) }
+        p { a href="/access" { (lang.pick("← Access", "← Accès")) } }
+        form method="get" action="/access/explain" {
+            (field("token", lang.pick("Token", "Badge"), "text", &q.token.clone().unwrap_or_default(), errors))
+            div class="field" {
+                label for="socket" { (lang.pick("Socket", "Prise")) }
+                select id="socket" name="socket"
+                    aria-invalid=[socket_error.map(|_| "true")]
+                    aria-describedby=[socket_error.map(|_| "socket-error")] {
+                    option value="" { "–" }
+                    @for (id, name) in sockets {
+                        option value=(id) selected[*id == chosen] { (name) " (" (id) ")" }
+                    }
+                }
+                @if let Some(m) = socket_error { p class="field-error" id="socket-error" { (m) } }
+            }
+            button type="submit" { (lang.pick("Explain", "Expliquer")) }
+        }
+        @if let Some(a) = answer {
+            section class={"explanation " (a.outcome)} aria-live="polite" {
+                h2 id="outcome" {
+                    (match a.outcome {
+                        "accepted" => lang.pick("Accepted", "Accepté"),
+                        "ask_central" => lang.pick("Central decides", "Le central décide"),
+                        "stops_session" => lang.pick("Stops its session", "Arrête sa session"),
+                        _ => lang.pick("Refused", "Refusé"),
+                    })
+                    @if let Some(r) = a.reason { " (" (r) ")" }
+                }
+                p id="why" { (a.why) }
+                dl class="uplink" {
+                    dt { (lang.pick("Uplink", "Liaison")) }
+                    dd { (if a.online { lang.pick("online", "en ligne") } else { lang.pick("offline", "hors ligne") }) }
+                    dt { (lang.pick("On the list", "Sur la liste")) }
+                    dd { (if a.on_the_list { lang.pick("yes", "oui") } else { lang.pick("no", "non") }) }
+                    dt { (lang.pick("In the cache", "Dans le cache")) }
+                    dd { (if a.in_the_cache { lang.pick("yes", "oui") } else { lang.pick("no", "non") }) }
+                    dt { (lang.pick("User", "Utilisateur")) }
+                    dd {
+                        (a.user.as_deref().unwrap_or("–"))
+                        @if let Some(n) = &a.user_name { " · " (n) }
+                    }
+                    @if a.outcome == "accepted" {
+                        dt { (lang.pick("Community", "Communauté")) }
+                        dd { (a.community.as_deref().unwrap_or("–")) }
+                        dt { (lang.pick("Tariff", "Tarif")) }
+                        dd { (a.tariff.as_deref().unwrap_or("–")) }
+                        dt { (lang.pick("Credit left", "Crédit restant")) }
+                        dd { (a.credit_left.as_deref().unwrap_or("–")) }
+                    }
+                }
+            }
+        }
+    }
+}
