@@ -14,6 +14,7 @@ pub mod page;
 mod pages;
 pub mod routes;
 pub mod server;
+pub mod socket_page;
 pub mod state;
 
 pub use server::{ClientAddr, Web, WebError};

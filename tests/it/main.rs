@@ -23,3 +23,4 @@ mod support;
 mod tools;
 mod uplink;
 mod web;
+mod web_socket;
