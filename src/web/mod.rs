@@ -4,9 +4,11 @@
 //! and French (`i18n`). Reads the daemon's live state and read-only database connections
 //! (`state`); never writes SQLite itself. Accounts, sessions, CSRF and login limits: `auth`.
 
+pub mod accounts_page;
 pub mod auth;
 pub mod cert;
 pub mod dashboard;
+mod form;
 pub mod i18n;
 mod login;
 pub mod openapi;
@@ -14,6 +16,7 @@ pub mod page;
 mod pages;
 pub mod routes;
 pub mod server;
+pub mod settings_page;
 pub mod socket_page;
 pub mod state;
 

@@ -45,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/logout", axum::routing::post(super::login::logout))
         .merge(super::socket_page::routes())
+        .merge(super::accounts_page::routes())
+        .merge(super::settings_page::routes())
         // JSON bodies too: nothing the API takes comes near it.
         .layer(axum::extract::DefaultBodyLimit::max(
             super::login::FORM_LIMIT,

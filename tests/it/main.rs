@@ -23,4 +23,5 @@ mod support;
 mod tools;
 mod uplink;
 mod web;
+mod web_accounts;
 mod web_socket;
