@@ -557,11 +557,13 @@ fn now() -> crate::core::time::Stamp {
     }
 }
 
-fn duration(lang: Lang, s: u64) -> String {
+/// A duration as both languages write it (`1 h 05 min`, `3 min 07 s`).
+fn duration(s: u64) -> String {
     let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
-    match (h, lang) {
-        (0, _) => format!("{m} min {sec:02} s"),
-        (_, _) => format!("{h} h {m:02} min"),
+    if h == 0 {
+        format!("{m} min {sec:02} s")
+    } else {
+        format!("{h} h {m:02} min")
     }
 }
 
@@ -640,7 +642,7 @@ fn render(
                     dt { (lang.pick("Started", "Début")) }
                     dd { (x.started.as_deref().unwrap_or("–")) }
                     dt { (lang.pick("Duration", "Durée")) }
-                    dd { (duration(lang, x.duration_s)) }
+                    dd { (duration(x.duration_s)) }
                     dt { (t(lang, Text::Energy)) }
                     dd id="live-energy" { (x.energy_kwh) " kWh" }
                     dt { (t(lang, Text::Cost)) }

@@ -6,6 +6,7 @@ mod access;
 mod accounts;
 mod badges;
 mod broker;
+mod browser_control;
 mod browser_smoke;
 mod cli;
 mod decode;
