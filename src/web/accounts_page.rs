@@ -784,3 +784,23 @@ fn edit_html(
     };
     layout(lang, &a.username, site, Some(ctx), body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_works_through_its_last_day_in_the_sites_time_zone() {
+        let tz: chrono_tz::Tz = "Europe/Paris".parse().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 3, 28).unwrap();
+        let end = end_of_day_ms(tz, day).unwrap();
+        // Midnight in Paris (UTC+1 that night) is 23:00 UTC.
+        assert_eq!(
+            chrono::DateTime::from_timestamp_millis(end)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-03-28T23:00:00+00:00"
+        );
+        assert_eq!(last_day(tz, end), "2026-03-28");
+    }
+}

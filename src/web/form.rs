@@ -141,3 +141,28 @@ pub fn now() -> crate::core::time::Stamp {
         trusted: wall_ms >= 1_577_836_800_000,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_password_lists_every_broken_rule_in_the_pages_language() {
+        let e = crate::web::auth::password::check("aaaa", "bob").unwrap_err();
+        let fr = policy_message(Lang::Fr, &e);
+        assert!(fr.starts_with("Mot de passe refusé : "), "{fr}");
+        assert!(fr.contains("au moins 12 caractères") && fr.contains("un seul caractère"));
+        assert!(policy_message(Lang::En, &e).contains("at least 12 characters"));
+    }
+
+    #[test]
+    fn refusals_answer_the_api_by_field() {
+        let mut r = Refusals::default();
+        r.add("password", "too short");
+        assert_eq!(r.of("password"), Some("too short"));
+        assert_eq!(
+            r.json(),
+            serde_json::json!({"errors": {"password": "too short"}})
+        );
+    }
+}
