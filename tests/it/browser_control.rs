@@ -10,7 +10,7 @@ use std::time::Duration;
 use sitegate::web::auth::Role;
 use socket_sim::{Command, Model, UnitSpec};
 
-use crate::support::browser::Browser;
+use crate::support::browser::{Browser, Viewport};
 use crate::support::web::{self, PASSWORD};
 use crate::support::*;
 
@@ -72,7 +72,7 @@ async fn viewers_watch_managers_stop_installers_create_accounts_in_the_browser()
     .unwrap();
     site.wait_until("a session", |s| s[0].view.session.is_some())
         .await;
-    let b = Browser::start().await;
+    let mut b = Browser::start().await;
 
     // A viewer: the session is shown, no button to stop it, and a forged post is refused.
     sign_in(&b, &base, "viewer", PASSWORD).await;
@@ -103,6 +103,16 @@ async fn viewers_watch_managers_stop_installers_create_accounts_in_the_browser()
         "#action-stop",
     ])
     .await;
+    // On a phone: nothing wider than the screen (the history table scrolls inside itself).
+    b.set_viewport(Viewport::Phone).await;
+    b.screenshot("socket-phone").await;
+    assert_eq!(
+        b.execute("return document.documentElement.scrollWidth <= window.innerWidth;")
+            .await,
+        serde_json::json!(true),
+        "the socket page fits a phone"
+    );
+    b.set_viewport(Viewport::Desktop).await;
     b.click("Stop the session").await;
     site.wait_until("the session to end", |s| s[0].view.session.is_none())
         .await;
