@@ -87,6 +87,14 @@ async fn a_manager_takes_a_socket_out_of_service_starts_a_session_for_a_user_and
     site.wait_state("s", "Disabled").await;
     let page = manager.get("/sockets/s").await;
     assert!(page.body.contains("Out of service") && page.body.contains("Return to service"));
+    let french = https::get(
+        manager.tls.clone(),
+        manager.addr,
+        "/sockets/s",
+        &format!("{}\r\nAccept-Language: fr", manager.cookie),
+    )
+    .await;
+    assert!(french.body.contains("Hors service") && french.body.contains("Remettre en service"));
     let json = manager.get("/api/v1/sockets/s").await;
     let detail: serde_json::Value = serde_json::from_str(&json.body).unwrap();
     assert_eq!(detail["state"], "Disabled");
