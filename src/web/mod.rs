@@ -4,6 +4,7 @@
 //! and French (`i18n`). Reads the daemon's live state and read-only database connections
 //! (`state`); never writes SQLite itself. Accounts, sessions, CSRF and login limits: `auth`.
 
+pub mod account_edit;
 pub mod accounts_page;
 pub mod auth;
 pub mod cert;
