@@ -18,6 +18,8 @@ mod pages;
 pub mod routes;
 pub mod server;
 pub mod settings_page;
+pub mod socket_detail;
+mod socket_html;
 pub mod socket_page;
 pub mod state;
 
