@@ -148,6 +148,9 @@ pub enum Write {
     /// A local account change, with its audit record (`accounts::apply`); refused
     /// (`Rejected`) for a taken username or when it would leave no active installer.
     Account(Box<super::accounts::AccountChange>),
+    /// A control action of the web page (out of service, return, stop, start), audited in
+    /// the outbox as `control_audit` (never dropped).
+    ControlAudit(Box<super::control_audit::ControlAudit>),
 }
 
 /// Most tokens kept in the authorization cache.
@@ -692,6 +695,14 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
                 &body,
             )?;
         }
+        Write::ControlAudit(audit) => outbox(
+            tx,
+            "control_audit",
+            audit.at.wall_ms,
+            audit.at.trusted,
+            false,
+            &audit.body(),
+        )?,
     }
     Ok(())
 }

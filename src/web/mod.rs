@@ -5,9 +5,12 @@
 //! (`state`); never writes SQLite itself. Accounts, sessions, CSRF and login limits: `auth`.
 
 mod access_page;
+pub mod account_edit;
+pub mod accounts_page;
 pub mod auth;
 pub mod cert;
 pub mod dashboard;
+mod form;
 pub mod i18n;
 mod installer_html;
 pub mod installer_page;
@@ -19,6 +22,10 @@ mod pages;
 pub mod routes;
 pub mod server;
 mod sessions_page;
+pub mod settings_page;
+pub mod socket_detail;
+mod socket_html;
+pub mod socket_page;
 pub mod state;
 pub mod system_page;
 

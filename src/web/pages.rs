@@ -65,7 +65,7 @@ fn menu(lang: Lang, ctx: &Ctx) -> Markup {
 pub fn tile(lang: Lang, s: &SocketTile) -> Markup {
     html! {
         article class={"tile " (s.class)} id={"socket-" (s.id)} data-socket=(s.id) {
-            h3 { (s.name) }
+            h3 { a href={"/sockets/" (s.id)} { (s.name) } }
             p class="state" { (s.words) }
             dl {
                 dt { (t(lang, Text::Power)) }

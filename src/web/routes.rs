@@ -47,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .merge(super::installer_page::routes())
         .merge(super::sessions_page::routes())
         .merge(super::access_page::routes())
+        .merge(super::socket_page::routes())
+        .merge(super::accounts_page::routes())
+        .merge(super::settings_page::routes())
         // JSON bodies too: nothing the API takes comes near it.
         .layer(axum::extract::DefaultBodyLimit::max(
             super::login::FORM_LIMIT,

@@ -25,7 +25,6 @@ pub(super) struct Inner {
     pub sockets: watch::Receiver<Vec<SocketSnapshot>>,
     pub uplink: Option<watch::Receiver<UplinkStatus>>,
     /// To the core. Full-policy: the handler waits (a click is worth a short wait).
-    #[expect(dead_code, reason = "control actions arrive with the login, next")]
     pub commands: mpsc::Sender<Command>,
     pub started: Instant,
     /// Fires at shutdown: live streams end, so connections can close.

@@ -20,7 +20,11 @@
     var a = el("article", null, "tile " + s["class"]);
     a.id = "socket-" + s.id;
     a.setAttribute("data-socket", s.id);
-    a.appendChild(el("h3", s.name));
+    var h3 = el("h3");
+    var link = el("a", s.name);
+    link.href = "/sockets/" + encodeURIComponent(s.id);
+    h3.appendChild(link);
+    a.appendChild(h3);
     a.appendChild(el("p", s.words, "state"));
     var dl = el("dl");
     function row(k, v) { dl.appendChild(el("dt", k)); dl.appendChild(el("dd", v)); }
@@ -45,5 +49,41 @@
     });
     var counter = document.getElementById("active-sockets");
     if (counter) { counter.textContent = String(active); }
+  });
+})();
+
+// The socket page (/sockets/{id}): its state, power and session figures follow the same
+// stream; when a session begins or ends the page reloads, so the actions offered stay right.
+(function () {
+  "use strict";
+  var live = document.getElementById("socket-live");
+  if (!live || !window.EventSource) { return; }
+  var id = live.getAttribute("data-socket");
+  var lang = live.getAttribute("data-lang") || "en";
+  var hadSession = live.getAttribute("data-session") === "yes";
+  function set(elId, text) {
+    var e = document.getElementById(elId);
+    if (e) { e.textContent = text; }
+  }
+  var source = new EventSource("/api/v1/stream?lang=" + encodeURIComponent(lang));
+  source.addEventListener("sockets", function (ev) {
+    JSON.parse(ev.data).forEach(function (s) {
+      if (s.id !== id) { return; }
+      if (Boolean(s.session) !== hadSession) {
+        source.close();
+        window.location.reload();
+        return;
+      }
+      var state = document.getElementById("live-state");
+      if (state) {
+        state.textContent = s.words;
+        state.className = "state-badge " + s["class"];
+      }
+      set("live-power", (s.power_kw || "–") + " kW");
+      if (s.session) {
+        set("live-user", s.session.user || "–");
+        set("live-energy", s.session.energy_kwh + " kWh");
+      }
+    });
   });
 })();

@@ -1,0 +1,273 @@
+//! "My settings": the signed-in account's own language (English, French or the browser's),
+//! saved on the account and applied to its open sessions at once, and its own password
+//! (the current one required; afterwards its sessions end and it signs in again). Never
+//! changes another account (`accounts_page` does, for installers).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use maud::{Markup, html};
+use serde::{Deserialize, Serialize};
+
+use super::auth::password;
+use super::form::{Refusals, input, policy_message, select};
+use super::i18n::{Lang, Text, t};
+use super::page::Ctx;
+use super::pages::layout;
+use super::state::AppState;
+use crate::store::Write;
+use crate::store::accounts::{self, AccountAction, AccountChange, Language};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings", get(page).post(language_page))
+        .route("/api/v1/settings", get(json).post(language_json))
+        .route("/settings/password", post(password_page))
+        .route("/api/v1/settings/password", post(password_json))
+}
+
+/// The account's settings as the page shows them and the API serialises them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub username: String,
+    pub role: &'static str,
+    /// `en`, `fr`; `None`: the browser's.
+    pub language: Option<&'static str>,
+    /// The language pages are shown in now.
+    pub shown_in: &'static str,
+}
+
+fn settings(ctx: &Ctx) -> Settings {
+    Settings {
+        username: ctx.session.username.clone(),
+        role: ctx.session.role.as_str(),
+        language: ctx.session.language.map(Language::as_str),
+        shown_in: ctx.lang.code(),
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LanguageForm {
+    /// `en`, `fr`, or empty for the browser's.
+    #[serde(default)]
+    pub language: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    pub current_password: String,
+    #[serde(default)]
+    pub new_password: String,
+}
+
+async fn page(State(app): State<AppState>, ctx: Ctx) -> Response {
+    Html(render(&ctx, &app.inner.site_name, &Refusals::default()).into_string()).into_response()
+}
+
+async fn json(ctx: Ctx) -> Response {
+    Json(settings(&ctx)).into_response()
+}
+
+async fn language_page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<LanguageForm>,
+) -> Response {
+    match set_language(&app, &ctx, &form).await {
+        Ok(_) => Redirect::to("/settings").into_response(),
+        Err(Ok(refusals)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Html(render(&ctx, &app.inner.site_name, &refusals).into_string()),
+        )
+            .into_response(),
+        Err(Err(r)) => *r,
+    }
+}
+
+async fn language_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(form): Json<LanguageForm>,
+) -> Response {
+    match set_language(&app, &ctx, &form).await {
+        Ok(language) => {
+            let mut s = settings(&ctx);
+            s.language = language.map(Language::as_str);
+            Json(s).into_response()
+        }
+        Err(Ok(refusals)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
+        }
+        Err(Err(r)) => *r,
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    log::error!("web: settings: {e}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the database cannot be written",
+    )
+        .into_response()
+}
+
+async fn set_language(
+    app: &AppState,
+    ctx: &Ctx,
+    form: &LanguageForm,
+) -> Result<Option<Language>, Result<Refusals, Box<Response>>> {
+    let text = form.language.trim();
+    let language = Language::parse(text);
+    if !text.is_empty() && language.is_none() {
+        let mut refusals = Refusals::default();
+        refusals.add(
+            "language",
+            ctx.lang
+                .pick("Choose a language.", "Choisissez une langue."),
+        );
+        return Err(Ok(refusals));
+    }
+    let change = AccountChange {
+        actor: ctx.session.username.clone(),
+        at: super::form::now(),
+        action: AccountAction::SetLanguage {
+            username: ctx.session.username.clone(),
+            language,
+        },
+    };
+    app.inner
+        .store
+        .apply(vec![Write::Account(Box::new(change))])
+        .await
+        .map_err(|e| Err(Box::new(unavailable(e))))?;
+    app.inner
+        .sessions
+        .set_language(ctx.session.account_id, language);
+    Ok(language)
+}
+
+async fn password_page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    match change_password(&app, &ctx, &form).await {
+        Ok(()) => Redirect::to("/login").into_response(),
+        Err(Ok(refusals)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Html(render(&ctx, &app.inner.site_name, &refusals).into_string()),
+        )
+            .into_response(),
+        Err(Err(r)) => *r,
+    }
+}
+
+async fn password_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(form): Json<PasswordForm>,
+) -> Response {
+    match change_password(&app, &ctx, &form).await {
+        Ok(()) => Json(serde_json::json!({ "changed": true, "signed_out": true })).into_response(),
+        Err(Ok(refusals)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
+        }
+        Err(Err(r)) => *r,
+    }
+}
+
+/// Checks the current password (argon2, off the async threads) and the new one's policy, then
+/// saves it; the account's sessions end.
+async fn change_password(
+    app: &AppState,
+    ctx: &Ctx,
+    form: &PasswordForm,
+) -> Result<(), Result<Refusals, Box<Response>>> {
+    let lang = ctx.lang;
+    let username = ctx.session.username.clone();
+    let name = username.clone();
+    let account = match app
+        .read(move |conn| accounts::by_username(conn, &name))
+        .await
+    {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(Err(Box::new(unavailable("the account vanished")))),
+        Err(e) => return Err(Err(Box::new(unavailable(e)))),
+    };
+    let (current, new) = (form.current_password.clone(), form.new_password.clone());
+    let checked = tokio::task::spawn_blocking(move || {
+        let right = password::verify(&current, &account.password_hash);
+        let hash = password::hash(&new).ok();
+        (right, hash)
+    });
+    let mut refusals = Refusals::default();
+    if let Err(e) = password::check(&form.new_password, &username) {
+        refusals.add("new_password", policy_message(lang, &e));
+    }
+    let Ok((right, hash)) = checked.await else {
+        return Err(Err(Box::new(unavailable("cannot check the password"))));
+    };
+    if !right {
+        refusals.0.insert(
+            0,
+            (
+                "current_password",
+                lang.pick(
+                    "This is not your current password.",
+                    "Ce n'est pas votre mot de passe actuel.",
+                )
+                .into(),
+            ),
+        );
+    }
+    if !refusals.is_empty() {
+        return Err(Ok(refusals));
+    }
+    let Some(hash) = hash else {
+        return Err(Err(Box::new(unavailable("cannot hash the password"))));
+    };
+    let change = AccountChange {
+        actor: username.clone(),
+        at: super::form::now(),
+        action: AccountAction::SetPassword {
+            username: username.clone(),
+            password_hash: hash,
+        },
+    };
+    app.inner
+        .store
+        .apply(vec![Write::Account(Box::new(change))])
+        .await
+        .map_err(|e| Err(Box::new(unavailable(e))))?;
+    app.inner.sessions.end_account(ctx.session.account_id);
+    log::info!("web: {username} changed their password");
+    Ok(())
+}
+
+fn render(ctx: &Ctx, site: &str, refusals: &Refusals) -> Markup {
+    let lang: Lang = ctx.lang;
+    let chosen = ctx.session.language.map(Language::as_str).unwrap_or("");
+    let body = html! {
+        h1 { (t(lang, Text::Settings)) }
+        p { (ctx.session.username) " · " (ctx.session.role.as_str()) }
+        h2 { (lang.pick("Language", "Langue")) }
+        form method="post" action="/settings" id="language-form" {
+            (ctx.csrf_field())
+            (select("language", lang.pick("Language of the pages", "Langue des pages"),
+                &[("", lang.pick("The browser's", "Celle du navigateur")), ("en", "English"), ("fr", "Français")],
+                chosen, refusals))
+            button type="submit" { (lang.pick("Save the language", "Enregistrer la langue")) }
+        }
+        h2 { (lang.pick("Password", "Mot de passe")) }
+        form method="post" action="/settings/password" id="password-form" {
+            (ctx.csrf_field())
+            (input("current_password", lang.pick("Current password", "Mot de passe actuel"), "password", "", "current-password", refusals))
+            (input("new_password", lang.pick("New password (12 characters or more)", "Nouveau mot de passe (12 caractères ou plus)"), "password", "", "new-password", refusals))
+            button type="submit" { (lang.pick("Change the password", "Changer le mot de passe")) }
+        }
+    };
+    layout(lang, t(lang, Text::Settings), site, Some(ctx), body)
+}

@@ -1,0 +1,375 @@
+//! One socket's page and its API twin (`socket_detail` builds the value, `socket_html` renders
+//! it), and the control actions a manager may take (out of service, return, stop, start for a
+//! user). Every action is audited in the outbox (`Write::ControlAudit`) before its command goes
+//! to the core, and logged once. Never switches a socket itself: the core decides and the page
+//! shows what the live snapshot says.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use maud::html;
+use serde::Deserialize;
+
+use super::auth::roles::Action;
+use super::i18n::{Lang, Text, t};
+use super::page::Ctx;
+use super::pages::layout;
+use super::state::{AppState, DbError};
+use crate::core::session::{AuthMethod, StopReason};
+use crate::core::site::Command;
+use crate::daemon::SocketSnapshot;
+use crate::store::Write;
+use crate::store::control_audit::ControlAudit;
+
+/// Longest name a manager may start a session for (an access-list user id or a token).
+const MAX_USER: usize = 64;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/sockets/{id}", get(page))
+        .route("/api/v1/sockets/{id}", get(detail_json))
+        .route("/sockets/{id}/{action}", post(act_page))
+        .route("/api/v1/sockets/{id}/{action}", post(act_json))
+}
+
+/// Why a page or action is refused; the status says how.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("there is no such socket")]
+    UnknownSocket,
+    #[error("there is no such action")]
+    UnknownAction,
+    #[error("no session runs on this socket")]
+    NoSession,
+    #[error("the socket is out of service or already has a session")]
+    Busy,
+    #[error("name the user or token to let charge")]
+    MissingUser,
+    #[error("the user or token is too long or has control characters")]
+    BadUser,
+    #[error("the site is stopping or its database cannot be written")]
+    Unavailable,
+}
+
+impl ControlError {
+    pub(super) fn status(&self) -> StatusCode {
+        match self {
+            ControlError::UnknownSocket | ControlError::UnknownAction => StatusCode::NOT_FOUND,
+            ControlError::NoSession | ControlError::Busy => StatusCode::CONFLICT,
+            ControlError::MissingUser | ControlError::BadUser => StatusCode::UNPROCESSABLE_ENTITY,
+            ControlError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub(super) fn message(&self, lang: Lang) -> &'static str {
+        match self {
+            ControlError::UnknownSocket => {
+                lang.pick("There is no such socket.", "Cette prise n'existe pas.")
+            }
+            ControlError::UnknownAction => {
+                lang.pick("There is no such action.", "Cette action n'existe pas.")
+            }
+            ControlError::NoSession => lang.pick(
+                "No session runs on this socket.",
+                "Aucune session en cours sur cette prise.",
+            ),
+            ControlError::Busy => lang.pick(
+                "The socket is out of service or already has a session.",
+                "La prise est hors service ou a déjà une session.",
+            ),
+            ControlError::MissingUser => lang.pick(
+                "Name the user or token to let charge.",
+                "Indiquez l'utilisateur ou le badge autorisé à charger.",
+            ),
+            ControlError::BadUser => lang.pick(
+                "At most 64 characters, without control characters.",
+                "64 caractères au plus, sans caractères de contrôle.",
+            ),
+            ControlError::Unavailable => lang.pick(
+                "The site cannot take this action now; try again.",
+                "Le site ne peut pas faire cette action maintenant ; réessayez.",
+            ),
+        }
+    }
+
+    /// The form field the message belongs next to.
+    pub(super) fn field(&self) -> Option<&'static str> {
+        matches!(self, ControlError::MissingUser | ControlError::BadUser).then_some("user")
+    }
+}
+
+/// A control action of the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Control {
+    OutOfService,
+    Return,
+    Stop,
+    Start,
+}
+
+impl Control {
+    pub(super) fn parse(s: &str) -> Option<Control> {
+        Some(match s {
+            "out-of-service" => Control::OutOfService,
+            "return" => Control::Return,
+            "stop" => Control::Stop,
+            "start" => Control::Start,
+            _ => return None,
+        })
+    }
+
+    /// The name in the audit record and in `SocketDetail::actions`.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Control::OutOfService => "out_of_service",
+            Control::Return => "return",
+            Control::Stop => "stop",
+            Control::Start => "start",
+        }
+    }
+
+    pub(super) fn path(self) -> &'static str {
+        match self {
+            Control::OutOfService => "out-of-service",
+            Control::Return => "return",
+            Control::Stop => "stop",
+            Control::Start => "start",
+        }
+    }
+
+    pub(super) fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Control::OutOfService => lang.pick("Take out of service", "Mettre hors service"),
+            Control::Return => lang.pick("Return to service", "Remettre en service"),
+            Control::Stop => lang.pick("Stop the session", "Arrêter la session"),
+            Control::Start => lang.pick("Let charge", "Autoriser la charge"),
+        }
+    }
+}
+
+pub(super) fn find(app: &AppState, id: &str) -> Option<(usize, SocketSnapshot)> {
+    app.inner
+        .sockets
+        .borrow()
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.id == id)
+        .map(|(i, s)| (i, s.clone()))
+}
+
+fn unavailable(e: DbError) -> Response {
+    log::error!("web: socket page: {e}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the database cannot be read",
+    )
+        .into_response()
+}
+
+async fn page(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
+    render_page(&app, &ctx, &id, None, StatusCode::OK).await
+}
+
+async fn render_page(
+    app: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    refused: Option<(&ControlError, &str)>,
+    status: StatusCode,
+) -> Response {
+    match super::socket_detail::build(app, ctx, id).await {
+        Ok(Some(d)) => (
+            status,
+            Html(super::socket_html::render(ctx, &app.inner.site_name, &d, refused).into_string()),
+        )
+            .into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Html(
+                layout(
+                    ctx.lang,
+                    t(ctx.lang, Text::Socket),
+                    &app.inner.site_name,
+                    Some(ctx),
+                    html! { p class="error" { (ControlError::UnknownSocket.message(ctx.lang)) } },
+                )
+                .into_string(),
+            ),
+        )
+            .into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn detail_json(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
+    match super::socket_detail::build(&app, &ctx, &id).await {
+        Ok(Some(d)) => Json(d).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": ControlError::UnknownSocket.message(ctx.lang) })),
+        )
+            .into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// What a start carries (pages: a form field; the API: JSON). Other actions carry nothing.
+#[derive(Debug, Default, Deserialize)]
+struct ActionBody {
+    #[serde(default)]
+    user: Option<String>,
+}
+
+async fn act_page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path((id, action)): Path<(String, String)>,
+    Form(body): Form<ActionBody>,
+) -> Response {
+    if let Err(f) = ctx.require(Action::ControlSockets) {
+        return f.into_response();
+    }
+    let typed = body.user.clone().unwrap_or_default();
+    match act(&app, &ctx, &id, &action, body).await {
+        Ok(()) => Redirect::to(&format!("/sockets/{id}")).into_response(),
+        Err(e) => render_page(&app, &ctx, &id, Some((&e, &typed)), e.status()).await,
+    }
+}
+
+async fn act_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if let Err(f) = ctx.require(Action::ControlSockets) {
+        return f.into_response();
+    }
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(serde_json::json!({ "error": e.to_string() })),
+                )
+                    .into_response();
+            }
+        }
+    };
+    match act(&app, &ctx, &id, &action, body).await {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "socket": id, "action": action, "accepted": true })),
+        )
+            .into_response(),
+        Err(e) => (
+            e.status(),
+            Json(serde_json::json!({
+                "error": e.message(ctx.lang),
+                "field": e.field(),
+            })),
+        )
+            .into_response(),
+    }
+}
+
+/// Checks the action against the socket's state, audits it, then tells the core.
+async fn act(
+    app: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    action: &str,
+    body: ActionBody,
+) -> Result<(), ControlError> {
+    let control = Control::parse(action).ok_or(ControlError::UnknownAction)?;
+    let (index, s) = find(app, id).ok_or(ControlError::UnknownSocket)?;
+    let (command, user) = match control {
+        Control::OutOfService | Control::Return => (
+            Command::SetOutOfService {
+                socket: index,
+                out_of_service: control == Control::OutOfService,
+            },
+            None,
+        ),
+        Control::Stop => {
+            if s.view.session.is_none() {
+                return Err(ControlError::NoSession);
+            }
+            (
+                Command::StopSession {
+                    socket: index,
+                    reason: StopReason::Local,
+                },
+                None,
+            )
+        }
+        Control::Start => {
+            let user = body.user.unwrap_or_default().trim().to_string();
+            if user.is_empty() {
+                return Err(ControlError::MissingUser);
+            }
+            if user.chars().count() > MAX_USER || user.chars().any(char::is_control) {
+                return Err(ControlError::BadUser);
+            }
+            if s.view.out_of_service || s.view.session.is_some() {
+                return Err(ControlError::Busy);
+            }
+            let identity = listed_user(app, &user).await.unwrap_or(user);
+            (
+                Command::Authorize {
+                    socket: index,
+                    identity: Some(identity.clone()),
+                    method: AuthMethod::Manager,
+                },
+                Some(identity),
+            )
+        }
+    };
+    // Audited before it happens: no action without its record.
+    let audit = ControlAudit {
+        actor: ctx.session.username.clone(),
+        action: control.name(),
+        socket: s.id.clone(),
+        user: user.clone(),
+        at: super::form::now(),
+    };
+    if let Err(e) = app
+        .inner
+        .store
+        .apply(vec![Write::ControlAudit(Box::new(audit))])
+        .await
+    {
+        log::error!(
+            "web: the audit of {} on {} failed: {e}",
+            control.name(),
+            s.id
+        );
+        return Err(ControlError::Unavailable);
+    }
+    if app.inner.commands.send(command).await.is_err() {
+        return Err(ControlError::Unavailable);
+    }
+    log::info!(
+        "web: {} did {} on socket {}{}",
+        ctx.session.username,
+        control.name(),
+        s.id,
+        user.map(|u| format!(" for {u}")).unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// The access list's user of a token typed in (as central's remote start does), if it is one.
+async fn listed_user(app: &AppState, typed: &str) -> Option<String> {
+    let token = crate::core::access::IdToken::new(typed)?;
+    app.read(move |conn| crate::store::access::lookup(conn, &token))
+        .await
+        .ok()
+        .and_then(|found| found.user.map(|u| u.id))
+}
