@@ -558,6 +558,12 @@ fn log_effect(ids: &[String], effect: &Effect) {
         Effect::AuthorizationLapsed { socket, .. } => {
             log::info!(socket = ids[*socket].as_str(); "socket {}: authorization lapsed", ids[*socket]);
         }
+        Effect::ControlAudit(a) => {
+            let id = ids.get(a.socket).map_or("?", String::as_str);
+            let by = a.by.as_deref().unwrap_or("the core");
+            let reason = a.reason.map(|r| format!(" ({r})")).unwrap_or_default();
+            log::info!(socket = id; "socket {id}: {} by {by}{reason}", a.action);
+        }
         _ => {}
     }
 }

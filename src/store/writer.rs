@@ -148,6 +148,8 @@ pub enum Write {
     /// A local account change, with its audit record (`accounts::apply`); refused
     /// (`Rejected`) for a taken username or when it would leave no active installer.
     Account(Box<super::accounts::AccountChange>),
+    /// A control action (relay test) for central's audit trail.
+    ControlAudit(Box<crate::core::site::ControlAudit>),
 }
 
 /// Most tokens kept in the authorization cache.
@@ -228,6 +230,7 @@ pub fn plan(effects: Vec<Effect>, now: Stamp) -> (Vec<Write>, Vec<(usize, Contro
                 at_ms: at.wall_ms,
             }),
             Effect::AuthorizationLapsed { .. } => {}
+            Effect::ControlAudit(audit) => writes.push(Write::ControlAudit(audit)),
         }
     }
     (writes, controls)
@@ -681,6 +684,24 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             entry,
             at_ms,
         } => access::cache_answer(tx, token, entry, *at_ms, AUTH_CACHE_CAPACITY)?,
+        Write::ControlAudit(a) => {
+            let socket_id = setup.socket_ids.get(a.socket).map_or("?", String::as_str);
+            let body = serde_json::json!({
+                "socket": socket_id,
+                "action": a.action,
+                "by": a.by,
+                "reason": a.reason,
+                "at": payload::time(&a.at),
+            });
+            outbox(
+                tx,
+                "control_audit",
+                a.at.wall_ms,
+                a.at.trusted,
+                false,
+                &body,
+            )?;
+        }
         Write::Account(change) => {
             let body = super::accounts::apply(tx, change)?;
             outbox(
