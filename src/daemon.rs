@@ -150,6 +150,8 @@ impl Daemon {
         let mut routes = vec![Route { bus: 0, device: 0 }; config.sockets.len()];
         let mut desired_txs = Vec::new();
         let mut bus_stats = Vec::new();
+        // The installer's tools on the web page: each owner's registers and reads.
+        let mut taps = Vec::new();
         for (owner_index, (bus, label, sockets)) in connections(config).into_iter().enumerate() {
             let mut devices = Vec::new();
             let mut intervals = Vec::new();
@@ -178,6 +180,14 @@ impl Daemon {
                 intervals.push(s.poll_interval);
             }
             let stats = Arc::new(BusStats::new(devices.len()));
+            let device_sockets = devices.iter().map(|d| d.socket).collect();
+            let (tap, tap_end) = crate::modbus::tap::BusTap::new(
+                label.clone(),
+                bus.clone(),
+                stats.clone(),
+                device_sockets,
+            );
+            taps.push(tap);
             let (desired_tx, desired_rx) = watch::channel(vec![Desired::default(); devices.len()]);
             let owner = BusOwner::new(
                 bus.clone(),
@@ -186,7 +196,8 @@ impl Daemon {
                 desired_rx,
                 event_tx.clone(),
                 stats.clone(),
-            );
+            )
+            .with_tap(tap_end);
             let cancel = inputs.clone();
             match bus.link {
                 LinkConfig::Tcp { .. } => {
@@ -279,6 +290,7 @@ impl Daemon {
             commands.clone(),
             &inputs,
             &input_tasks,
+            taps,
         );
         core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
         core_task.close();
@@ -699,6 +711,7 @@ fn start_local_broker(
 
 /// Starts the local web page when `[web]` is enabled. A page that cannot listen (the port is
 /// taken) is logged, and the site runs on without it.
+#[expect(clippy::too_many_arguments, reason = "the web page reads every part of the daemon")]
 fn start_web(
     config: &Config,
     store: StoreHandle,
@@ -707,6 +720,7 @@ fn start_web(
     commands: mpsc::Sender<Command>,
     cancel: &CancellationToken,
     tasks: &TaskTracker,
+    taps: Vec<crate::modbus::tap::BusTap>,
 ) -> Option<crate::web::Web> {
     let web = config.web.as_ref()?;
     // No account yet: a one-time code in the journal lets the installer create the first.
@@ -735,6 +749,7 @@ fn start_web(
             ..Default::default()
         },
         setup,
+        installer_tools: crate::web::installer_tools::Tools::new(config, taps),
     });
     match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
         Ok(w) => {

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cert;
 pub mod dashboard;
 pub mod i18n;
+pub mod installer_tools;
 mod login;
 pub mod openapi;
 pub mod page;

@@ -25,7 +25,7 @@ pub fn document() -> Value {
             "session": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/SessionTile"}]}
         }
     });
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "sitegate local API",
@@ -77,7 +77,15 @@ pub fn document() -> Value {
                 }}]}
             }}
         }}
-    })
+    });
+    // The installer's tools describe their own paths (installer_tools.rs).
+    if let (Some(paths), Value::Object(tools)) = (
+        doc["paths"].as_object_mut(),
+        super::installer_tools::openapi_paths(),
+    ) {
+        paths.extend(tools);
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -88,6 +96,12 @@ mod tests {
         for path in super::PATHS {
             assert!(doc["paths"].get(*path).is_some(), "{path}");
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), super::PATHS.len());
+        for path in crate::web::installer_tools::API_PATHS {
+            assert!(doc["paths"].get(*path).is_some(), "{path}");
+        }
+        assert_eq!(
+            doc["paths"].as_object().unwrap().len(),
+            super::PATHS.len() + crate::web::installer_tools::API_PATHS.len()
+        );
     }
 }

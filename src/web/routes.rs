@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
             get(super::login::setup_page).post(super::login::setup_submit),
         )
         .route("/logout", axum::routing::post(super::login::logout))
+        .merge(super::installer_tools::routes())
         // JSON bodies too: nothing the API takes comes near it.
         .layer(axum::extract::DefaultBodyLimit::max(
             super::login::FORM_LIMIT,

@@ -25,7 +25,6 @@ pub(super) struct Inner {
     pub sockets: watch::Receiver<Vec<SocketSnapshot>>,
     pub uplink: Option<watch::Receiver<UplinkStatus>>,
     /// To the core. Full-policy: the handler waits (a click is worth a short wait).
-    #[expect(dead_code, reason = "control actions arrive with the login, next")]
     pub commands: mpsc::Sender<Command>,
     pub started: Instant,
     /// Fires at shutdown: live streams end, so connections can close.
@@ -39,6 +38,8 @@ pub(super) struct Inner {
     db_path: PathBuf,
     /// Idle read-only connections (opened on demand, kept for reuse).
     readers: Mutex<Vec<Connection>>,
+    /// The installer's tools: bus taps, profiles, the uplink's settings (installer_tools.rs).
+    pub installer_tools: super::installer_tools::Tools,
 }
 
 /// What the web page needs of the running daemon.
@@ -54,6 +55,8 @@ pub struct Parts {
     pub store: crate::store::StoreHandle,
     pub session_limits: super::auth::sessions::SessionLimits,
     pub setup: Option<super::auth::setup::SetupCode>,
+    /// The installer's tools: bus taps, profiles, the uplink's settings (installer_tools.rs).
+    pub installer_tools: super::installer_tools::Tools,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +92,7 @@ impl AppState {
                 store: parts.store,
                 db_path: parts.db_path,
                 readers: Mutex::new(Vec::new()),
+                installer_tools: parts.installer_tools,
             }),
         }
     }
