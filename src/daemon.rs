@@ -711,7 +711,10 @@ fn start_local_broker(
 
 /// Starts the local web page when `[web]` is enabled. A page that cannot listen (the port is
 /// taken) is logged, and the site runs on without it.
-#[expect(clippy::too_many_arguments, reason = "the web page reads every part of the daemon")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the web page reads every part of the daemon"
+)]
 fn start_web(
     config: &Config,
     store: StoreHandle,

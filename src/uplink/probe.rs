@@ -154,6 +154,10 @@ fn tls_words(e: &std::io::Error) -> String {
         Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
             "certificate not trusted (unknown issuer): check the CA file".into()
         }
+        // A CA of the same name as the trusted one, but another key.
+        Error::InvalidCertificate(CertificateError::BadSignature) => {
+            "certificate not trusted (not signed by the configured CA): check the CA file".into()
+        }
         Error::InvalidCertificate(CertificateError::Expired) => "certificate expired".into(),
         Error::InvalidCertificate(CertificateError::NotValidForName) => {
             "certificate not valid for this host name".into()
