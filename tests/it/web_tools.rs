@@ -39,22 +39,29 @@ fn json_of(reply: &https::Reply) -> Value {
         .unwrap_or_else(|e| panic!("JSON ({e}): {} {}", reply.head, reply.body))
 }
 
-/// Reads `path` as JSON until `check` holds, within `PATIENCE`.
+/// Reads `path` as JSON until `check` holds: again after each change of the daemon's snapshot
+/// (every poll publishes one), within `PATIENCE`.
 async fn wait_json(
+    site: &Site,
     user: &web::Signed,
     path: &str,
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let until = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let v = json_of(&user.get(path).await);
-        if check(&v) {
-            return v;
+    let mut polls = site.daemon().snapshot.clone();
+    let mut last = Value::Null;
+    let found = tokio::time::timeout(PATIENCE, async {
+        loop {
+            polls.borrow_and_update();
+            last = json_of(&user.get(path).await);
+            if check(&last) {
+                return last.clone();
+            }
+            polls.changed().await.expect("daemon running");
         }
-        assert!(tokio::time::Instant::now() < until, "{what}: {v}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("gave up waiting for {what}: {last}"))
 }
 
 fn device(overview: &Value) -> &Value {
@@ -78,12 +85,23 @@ async fn counters_live_registers_and_the_relay_test_show_what_the_socket_does() 
     let page = installer.get("/installer/tools").await;
     assert_eq!(page.status, 200, "{}", page.head);
     assert!(page.body.contains("Installer tools"));
+    let french = https::get(
+        installer.tls.clone(),
+        installer.addr,
+        "/installer/tools",
+        &format!("{}\r\nAccept-Language: fr", installer.cookie),
+    )
+    .await;
+    assert!(
+        french.body.contains("Outils de l'installateur") && french.body.contains("Scanner le bus")
+    );
     assert!(page.body.contains("href=\"/installer/tools/sockets/s\""));
 
     // The device stops answering for a few polls: its failed polls count, on the page too.
     sim.control("gw", 1, Command::Silence { count: Some(3) })
         .unwrap();
     let overview = wait_json(
+        &site,
         &installer,
         "/api/v1/installer/tools",
         "failed polls counted",
@@ -102,6 +120,7 @@ async fn counters_live_registers_and_the_relay_test_show_what_the_socket_does() 
     )
     .unwrap();
     wait_json(
+        &site,
         &installer,
         "/api/v1/installer/tools",
         "an exception answer counted",
@@ -114,6 +133,7 @@ async fn counters_live_registers_and_the_relay_test_show_what_the_socket_does() 
     sim.control("gw", 1, Command::SetEnergy { wh: 12_345.0 })
         .unwrap();
     let regs = wait_json(
+        &site,
         &installer,
         "/api/v1/installer/tools/sockets/s",
         "the energy register",
@@ -145,12 +165,22 @@ async fn counters_live_registers_and_the_relay_test_show_what_the_socket_does() 
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.body.contains("Relay on for"));
-    let seen = |on: bool| {
-        let sim = sim.clone();
-        move || sim.truth("gw", 1).is_some_and(|t| t.enabled == on)
-    };
-    wait_for("the relay closes", seen(true)).await;
-    wait_for("the relay opens again", seen(false)).await;
+    site.wait_agree_truth("gw", 1, |t| t.enabled).await;
+    site.wait_agree_truth("gw", 1, |t| !t.enabled).await;
+    // Both ends of the test are audited in the outbox, with who asked.
+    // (Switching off does not wait for the disk: the record follows.)
+    site.wait_until("the end of the test audited", |_| {
+        control_audits(&site).len() >= 2
+    })
+    .await;
+    let audits = control_audits(&site);
+    assert_eq!(
+        audits,
+        [
+            ("relay_test_on".to_string(), Some("installer".to_string())),
+            ("relay_test_off".to_string(), None)
+        ]
+    );
 
     // A vehicle charging: the relay test is refused, with the reason.
     sim.control(
@@ -200,13 +230,24 @@ async fn counters_live_registers_and_the_relay_test_show_what_the_socket_does() 
     site.stop().await;
 }
 
-/// Waits until `check` holds, within `PATIENCE`.
-async fn wait_for(what: &str, check: impl Fn() -> bool) {
-    let until = tokio::time::Instant::now() + PATIENCE;
-    while !check() {
-        assert!(tokio::time::Instant::now() < until, "{what}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+/// The `control_audit` records of the outbox: action and who asked.
+fn control_audits(site: &Site) -> Vec<(String, Option<String>)> {
+    use sitegate::store;
+    let conn = store::open_reader(&site.config.state_dir.join(store::DB_FILE)).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT payload FROM outbox WHERE kind = 'control_audit' ORDER BY rowid")
+        .unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|p| {
+            let v: Value = serde_json::from_str(&p.unwrap()).unwrap();
+            assert_eq!(v["socket"], "s");
+            (
+                v["action"].as_str().unwrap().to_string(),
+                v["by"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
 }
 
 fn units(scan: &Value) -> Vec<u64> {

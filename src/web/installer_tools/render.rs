@@ -79,12 +79,19 @@ fn count_cell(n: u64) -> Markup {
 pub fn overview(ctx: &Ctx, site_name: &str, o: &Overview, r: &Results) -> Markup {
     let lang = ctx.lang;
     let title = lang.pick("Installer tools", "Outils de l'installateur");
+    // A bus polled over parallel TCP connections has several owners: one scan form for it.
+    let scan_here: Vec<bool> = o
+        .buses
+        .iter()
+        .enumerate()
+        .map(|(i, b)| !o.buses[..i].iter().any(|x| x.name == b.name))
+        .collect();
     let body = html! {
         h1 { (title) }
         @if o.buses.is_empty() {
             p { (lang.pick("No bus is configured.", "Aucun bus n'est configuré.")) }
         }
-        @for bus in &o.buses {
+        @for (bus, scan_here) in o.buses.iter().zip(scan_here) {
             section class="bus" id={ "bus-" (bus.label) } {
                 h2 { (lang.pick("Bus", "Bus")) " " (bus.label) }
                 dl class="uplink" {
@@ -125,7 +132,7 @@ pub fn overview(ctx: &Ctx, site_name: &str, o: &Overview, r: &Results) -> Markup
                         }
                     }
                 }
-                (scan_form(ctx, &bus.name, &bus.label, r))
+                @if scan_here { (scan_form(ctx, &bus.name, r)) }
             }
         }
         @if ctx.may(Action::UplinkSettings) {
@@ -135,12 +142,8 @@ pub fn overview(ctx: &Ctx, site_name: &str, o: &Overview, r: &Results) -> Markup
     layout(lang, title, site_name, Some(ctx), body)
 }
 
-fn scan_form(ctx: &Ctx, bus: &str, label: &str, r: &Results) -> Markup {
+fn scan_form(ctx: &Ctx, bus: &str, r: &Results) -> Markup {
     let lang = ctx.lang;
-    // Only the owner that carries the bus's name gets the form (parallel TCP owners share it).
-    if bus != label {
-        return html! {};
-    }
     let mine = r.scan_bus.as_deref() == Some(bus);
     let empty = ScanForm::default();
     let values = if mine { &r.scan_form } else { &empty };
