@@ -477,7 +477,6 @@ pub struct ScanResult {
     pub found: Vec<FoundUnit>,
     /// The time limit stopped the scan before `last`.
     pub incomplete: bool,
-    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -544,7 +543,6 @@ async fn scan(app: &AppState, bus: &BusTap, req: ScanRequest) -> ScanResult {
         last: req.last,
         found,
         incomplete,
-        error: None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use socket_sim::{Command, Model, UnitSpec};
 
-use crate::support::browser::Browser;
+use crate::support::browser::{Browser, Viewport};
 use crate::support::web;
 use crate::support::*;
 
@@ -76,6 +76,14 @@ async fn an_installer_uses_the_tools_in_a_browser() {
     b.wait_text("#relay-test-result", "Relay on for 3 s", WAIT)
         .await;
     b.screenshot_full_page("tools-registers").await;
+
+    // On a phone the wide table scrolls inside its box; the page's content does not overflow.
+    b.set_viewport(Viewport::Phone).await;
+    let main_fits = b
+        .execute("return document.querySelector('main').scrollWidth <= window.innerWidth;")
+        .await;
+    assert_eq!(main_fits, true, "the tools page is wider than a phone");
+    b.screenshot_full_page("tools-registers-phone").await;
     b.close().await;
     site.stop().await;
 }

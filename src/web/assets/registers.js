@@ -20,11 +20,11 @@
       var tr = document.createElement("tr");
       tr.setAttribute("data-register", g.name);
       tr.appendChild(cell(g.name));
+      tr.appendChild(cell(g.value + (g.unit_of_measure ? " " + g.unit_of_measure : ""), "value"));
+      tr.appendChild(cell(g.raw.map(hex).join(" "), "raw"));
       tr.appendChild(cell(String(g.unit)));
       tr.appendChild(cell(g.table));
       tr.appendChild(cell(String(g.address)));
-      tr.appendChild(cell(g.raw.map(hex).join(" "), "raw"));
-      tr.appendChild(cell(g.value + (g.unit_of_measure ? " " + g.unit_of_measure : ""), "value"));
       rows.appendChild(tr);
     });
     body.replaceChildren(rows);

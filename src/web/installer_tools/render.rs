@@ -244,21 +244,21 @@ pub fn socket(
                 caption { (lang.pick("Decoded registers (refreshed every second)", "Registres décodés (actualisés chaque seconde)")) }
                 thead { tr {
                     th scope="col" { (lang.pick("Register", "Registre")) }
+                    th scope="col" { (lang.pick("Value", "Valeur")) }
+                    th scope="col" { (lang.pick("Raw", "Brut")) }
                     th scope="col" { (lang.pick("Unit id", "Esclave")) }
                     th scope="col" { (lang.pick("Table", "Table")) }
                     th scope="col" { (lang.pick("Address", "Adresse")) }
-                    th scope="col" { (lang.pick("Raw", "Brut")) }
-                    th scope="col" { (lang.pick("Value", "Valeur")) }
                 } }
                 tbody {
                     @for g in &r.registers {
                         tr data-register=(g.name) {
                             td { (g.name) }
+                            td class="value" { (g.value) @if let Some(u) = &g.measure { " " (u) } }
+                            td class="raw" { (raw_words(&g.raw)) }
                             td { (g.unit) }
                             td { (g.table) }
                             td { (g.address) }
-                            td class="raw" { (raw_words(&g.raw)) }
-                            td class="value" { (g.value) @if let Some(u) = &g.measure { " " (u) } }
                         }
                     }
                 }
