@@ -42,6 +42,9 @@ pub struct Tools {
     pub profiles: ProfileSet,
     pub uplink: Option<UplinkConfig>,
     pub site_id: String,
+    /// When each socket's last relay test ends: a second one meanwhile is refused here, with
+    /// its reason, rather than only by the core.
+    relay_tests: std::sync::Mutex<std::collections::HashMap<usize, tokio::time::Instant>>,
 }
 
 impl Tools {
@@ -51,6 +54,7 @@ impl Tools {
             profiles: config.profiles.clone(),
             uplink: config.uplink.clone(),
             site_id: config.site.id.clone(),
+            relay_tests: Default::default(),
         }
     }
 
@@ -313,7 +317,20 @@ async fn relay_test(app: &AppState, ctx: &Ctx, index: usize) -> (StatusCode, Rel
         .get(index)
         .map(|s| s.view.clone());
     let seconds = RELAY_TEST_DURATION.min(RELAY_TEST_MAX).as_secs();
-    if let Some(refusal) = view.as_ref().and_then(refusal_from_view) {
+    let now = tokio::time::Instant::now();
+    let running = app
+        .inner
+        .installer_tools
+        .relay_tests
+        .lock()
+        .ok()
+        .and_then(|t| t.get(&index).copied())
+        .is_some_and(|until| now < until);
+    let refusal = match view.as_ref().and_then(refusal_from_view) {
+        None if running => Some(crate::core::site::RelayTestRefusal::Running),
+        r => r,
+    };
+    if let Some(refusal) = refusal {
         log::info!("relay test of socket {index} refused: {refusal}");
         return (
             StatusCode::CONFLICT,
@@ -342,6 +359,10 @@ async fn relay_test(app: &AppState, ctx: &Ctx, index: usize) -> (StatusCode, Rel
                 ),
             },
         );
+    }
+    if let Ok(mut tests) = app.inner.installer_tools.relay_tests.lock() {
+        // The core's ticks (1 s) switch it off: a moment more before another may start.
+        tests.insert(index, now + RELAY_TEST_DURATION + Duration::from_secs(1));
     }
     log::info!(
         "relay test of socket {index} asked by {}",

@@ -165,6 +165,18 @@ async fn counters_live_registers_and_the_relay_test_show_what_the_socket_does() 
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.body.contains("Relay on for"));
+    let again = installer
+        .send_json(
+            "POST",
+            "/api/v1/installer/tools/sockets/s/relay-test",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(
+        json_of(&again)["refused"],
+        "a relay test is already running"
+    );
     site.wait_agree_truth("gw", 1, |t| t.enabled).await;
     site.wait_agree_truth("gw", 1, |t| !t.enabled).await;
     // Both ends of the test are audited in the outbox, with who asked.
