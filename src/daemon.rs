@@ -161,6 +161,8 @@ impl Daemon {
         let mut routes = vec![Route { bus: 0, device: 0 }; config.sockets.len()];
         let mut desired_txs = Vec::new();
         let mut bus_stats = Vec::new();
+        // The installer's tools on the web page: each owner's registers and reads.
+        let mut taps = Vec::new();
         for (owner_index, (bus, label, sockets)) in connections(config).into_iter().enumerate() {
             let mut devices = Vec::new();
             let mut intervals = Vec::new();
@@ -189,6 +191,14 @@ impl Daemon {
                 intervals.push(s.poll_interval);
             }
             let stats = Arc::new(BusStats::new(devices.len()));
+            let device_sockets = devices.iter().map(|d| d.socket).collect();
+            let (tap, tap_end) = crate::modbus::tap::BusTap::new(
+                label.clone(),
+                bus.clone(),
+                stats.clone(),
+                device_sockets,
+            );
+            taps.push(tap);
             let (desired_tx, desired_rx) = watch::channel(vec![Desired::default(); devices.len()]);
             let owner = BusOwner::new(
                 bus.clone(),
@@ -197,7 +207,8 @@ impl Daemon {
                 desired_rx,
                 event_tx.clone(),
                 stats.clone(),
-            );
+            )
+            .with_tap(tap_end);
             let cancel = inputs.clone();
             match bus.link {
                 LinkConfig::Tcp { .. } => {
@@ -289,17 +300,17 @@ impl Daemon {
             .iter()
             .map(|r| (bus_stats[r.bus].1.clone(), r.device))
             .collect();
-        let web = start_web(
-            config,
-            store_for_uplink.clone(),
-            snapshot.clone(),
-            uplink.clone(),
-            commands.clone(),
-            &inputs,
-            &input_tasks,
-            bus_stats.clone(),
-            (link, socket_stats),
-        );
+        let wiring = WebWiring {
+            store: store_for_uplink.clone(),
+            sockets: snapshot.clone(),
+            uplink: uplink.clone(),
+            commands: commands.clone(),
+            bus_stats: bus_stats.clone(),
+            installer: link,
+            socket_stats,
+            taps,
+        };
+        let web = start_web(config, wiring, &inputs, &input_tasks);
         core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
         core_task.close();
         Ok(Daemon {
@@ -587,6 +598,12 @@ fn log_effect(ids: &[String], effect: &Effect) {
         Effect::AuthorizationLapsed { socket, .. } => {
             log::info!(socket = ids[*socket].as_str(); "socket {}: authorization lapsed", ids[*socket]);
         }
+        Effect::ControlAudit(a) => {
+            let id = ids.get(a.socket).map_or("?", String::as_str);
+            let by = a.actor.as_deref().unwrap_or("the core");
+            let reason = a.reason.map(|r| format!(" ({r})")).unwrap_or_default();
+            log::info!(socket = id; "socket {id}: {} by {by}{reason}", a.action);
+        }
         _ => {}
     }
 }
@@ -730,20 +747,40 @@ fn start_local_broker(
     });
 }
 
-/// Starts the local web page when `[web]` is enabled. A page that cannot listen (the port is
-/// taken) is logged, and the site runs on without it.
-#[allow(clippy::too_many_arguments)]
-fn start_web(
-    config: &Config,
+/// What the web page reads of the daemon it belongs to (the rest comes from the config).
+struct WebWiring {
     store: StoreHandle,
     sockets: watch::Receiver<Vec<SocketSnapshot>>,
     uplink: Option<watch::Receiver<crate::uplink::UplinkStatus>>,
     commands: mpsc::Sender<Command>,
+    /// Each bus owner's counters, by label (system page, /metrics).
+    bus_stats: Vec<(String, Arc<BusStats>)>,
+    /// The supervisor's link (config edits, reloads), when one runs the daemon.
+    installer: Option<crate::supervisor::Link>,
+    /// Each socket's bus counters and its device index there.
+    socket_stats: Vec<(Arc<BusStats>, usize)>,
+    /// Each bus owner's live registers and scan channel (installer's tools).
+    taps: Vec<crate::modbus::tap::BusTap>,
+}
+
+/// Starts the local web page when `[web]` is enabled. A page that cannot listen (the port is
+/// taken) is logged, and the site runs on without it.
+fn start_web(
+    config: &Config,
+    wiring: WebWiring,
     cancel: &CancellationToken,
     tasks: &TaskTracker,
-    bus_stats: Vec<(String, Arc<BusStats>)>,
-    (installer, socket_stats): (Option<crate::supervisor::Link>, Vec<(Arc<BusStats>, usize)>),
 ) -> Option<crate::web::Web> {
+    let WebWiring {
+        store,
+        sockets,
+        uplink,
+        commands,
+        bus_stats,
+        installer,
+        socket_stats,
+        taps,
+    } = wiring;
     let web = config.web.as_ref()?;
     // No account yet: a one-time code in the journal lets the installer create the first.
     let no_account = crate::store::open_reader(&config.state_dir.join(crate::store::DB_FILE))
@@ -777,6 +814,7 @@ fn start_web(
         config: Arc::new(config.clone()),
         // The explain tool of the Access page decides as the core does.
         access_policy: config.access,
+        installer_tools: crate::web::installer_tools::Tools::new(config, taps),
     });
     match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
         Ok(w) => {

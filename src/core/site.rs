@@ -91,6 +91,13 @@ pub enum Command {
         token: IdToken,
         entry: crate::core::access::TokenEntry,
     },
+    /// The installer's relay test: on for `duration` (at most `RELAY_TEST_MAX`), then back to
+    /// what the core wants; refused while the socket has a session or a vehicle charges.
+    RelayTest {
+        socket: SocketIndex,
+        duration: Duration,
+        by: Option<String>,
+    },
 }
 
 /// How a session record changed.
@@ -145,6 +152,8 @@ pub enum Effect {
         entry: crate::core::access::TokenEntry,
         at: Stamp,
     },
+    /// A control action (relay test) for central's audit trail (never dropped).
+    ControlAudit(Box<ControlAudit>),
 }
 
 /// A command to a socket's hardware.
@@ -301,6 +310,8 @@ struct Tracked {
     offers: Vec<Offered>,
     /// Who charges here, as the session's promotions target it.
     party: Party,
+    /// A relay test keeps the socket on until then.
+    relay_test_until: Option<Instant>,
 }
 
 /// A promotion with its uses before a session started (that session not included).
@@ -416,6 +427,7 @@ impl Site {
                 spend: None,
                 offers: Vec::new(),
                 party: Party::default(),
+                relay_test_until: None,
             })
             .collect();
         for r in recovered {
@@ -482,7 +494,9 @@ impl Site {
         let s = &mut self.sockets[socket];
         let has_session = s.view.session.is_some() || s.recovering.is_some();
         let free_unsensed = s.setup.free && s.senses_plug == Some(false);
-        let on = !s.view.out_of_service && !s.suspended && (has_session || free_unsensed);
+        let testing = s.relay_test_until.is_some();
+        let on =
+            !s.view.out_of_service && !s.suspended && (has_session || free_unsensed || testing);
         let mut effects = Vec::new();
         if force {
             effects.push(Effect::Control {
@@ -915,7 +929,7 @@ impl Site {
     }
 
     fn tick(&mut self, now: Stamp) -> Vec<Effect> {
-        let mut effects = Vec::new();
+        let mut effects = self.end_relay_tests(now);
         for socket in 0..self.sockets.len() {
             let s = &mut self.sockets[socket];
             if s.pending.as_ref().is_some_and(|p| now.mono >= p.until) {
@@ -992,6 +1006,11 @@ impl Site {
                 .flat_map(|i| self.stop(i, StopReason::Reset, None, now))
                 .collect(),
             Command::CentralAnswer { token, entry } => self.central_answer(token, entry, now),
+            Command::RelayTest {
+                socket,
+                duration,
+                by,
+            } => self.relay_test(socket, duration, by, now),
             _ => vec![],
         }
     }
@@ -1298,6 +1317,9 @@ fn stop_stamp(start: &Stamp, at: Stamp) -> Stamp {
         ..at
     }
 }
+
+mod relay_test;
+pub use relay_test::{ControlAudit, RELAY_TEST_MAX, RelayTestRefusal, refusal_from_view};
 
 #[cfg(test)]
 mod tests;

@@ -55,6 +55,8 @@ pub struct BusOwner {
     link_retry_at: Instant,
     link_backoff: Box<dyn Iterator<Item = Duration> + Send>,
     link_down_logged: bool,
+    /// The installer's tools: live registers out, one-off reads in (`with_tap`).
+    tap: Option<super::tap::TapEnd>,
 }
 
 fn backoff() -> Box<dyn Iterator<Item = Duration> + Send> {
@@ -106,7 +108,36 @@ impl BusOwner {
             link_backoff: backoff(),
             link_down_logged: false,
             config,
+            tap: None,
         }
+    }
+
+    /// Publishes each device's decoded registers to the tap and serves its reads between polls.
+    pub fn with_tap(mut self, tap: super::tap::TapEnd) -> BusOwner {
+        self.tap = Some(tap);
+        self
+    }
+
+    async fn next_tool_read(tap: &mut Option<super::tap::TapEnd>) -> Option<super::tap::ToolRead> {
+        match tap {
+            Some(t) => t.reads.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// A tool's read (a scan probe): one attempt, not counted as the devices' errors.
+    async fn serve_tool_read(&mut self, read: super::tap::ToolRead) {
+        let result = match self.ensure_link().await {
+            Ok(link) => link.read(&read.request, read.timeout).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result
+            && self.link.as_ref().is_some_and(|l| l.must_reopen_after(e))
+            && let Some(l) = self.link.take()
+        {
+            l.close().await;
+        }
+        let _ = read.reply.send(result);
     }
 
     pub async fn run(mut self, cancel: CancellationToken) {
@@ -121,9 +152,14 @@ impl BusOwner {
                 continue;
             }
             let Some((next, due)) = self.next_poll() else {
-                // No devices: wait for shutdown.
-                cancel.cancelled().await;
-                break;
+                // No devices: serve the tools (a scan of an empty bus) until shutdown.
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    Some(read) = Self::next_tool_read(&mut self.tap) => {
+                        self.serve_tool_read(read).await;
+                        continue;
+                    }
+                }
             };
             let wake = self.next_refresh().map_or(due, |r| r.min(due));
             tokio::select! {
@@ -131,6 +167,8 @@ impl BusOwner {
                 _ = cancel.cancelled() => break,
                 // Cancel-safe: `changed` only marks the value seen when it returns.
                 Ok(()) = self.desired.changed() => self.take_desired(),
+                // Cancel-safe: `recv` loses nothing when another branch wins.
+                Some(read) = Self::next_tool_read(&mut self.tap) => self.serve_tool_read(read).await,
                 // Cancel-safe: a timer.
                 _ = sleep_until(wake) => {
                     // Woken for a setpoint refresh, the poll may not be due yet.
@@ -293,7 +331,13 @@ impl BusOwner {
         'parts: for p in 0..self.devices[i].parts.len() {
             for plan in self.devices[i].parts[p].reads() {
                 match self.read(&plan.request, attempts).await {
-                    Ok(data) => self.devices[i].parts[p].store(&plan, &data),
+                    Ok(data) => {
+                        if let Some(tap) = &self.tap {
+                            let part = &self.devices[i].parts[p];
+                            tap.live.record(i, p, &part.profile, &plan, &data);
+                        }
+                        self.devices[i].parts[p].store(&plan, &data)
+                    }
                     Err(e @ ModbusError::Exception { .. }) => {
                         // The device is alive but refuses this block: its registers read as
                         // unavailable, and the error shows on the device's counters.
@@ -313,6 +357,9 @@ impl BusOwner {
         let socket = self.devices[i].socket;
         match failure {
             None => {
+                if let Some(tap) = &self.tap {
+                    tap.live.polled(i, std::time::SystemTime::now());
+                }
                 for part in &mut self.devices[i].parts {
                     part.set_identity_read(true);
                 }

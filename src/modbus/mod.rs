@@ -12,5 +12,6 @@ pub mod pdu;
 pub mod rtu;
 pub mod schedule;
 pub mod stats;
+pub mod tap;
 pub mod tcp;
 pub mod timing;

@@ -13,8 +13,6 @@ pub mod access;
 pub mod accounts;
 pub mod backup;
 pub mod backup_cli;
-/// Control actions of the web page, audited for central (added with the socket page).
-pub mod control_audit;
 pub mod migrations;
 pub mod outbox;
 mod payload;

@@ -148,9 +148,9 @@ pub enum Write {
     /// A local account change, with its audit record (`accounts::apply`); refused
     /// (`Rejected`) for a taken username or when it would leave no active installer.
     Account(Box<super::accounts::AccountChange>),
-    /// A control action of the web page (out of service, return, stop, start), audited in
-    /// the outbox as `control_audit` (never dropped).
-    ControlAudit(Box<super::control_audit::ControlAudit>),
+    /// A control action for central's audit trail: from the web page (out of service, return,
+    /// stop, start for a user) or the core (a relay test). Never dropped.
+    ControlAudit(Box<crate::core::site::ControlAudit>),
 }
 
 /// Most tokens kept in the authorization cache.
@@ -231,6 +231,7 @@ pub fn plan(effects: Vec<Effect>, now: Stamp) -> (Vec<Write>, Vec<(usize, Contro
                 at_ms: at.wall_ms,
             }),
             Effect::AuthorizationLapsed { .. } => {}
+            Effect::ControlAudit(audit) => writes.push(Write::ControlAudit(audit)),
         }
     }
     (writes, controls)
@@ -684,6 +685,25 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             entry,
             at_ms,
         } => access::cache_answer(tx, token, entry, *at_ms, AUTH_CACHE_CAPACITY)?,
+        Write::ControlAudit(a) => {
+            let socket_id = setup.socket_ids.get(a.socket).map_or("?", String::as_str);
+            let body = serde_json::json!({
+                "actor": a.actor,
+                "action": a.action,
+                "socket": socket_id,
+                "user": a.user,
+                "reason": a.reason,
+                "at": payload::time(&a.at),
+            });
+            outbox(
+                tx,
+                "control_audit",
+                a.at.wall_ms,
+                a.at.trusted,
+                false,
+                &body,
+            )?;
+        }
         Write::Account(change) => {
             let body = super::accounts::apply(tx, change)?;
             outbox(
@@ -695,14 +715,6 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
                 &body,
             )?;
         }
-        Write::ControlAudit(audit) => outbox(
-            tx,
-            "control_audit",
-            audit.at.wall_ms,
-            audit.at.trusted,
-            false,
-            &audit.body(),
-        )?,
     }
     Ok(())
 }

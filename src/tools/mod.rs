@@ -7,7 +7,7 @@ mod scan;
 mod write;
 
 pub use read::read;
-pub use scan::scan;
+pub use scan::{Found, ProbeLink, probe_unit, scan};
 pub use write::{WriteAction, write};
 
 use std::time::Duration;

@@ -27,10 +27,10 @@ pub async fn scan(
     let mut session = Session::open(bus).await?;
     let mut found = Vec::new();
     for unit in units {
-        if !answers(&mut session, unit).await {
+        let Some(unit_found) = probe_unit(&mut session, profiles, unit).await else {
             continue;
-        }
-        let looks_like = identify(&mut session, profiles, unit).await;
+        };
+        let looks_like = unit_found.looks_like;
         let what = match looks_like.first() {
             Some((name, detail)) => format!("looks like {name} ({detail})"),
             None => "answers; no built-in or configured profile recognises it".to_string(),
@@ -42,8 +42,35 @@ pub async fn scan(
     Ok(found)
 }
 
+/// Whatever reads for a scan: the tool's own link, or a running bus owner (the web page).
+pub trait ProbeLink {
+    fn probe(
+        &mut self,
+        req: &ReadRequest,
+    ) -> impl std::future::Future<Output = Result<ReadData, ModbusError>> + Send;
+}
+
+impl ProbeLink for Session<'_> {
+    async fn probe(&mut self, req: &ReadRequest) -> Result<ReadData, ModbusError> {
+        self.read(req).await
+    }
+}
+
+/// What answers at `unit`, and which profiles it looks like; `None` when nothing answers.
+pub async fn probe_unit(
+    link: &mut impl ProbeLink,
+    profiles: &ProfileSet,
+    unit: u8,
+) -> Option<Found> {
+    if !answers(link, unit).await {
+        return None;
+    }
+    let looks_like = identify(link, profiles, unit).await;
+    Some(Found { unit, looks_like })
+}
+
 /// A unit is present when it answers anything, even an exception.
-async fn answers(session: &mut Session<'_>, unit: u8) -> bool {
+async fn answers(session: &mut impl ProbeLink, unit: u8) -> bool {
     let probes = [Table::Holding, Table::Input, Table::Coil];
     for table in probes {
         let req = ReadRequest {
@@ -52,7 +79,7 @@ async fn answers(session: &mut Session<'_>, unit: u8) -> bool {
             address: 0,
             count: 1,
         };
-        match session.read(&req).await {
+        match session.probe(&req).await {
             // A gateway's "path unavailable" or "target failed to respond": nobody there.
             Err(ModbusError::Exception { code: 10 | 11 }) => return false,
             Ok(_) | Err(ModbusError::Exception { .. }) => return true,
@@ -67,7 +94,7 @@ async fn answers(session: &mut Session<'_>, unit: u8) -> bool {
 /// Profiles whose identify register reads as expected, most specific first: a text to match,
 /// then devices before relay modules (a smart socket has a relay coil too).
 async fn identify(
-    session: &mut Session<'_>,
+    session: &mut impl ProbeLink,
     profiles: &ProfileSet,
     unit: u8,
 ) -> Vec<(String, String)> {
@@ -90,7 +117,7 @@ async fn identify(
             address: reg.address,
             count: reg.width(),
         };
-        let value = match session.read(&req).await {
+        let value = match session.probe(&req).await {
             Ok(ReadData::Words(w)) => decode_words(reg, &w),
             Ok(ReadData::Bits(b)) => {
                 crate::profile::decode::decode_bit(b.first().copied().unwrap_or(false))

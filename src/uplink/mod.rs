@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod downlink;
 pub mod link;
 pub mod local;
+pub mod probe;
 pub mod signature;
 pub mod states;
 pub mod tls;

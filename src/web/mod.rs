@@ -14,6 +14,7 @@ mod form;
 pub mod i18n;
 mod installer_html;
 pub mod installer_page;
+pub mod installer_tools;
 mod login;
 pub mod metrics;
 pub mod openapi;

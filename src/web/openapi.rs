@@ -254,6 +254,13 @@ pub fn document() -> Value {
     {
         doc["paths"][path] = item;
     }
+    // The installer's tools describe their own paths (installer_tools.rs).
+    if let (Some(paths), Value::Object(tools)) = (
+        doc["paths"].as_object_mut(),
+        super::installer_tools::openapi_paths(),
+    ) {
+        paths.extend(tools);
+    }
     doc
 }
 
@@ -272,6 +279,7 @@ mod tests {
         let mut listed: Vec<&str> = super::PATHS
             .iter()
             .chain(super::OTHER_PATHS)
+            .chain(crate::web::installer_tools::API_PATHS)
             .copied()
             .collect();
         listed.sort();

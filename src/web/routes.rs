@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(super::socket_page::routes())
         .merge(super::accounts_page::routes())
         .merge(super::settings_page::routes())
+        .merge(super::installer_tools::routes())
         // JSON bodies too: nothing the API takes comes near it.
         .layer(axum::extract::DefaultBodyLimit::max(
             super::login::FORM_LIMIT,

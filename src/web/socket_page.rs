@@ -20,9 +20,9 @@ use super::pages::layout;
 use super::state::{AppState, DbError};
 use crate::core::session::{AuthMethod, StopReason};
 use crate::core::site::Command;
+use crate::core::site::ControlAudit;
 use crate::daemon::SocketSnapshot;
 use crate::store::Write;
-use crate::store::control_audit::ControlAudit;
 
 /// Longest name a manager may start a session for (an access-list user id or a token).
 const MAX_USER: usize = 64;
@@ -333,10 +333,11 @@ async fn act(
     };
     // Audited before it happens: no action without its record.
     let audit = ControlAudit {
-        actor: ctx.session.username.clone(),
+        socket: index,
         action: control.name(),
-        socket: s.id.clone(),
+        actor: Some(ctx.session.username.clone()),
         user: user.clone(),
+        reason: None,
         at: super::form::now(),
     };
     if let Err(e) = app

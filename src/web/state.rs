@@ -49,6 +49,8 @@ pub(super) struct Inner {
     /// The config file's offline policy (central's stored one patches it): the Access page's
     /// explain tool decides with it.
     pub access_policy: crate::core::access::OfflinePolicy,
+    /// The installer's tools: bus taps, profiles, the uplink's settings (installer_tools.rs).
+    pub installer_tools: super::installer_tools::Tools,
 }
 
 /// What the web page needs of the running daemon.
@@ -75,6 +77,8 @@ pub struct Parts {
     pub config: Arc<crate::config::Config>,
     /// The config file's offline policy, for the Access page's explain tool.
     pub access_policy: crate::core::access::OfflinePolicy,
+    /// The installer's tools: bus taps, profiles, the uplink's settings (installer_tools.rs).
+    pub installer_tools: super::installer_tools::Tools,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +125,7 @@ impl AppState {
                 socket_stats: parts.socket_stats,
                 config: parts.config,
                 access_policy: parts.access_policy,
+                installer_tools: parts.installer_tools,
             }),
         }
     }

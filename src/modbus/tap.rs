@@ -1,0 +1,223 @@
+//! What the installer's tools get of a running bus owner: each device's last decoded registers
+//! (raw words, value and unit, as of the last poll), and a request channel for one-off reads
+//! (a bus scan) that the owner serves between its polls, so a serial line keeps its one
+//! master. Owns no link and never opens one: the bus owner does the I/O.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::frame::{ModbusError, ReadData, ReadRequest, Table};
+use super::stats::BusStats;
+use crate::config::{BusConfig, LinkConfig};
+use crate::profile::{PlannedRead, Profile, decode::decode_bit, decode::decode_words};
+
+/// Tool requests waiting for a bus owner. Full-policy: the tool waits (one scan at a time is
+/// the normal case; a second waits its turn).
+pub const TOOL_REQUEST_CAPACITY: usize = 4;
+
+/// One register as the last poll read it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RegisterReading {
+    /// Unit id it was read from.
+    pub unit: u8,
+    pub name: String,
+    pub table: &'static str,
+    pub address: u16,
+    /// The words (or bits, as 0 and 1) the device sent, in its order.
+    pub raw: Vec<u16>,
+    /// The decoded value in words (`unavailable` when the device marks it so).
+    pub value: String,
+    #[serde(rename = "unit_of_measure")]
+    pub measure: Option<String>,
+}
+
+/// A device's registers, by part and register position in its profile (the profile's order).
+#[derive(Debug, Clone, Default)]
+pub struct DeviceRegisters {
+    pub socket: usize,
+    /// When a poll last succeeded.
+    pub polled_at: Option<SystemTime>,
+    pub registers: BTreeMap<(usize, usize), RegisterReading>,
+}
+
+/// The last decoded registers of every device of one bus owner. Behind a mutex held for
+/// microseconds: the owner writes once per answer, the page reads on demand.
+#[derive(Debug)]
+pub struct LiveRegisters {
+    devices: Mutex<Vec<DeviceRegisters>>,
+}
+
+fn table_name(table: Table) -> &'static str {
+    match table {
+        Table::Coil => "coil",
+        Table::DiscreteInput => "discrete_input",
+        Table::Holding => "holding",
+        Table::Input => "input",
+    }
+}
+
+impl LiveRegisters {
+    /// One entry per device, for the sockets at these indices.
+    pub fn new(sockets: &[usize]) -> LiveRegisters {
+        LiveRegisters {
+            devices: Mutex::new(
+                sockets
+                    .iter()
+                    .map(|&socket| DeviceRegisters {
+                        socket,
+                        ..DeviceRegisters::default()
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Keeps what the answer to `plan` says of each of its registers (`part` of `device`).
+    pub fn record(
+        &self,
+        device: usize,
+        part: usize,
+        profile: &Profile,
+        plan: &PlannedRead,
+        data: &ReadData,
+    ) {
+        let Ok(mut devices) = self.devices.lock() else {
+            return;
+        };
+        let Some(d) = devices.get_mut(device) else {
+            return;
+        };
+        for &(index, offset) in &plan.items {
+            let reg = &profile.registers[index];
+            let start = usize::from(offset);
+            let end = start + usize::from(reg.width());
+            let (raw, value) = match data {
+                ReadData::Words(w) => match w.get(start..end) {
+                    Some(words) => (words.to_vec(), decode_words(reg, words)),
+                    None => (vec![], crate::profile::Value::Unavailable),
+                },
+                ReadData::Bits(b) => match b.get(start) {
+                    Some(&bit) => (vec![u16::from(bit)], decode_bit(bit)),
+                    None => (vec![], crate::profile::Value::Unavailable),
+                },
+            };
+            let value = match value {
+                crate::profile::Value::Text(t) => t,
+                v => v.to_string(),
+            };
+            d.registers.insert(
+                (part, index),
+                RegisterReading {
+                    unit: plan.request.unit,
+                    name: reg.name.clone(),
+                    table: table_name(reg.table),
+                    address: plan.request.address + offset,
+                    raw,
+                    value,
+                    measure: reg.unit.clone(),
+                },
+            );
+        }
+    }
+
+    pub fn polled(&self, device: usize, at: SystemTime) {
+        if let Ok(mut devices) = self.devices.lock()
+            && let Some(d) = devices.get_mut(device)
+        {
+            d.polled_at = Some(at);
+        }
+    }
+
+    /// The device's registers, as of its last poll.
+    pub fn device(&self, device: usize) -> Option<DeviceRegisters> {
+        self.devices.lock().ok()?.get(device).cloned()
+    }
+}
+
+/// A one-off read for a tool, served by the bus owner between polls.
+#[derive(Debug)]
+pub struct ToolRead {
+    pub request: ReadRequest,
+    pub timeout: Duration,
+    pub reply: oneshot::Sender<Result<ReadData, ModbusError>>,
+}
+
+/// The owner's end of a tap.
+pub struct TapEnd {
+    pub live: Arc<LiveRegisters>,
+    pub reads: mpsc::Receiver<ToolRead>,
+}
+
+/// The tools' end of one bus owner: its counters, its devices' registers, and reads.
+#[derive(Clone)]
+pub struct BusTap {
+    /// The owner's label: the bus name (or `bus/unit` for parallel TCP connections).
+    pub label: String,
+    pub bus: BusConfig,
+    pub stats: Arc<BusStats>,
+    pub live: Arc<LiveRegisters>,
+    /// Socket index of each device, in the owner's order.
+    pub sockets: Vec<usize>,
+    reads: mpsc::Sender<ToolRead>,
+}
+
+/// Why a tool read through the owner failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TapError {
+    #[error("the bus owner has stopped")]
+    Stopped,
+    #[error(transparent)]
+    Modbus(#[from] ModbusError),
+}
+
+impl BusTap {
+    pub fn new(
+        label: String,
+        bus: BusConfig,
+        stats: Arc<BusStats>,
+        sockets: Vec<usize>,
+    ) -> (BusTap, TapEnd) {
+        let (tx, rx) = mpsc::channel(TOOL_REQUEST_CAPACITY);
+        let live = Arc::new(LiveRegisters::new(&sockets));
+        (
+            BusTap {
+                label,
+                bus,
+                stats,
+                live: live.clone(),
+                sockets,
+                reads: tx,
+            },
+            TapEnd { live, reads: rx },
+        )
+    }
+
+    /// The link in words: `tcp host:port` or `rtu /dev/ttyUSB0 19200 baud`.
+    pub fn link_words(&self) -> String {
+        match &self.bus.link {
+            LinkConfig::Tcp { host, port, .. } => format!("tcp {host}:{port}"),
+            LinkConfig::Rtu(s) => format!("rtu {} {} baud", s.path.display(), s.baud),
+        }
+    }
+
+    /// One read through the bus owner, answered between its polls.
+    pub async fn read(
+        &self,
+        request: ReadRequest,
+        timeout: Duration,
+    ) -> Result<ReadData, TapError> {
+        let (reply, answer) = oneshot::channel();
+        self.reads
+            .send(ToolRead {
+                request,
+                timeout,
+                reply,
+            })
+            .await
+            .map_err(|_| TapError::Stopped)?;
+        Ok(answer.await.map_err(|_| TapError::Stopped)??)
+    }
+}

@@ -1,0 +1,283 @@
+//! The bus scan of the tools page: which units answer on a bus and which profiles they look
+//! like. Every read goes through the bus's owner (between its polls), never a link of its own.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{html, not_found, overview, render};
+use crate::modbus::frame::{ModbusError, ReadData, ReadRequest};
+use crate::modbus::tap::BusTap;
+use crate::web::auth::roles::Action;
+use crate::web::page::Ctx;
+use crate::web::state::AppState;
+
+/// A whole scan stops after this, with what it found so far.
+pub const SCAN_LIMIT: Duration = Duration::from_secs(120);
+
+/// The scan form, as text (kept to show it back when refused).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ScanForm {
+    #[serde(default)]
+    pub first: String,
+    #[serde(default)]
+    pub last: String,
+    /// Milliseconds per request.
+    #[serde(default)]
+    pub timeout_ms: String,
+}
+
+/// A valid scan request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScanRequest {
+    pub first: u8,
+    pub last: u8,
+    pub timeout: Duration,
+}
+
+/// A field and what is wrong with it.
+pub type FieldErrors = Vec<(&'static str, &'static str)>;
+
+fn parse_scan(form: &ScanForm, lang: crate::web::i18n::Lang) -> Result<ScanRequest, FieldErrors> {
+    let mut errors = Vec::new();
+    let unit = |text: &str, default: u8| -> Option<u8> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Some(default);
+        }
+        t.parse::<u8>().ok().filter(|u| (1..=247).contains(u))
+    };
+    let bad_unit = lang.pick("a unit id from 1 to 247", "un numéro d'esclave de 1 à 247");
+    let first = unit(&form.first, 1);
+    let last = unit(&form.last, 247);
+    if first.is_none() {
+        errors.push(("first", bad_unit));
+    }
+    if last.is_none() {
+        errors.push(("last", bad_unit));
+    }
+    if let (Some(f), Some(l)) = (first, last)
+        && f > l
+    {
+        errors.push((
+            "last",
+            lang.pick(
+                "the last unit id comes after the first",
+                "le dernier numéro suit le premier",
+            ),
+        ));
+    }
+    let t = form.timeout_ms.trim();
+    let timeout_ms = if t.is_empty() {
+        Some(200)
+    } else {
+        t.parse::<u64>().ok().filter(|ms| (10..=5000).contains(ms))
+    };
+    if timeout_ms.is_none() {
+        errors.push((
+            "timeout_ms",
+            lang.pick("a timeout from 10 to 5000 ms", "un délai de 10 à 5000 ms"),
+        ));
+    }
+    match (first, last, timeout_ms, errors.is_empty()) {
+        (Some(first), Some(last), Some(ms), true) => Ok(ScanRequest {
+            first,
+            last,
+            timeout: Duration::from_millis(ms),
+        }),
+        _ => Err(errors),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanResult {
+    pub bus: String,
+    pub first: u8,
+    pub last: u8,
+    pub found: Vec<FoundUnit>,
+    /// The time limit stopped the scan before `last`.
+    pub incomplete: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundUnit {
+    pub unit: u8,
+    /// Profiles it looks like, most specific first.
+    pub profiles: Vec<String>,
+    /// What the best match read.
+    pub detail: Option<String>,
+}
+
+/// Scan reads through the bus owner, each with the scan's timeout.
+struct ThroughOwner<'a> {
+    tap: &'a BusTap,
+    timeout: Duration,
+}
+
+impl crate::tools::ProbeLink for ThroughOwner<'_> {
+    async fn probe(&mut self, req: &ReadRequest) -> Result<ReadData, ModbusError> {
+        match self.tap.read(*req, self.timeout).await {
+            Ok(d) => Ok(d),
+            Err(crate::modbus::tap::TapError::Modbus(e)) => Err(e),
+            Err(e) => Err(ModbusError::Io(std::io::Error::other(e.to_string()))),
+        }
+    }
+}
+
+async fn scan(app: &AppState, bus: &BusTap, req: ScanRequest) -> ScanResult {
+    let tools = &app.inner.installer_tools;
+    let mut link = ThroughOwner {
+        tap: bus,
+        timeout: req.timeout,
+    };
+    let deadline = tokio::time::Instant::now() + SCAN_LIMIT;
+    let mut found = Vec::new();
+    let mut incomplete = false;
+    log::info!(
+        "scan of bus {} (units {}..={}) started",
+        bus.bus.name,
+        req.first,
+        req.last
+    );
+    for unit in req.first..=req.last {
+        if tokio::time::Instant::now() >= deadline {
+            incomplete = true;
+            break;
+        }
+        if let Some(f) = crate::tools::probe_unit(&mut link, &tools.profiles, unit).await {
+            found.push(FoundUnit {
+                unit: f.unit,
+                profiles: f.looks_like.iter().map(|(p, _)| p.clone()).collect(),
+                detail: f.looks_like.first().map(|(_, d)| d.clone()),
+            });
+        }
+    }
+    log::info!(
+        "scan of bus {}: {} unit(s) answered",
+        bus.bus.name,
+        found.len()
+    );
+    ScanResult {
+        bus: bus.bus.name.clone(),
+        first: req.first,
+        last: req.last,
+        found,
+        incomplete,
+    }
+}
+
+fn bus_named<'a>(app: &'a AppState, name: &str) -> Option<&'a BusTap> {
+    app.inner
+        .installer_tools
+        .buses
+        .iter()
+        .find(|b| b.bus.name == name)
+}
+
+pub(super) async fn scan_page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    axum::Form(form): axum::Form<ScanForm>,
+) -> Response {
+    if let Err(f) = ctx.require(Action::InstallerConfig) {
+        return f.into_response();
+    }
+    let Some(bus) = bus_named(&app, &name) else {
+        return not_found(&ctx);
+    };
+    let mut results = render::Results {
+        scan_bus: Some(name.clone()),
+        scan_form: form.clone(),
+        ..Default::default()
+    };
+    let status = match parse_scan(&form, ctx.lang) {
+        Ok(req) => {
+            results.scan = Some(scan(&app, bus, req).await);
+            StatusCode::OK
+        }
+        Err(errors) => {
+            results.scan_errors = errors;
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    };
+    html(
+        status,
+        render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
+    )
+}
+
+/// The API's scan request: numbers, each optional (1, 247, 200 ms).
+#[derive(Debug, Default, Deserialize)]
+pub struct ScanJson {
+    pub first: Option<u64>,
+    pub last: Option<u64>,
+    pub timeout_ms: Option<u64>,
+}
+
+pub(super) fn field_errors_json(errors: FieldErrors) -> Response {
+    let fields: serde_json::Map<String, serde_json::Value> = errors
+        .into_iter()
+        .map(|(f, m)| (f.to_string(), serde_json::Value::from(m)))
+        .collect();
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(serde_json::json!({ "error": "invalid fields", "fields": fields })),
+    )
+        .into_response()
+}
+
+pub(super) async fn scan_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    body: Option<axum::Json<ScanJson>>,
+) -> Response {
+    if let Err(f) = ctx.require(Action::InstallerConfig) {
+        return f.into_response();
+    }
+    let Some(bus) = bus_named(&app, &name) else {
+        return not_found(&ctx);
+    };
+    let j = body.map(|b| b.0).unwrap_or_default();
+    let text = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+    let form = ScanForm {
+        first: text(j.first),
+        last: text(j.last),
+        timeout_ms: text(j.timeout_ms),
+    };
+    match parse_scan(&form, ctx.lang) {
+        Ok(req) => axum::Json(scan(&app, bus, req).await).into_response(),
+        Err(errors) => field_errors_json(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::i18n::Lang;
+    use std::time::Duration;
+
+    fn form(first: &str, last: &str, timeout: &str) -> ScanForm {
+        ScanForm {
+            first: first.into(),
+            last: last.into(),
+            timeout_ms: timeout.into(),
+        }
+    }
+
+    #[test]
+    fn an_empty_scan_form_scans_every_unit_and_bad_fields_are_named() {
+        let req = parse_scan(&form("", "", ""), Lang::En).unwrap();
+        assert_eq!((req.first, req.last), (1, 247));
+        assert_eq!(req.timeout, Duration::from_millis(200));
+        let errors = parse_scan(&form("0", "300", "5"), Lang::En).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, vec!["first", "last", "timeout_ms"]);
+        let errors = parse_scan(&form("9", "3", ""), Lang::Fr).unwrap_err();
+        assert_eq!(errors, vec![("last", "le dernier numéro suit le premier")]);
+    }
+}
