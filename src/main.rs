@@ -305,10 +305,14 @@ fn run(path: std::path::PathBuf, config: config::Config) -> anyhow::Result<()> {
             config.buses.len(),
             config.sockets.len()
         );
+        let notifier = sitegate::notify::Notifier::from_env();
         let mut supervisor =
             sitegate::supervisor::Supervisor::start(path, config, SHUTDOWN_DEADLINE)
                 .context("opening the database")?;
-        wait_for_stop_signal(&mut supervisor).await?;
+        // Config valid, database open, polling started: systemd may call us started.
+        notifier.ready(&status_line(&supervisor));
+        wait_for_stop_signal(&mut supervisor, &notifier).await?;
+        notifier.stopping();
         log::info!("stopping");
         if !supervisor.shutdown().await {
             log::warn!("shutdown deadline passed; abandoning what was left");
@@ -319,20 +323,59 @@ fn run(path: std::path::PathBuf, config: config::Config) -> anyhow::Result<()> {
 
 /// Waits for a stop signal, reloading on SIGHUP and on the page's requests meanwhile (a failed
 /// reload is logged by the supervisor; one that leaves no daemon running ends the wait).
+/// systemd's one-line STATUS: what runs.
+fn status_line(supervisor: &sitegate::supervisor::Supervisor) -> String {
+    let config = supervisor.config();
+    let daemon = supervisor.daemon();
+    let web = daemon.web.as_ref().map_or("no web page".to_string(), |w| {
+        format!("web page on {}", w.addr)
+    });
+    let uplink = match &config.uplink {
+        Some(u) => format!("uplink to {}:{}", u.host, u.port),
+        None => "no uplink".into(),
+    };
+    format!(
+        "site {}: {} socket(s) on {} bus(es), {web}, {uplink}",
+        config.site.id,
+        config.sockets.len(),
+        config.buses.len()
+    )
+}
+
+/// Waits for SIGTERM or Ctrl-C, reloading on SIGHUP and on the installer page's requests, and
+/// keeping systemd's watchdog fed while the core loops.
 async fn wait_for_stop_signal(
     supervisor: &mut sitegate::supervisor::Supervisor,
+    notifier: &sitegate::notify::Notifier,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut watchdog = notifier.watchdog();
+    // Without a watchdog the tick is never looked at.
+    let mut tick = tokio::time::interval(
+        watchdog
+            .as_ref()
+            .map_or(Duration::from_secs(3600), |w| w.interval()),
+    );
     loop {
         tokio::select! {
             _ = term.recv() => return Ok(()),
             r = tokio::signal::ctrl_c() => return r.context("waiting for Ctrl-C"),
+            _ = tick.tick(), if watchdog.is_some() => {
+                let beats = supervisor.daemon().heartbeat.count();
+                if watchdog.as_mut().is_some_and(|w| w.alive(beats)) {
+                    notifier.send("WATCHDOG=1");
+                }
+                continue;
+            }
             _ = hup.recv() => log::info!("SIGHUP: reloading the configuration"),
             () = supervisor.requested() => log::info!("the installer page asks for a reload"),
         }
-        if let Err(sitegate::supervisor::ReloadError::Start(e)) = supervisor.reload().await {
+        notifier.reloading();
+        let reloaded = supervisor.reload().await;
+        notifier.ready(&status_line(supervisor));
+        if let Err(sitegate::supervisor::ReloadError::Start(e)) = reloaded {
             return Err(e).context("restarting after a reload");
         }
     }

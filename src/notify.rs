@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 /// Where systemd listens, read from the environment once.
 #[derive(Debug, Clone)]
 pub struct Notifier {
@@ -55,11 +53,6 @@ impl Notifier {
     /// Whether systemd is listening.
     pub fn is_active(&self) -> bool {
         self.target.is_some()
-    }
-
-    /// The watchdog period systemd expects keep-alives within.
-    pub fn watchdog(&self) -> Option<Duration> {
-        self.watchdog
     }
 
     /// Sends `state` (newline-separated `KEY=value` lines). A lost datagram is only logged:
@@ -106,43 +99,53 @@ impl Notifier {
         self.send("STOPPING=1");
     }
 
-    /// Sends `WATCHDOG=1` every half watchdog period while `heartbeat` advances; when it
-    /// stops advancing for a whole period (the core's loop is stuck), keep-alives stop and
-    /// systemd restarts the service. Does nothing without a watchdog.
-    pub fn spawn_watchdog(
-        &self,
-        heartbeat: Heartbeat,
-        cancel: CancellationToken,
-        tasks: &tokio_util::task::TaskTracker,
-    ) {
-        let Some(period) = self.watchdog else {
-            return;
-        };
-        let me = self.clone();
-        tasks.spawn(async move {
-            let mut tick = tokio::time::interval(period / 2);
-            let mut last_seen = heartbeat.count();
-            let mut stale = Duration::ZERO;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = cancel.cancelled() => break,
-                }
-                let now = heartbeat.count();
-                if now != last_seen {
-                    last_seen = now;
-                    stale = Duration::ZERO;
-                    me.send("WATCHDOG=1");
-                } else {
-                    stale += period / 2;
-                    if stale >= period {
-                        log::error!(
-                            "the core has not looped for {stale:?}: no keep-alive, systemd will restart the service"
-                        );
-                    }
-                }
-            }
-        });
+    /// The watchdog's keep-alive decisions, when systemd set one for this process.
+    pub fn watchdog(&self) -> Option<Watchdog> {
+        self.watchdog.map(Watchdog::new)
+    }
+}
+
+/// Decides, every half watchdog period, whether the service is alive: only when the core's
+/// heartbeat advanced since the last look is `WATCHDOG=1` sent. A core stuck for a whole
+/// period gets no keep-alive, and systemd restarts the service.
+#[derive(Debug)]
+pub struct Watchdog {
+    period: Duration,
+    last_seen: Option<u64>,
+    stale: Duration,
+}
+
+impl Watchdog {
+    pub fn new(period: Duration) -> Watchdog {
+        Watchdog {
+            period,
+            last_seen: None,
+            stale: Duration::ZERO,
+        }
+    }
+
+    /// How often to look (half the period: one late look still keeps systemd content).
+    pub fn interval(&self) -> Duration {
+        self.period / 2
+    }
+
+    /// Looks at the heartbeat's `count`; true when a keep-alive is due. Logs once when the
+    /// core has been stuck for a whole period.
+    pub fn alive(&mut self, count: u64) -> bool {
+        if self.last_seen != Some(count) {
+            self.last_seen = Some(count);
+            self.stale = Duration::ZERO;
+            return true;
+        }
+        let was = self.stale;
+        self.stale += self.interval();
+        if was < self.period && self.stale >= self.period {
+            log::error!(
+                "the core has not looped for {:?}: no keep-alive, systemd will restart the service",
+                self.stale
+            );
+        }
+        false
     }
 }
 
@@ -201,31 +204,20 @@ mod tests {
         n.ready("x");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn keep_alives_stop_when_the_heartbeat_stops() {
-        let (_dir, socket, n) = listening();
-        socket.set_nonblocking(true).unwrap();
+    #[test]
+    fn keep_alives_stop_when_the_heartbeat_stops() {
+        let mut w = Watchdog::new(Duration::from_secs(30));
+        assert_eq!(w.interval(), Duration::from_secs(15));
         let heartbeat = Heartbeat::default();
-        let cancel = CancellationToken::new();
-        let tasks = tokio_util::task::TaskTracker::new();
-        n.spawn_watchdog(heartbeat.clone(), cancel.clone(), &tasks);
-        let mut pings = 0;
-        for _ in 0..5 {
+        for _ in 0..3 {
             heartbeat.beat();
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let mut buf = [0u8; 64];
-            while let Ok(n) = socket.recv(&mut buf) {
-                assert_eq!(&buf[..n], b"WATCHDOG=1");
-                pings += 1;
-            }
+            assert!(w.alive(heartbeat.count()), "the core loops: keep-alive");
         }
-        assert!(pings >= 4, "a keep-alive per beaten half-period: {pings}");
-        // The core is stuck: no beat, no keep-alive.
-        tokio::time::sleep(Duration::from_millis(1000)).await;
-        let mut buf = [0u8; 64];
-        assert!(socket.recv(&mut buf).is_err(), "no keep-alive while stuck");
-        cancel.cancel();
-        tasks.close();
-        tasks.wait().await;
+        // The core is stuck: no beat, no keep-alive, however long.
+        assert!(!w.alive(heartbeat.count()));
+        assert!(!w.alive(heartbeat.count()));
+        assert!(!w.alive(heartbeat.count()));
+        heartbeat.beat();
+        assert!(w.alive(heartbeat.count()), "it loops again");
     }
 }
