@@ -3,7 +3,6 @@
 //! (no reload), the accessibility checks, and a phone. Screenshots in target/screenshots:
 //! `setup`, `login`, `dashboard`, `dashboard-charging`, `dashboard-phone`.
 
-
 use socket_sim::{Command, Model, UnitSpec};
 use tokio::time::Instant;
 
