@@ -74,8 +74,35 @@ pub enum LinkConfig {
         port: u16,
         multiple_connections: bool,
     },
-    Rtu(SerialSettings),
+        Rtu(SerialSettings),
 }
+
+/// How the installer reads a link: `TCP 192.168.1.20:502`, `RTU /dev/ttyUSB0 19200 8E1`.
+impl std::fmt::Display for LinkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::modbus::rtu::{DataBits, Parity, StopBits};
+        match self {
+            LinkConfig::Tcp { host, port, .. } => write!(f, "TCP {host}:{port}"),
+            LinkConfig::Rtu(s) => {
+                let data = match s.data_bits {
+                    DataBits::Seven => 7,
+                    DataBits::Eight => 8,
+                };
+                let parity = match s.parity {
+                    Parity::None => 'N',
+                    Parity::Even => 'E',
+                    Parity::Odd => 'O',
+                };
+                let stop = match s.stop_bits {
+                    StopBits::One => 1,
+                    StopBits::Two => 2,
+                };
+                write!(f, "RTU {} {} {data}{parity}{stop}", s.path.display(), s.baud)
+            }
+        }
+    }
+}
+
 
 #[derive(Debug, Clone)]
 pub struct SocketConfig {

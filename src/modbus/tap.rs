@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::frame::{ModbusError, ReadData, ReadRequest, Table};
 use super::stats::BusStats;
-use crate::config::{BusConfig, LinkConfig};
+use crate::config::BusConfig;
 use crate::profile::{PlannedRead, Profile, decode::decode_bit, decode::decode_words};
 
 /// Tool requests waiting for a bus owner. Full-policy: the tool waits (one scan at a time is
@@ -193,14 +193,6 @@ impl BusTap {
             },
             TapEnd { live, reads: rx },
         )
-    }
-
-    /// The link in words: `tcp host:port` or `rtu /dev/ttyUSB0 19200 baud`.
-    pub fn link_words(&self) -> String {
-        match &self.bus.link {
-            LinkConfig::Tcp { host, port, .. } => format!("tcp {host}:{port}"),
-            LinkConfig::Rtu(s) => format!("rtu {} {} baud", s.path.display(), s.baud),
-        }
     }
 
     /// One read through the bus owner, answered between its polls.

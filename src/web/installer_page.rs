@@ -20,7 +20,6 @@ use super::i18n::{Lang, state_words};
 use super::installer_html as html;
 use super::page::Ctx;
 use super::state::AppState;
-use crate::config::LinkConfig;
 use crate::config::edit::{self, EditError, SocketForm, UplinkForm};
 use crate::supervisor::ReloadOutcome;
 
@@ -86,28 +85,6 @@ pub struct SocketRow {
     pub exception_answers: u64,
 }
 
-fn link_words(link: &LinkConfig) -> String {
-    match link {
-        LinkConfig::Tcp { host, port, .. } => format!("TCP {host}:{port}"),
-        LinkConfig::Rtu(s) => {
-            let data = match s.data_bits {
-                crate::modbus::rtu::DataBits::Seven => 7,
-                crate::modbus::rtu::DataBits::Eight => 8,
-            };
-            let parity = match s.parity {
-                crate::modbus::rtu::Parity::None => 'N',
-                crate::modbus::rtu::Parity::Even => 'E',
-                crate::modbus::rtu::Parity::Odd => 'O',
-            };
-            let stop = match s.stop_bits {
-                crate::modbus::rtu::StopBits::One => 1,
-                crate::modbus::rtu::StopBits::Two => 2,
-            };
-            format!("RTU {} {} {data}{parity}{stop}", s.path.display(), s.baud)
-        }
-    }
-}
-
 /// Builds the view from the running configuration, the live snapshot and the file (blocking
 /// read of the file: small).
 pub async fn build(app: &AppState, lang: Lang) -> InstallerView {
@@ -119,7 +96,7 @@ pub async fn build(app: &AppState, lang: Lang) -> InstallerView {
         .iter()
         .map(|b| BusView {
             name: b.name.clone(),
-            link: link_words(&b.link),
+            link: b.link.to_string(),
             sockets: Vec::new(),
         })
         .collect();

@@ -171,7 +171,7 @@ fn overview(app: &AppState) -> Overview {
             BusView {
                 name: b.bus.name.clone(),
                 label: b.label.clone(),
-                link: b.link_words(),
+                link: b.bus.link.to_string(),
                 polls: s.polls.load(Relaxed),
                 requests: s.requests.load(Relaxed),
                 timeouts: s.timeouts.load(Relaxed),
