@@ -74,7 +74,7 @@ pub enum LinkConfig {
         port: u16,
         multiple_connections: bool,
     },
-        Rtu(SerialSettings),
+    Rtu(SerialSettings),
 }
 
 /// How the installer reads a link: `TCP 192.168.1.20:502`, `RTU /dev/ttyUSB0 19200 8E1`.
@@ -97,12 +97,16 @@ impl std::fmt::Display for LinkConfig {
                     StopBits::One => 1,
                     StopBits::Two => 2,
                 };
-                write!(f, "RTU {} {} {data}{parity}{stop}", s.path.display(), s.baud)
+                write!(
+                    f,
+                    "RTU {} {} {data}{parity}{stop}",
+                    s.path.display(),
+                    s.baud
+                )
             }
         }
     }
 }
-
 
 #[derive(Debug, Clone)]
 pub struct SocketConfig {

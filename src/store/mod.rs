@@ -21,7 +21,7 @@ pub mod reports;
 pub mod writer;
 
 pub use payload::rfc3339 as payload_time;
-pub use writer::{Startup, StoreHandle, StoreSetup, Write, plan};
+pub use writer::{ConfigAudit, Startup, StoreHandle, StoreSetup, Write, plan};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -69,6 +69,16 @@ impl StoreSetup {
 /// Most rows kept in `updates` by default.
 pub const UPDATES_CAP: u64 = 10_000;
 
+/// An edit of the configuration file by an installer: `socket_added`, `socket_changed`,
+/// `socket_removed` (target: the socket's id) or `uplink_changed` (target: central's host).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigAudit {
+    pub actor: String,
+    pub action: &'static str,
+    pub target: String,
+    pub at: crate::core::time::Stamp,
+}
+
 /// One change to persist.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
@@ -151,6 +161,9 @@ pub enum Write {
     /// A control action for central's audit trail: from the web page (out of service, return,
     /// stop, start for a user) or the core (a relay test). Never dropped.
     ControlAudit(Box<crate::core::site::ControlAudit>),
+    /// An installer's edit of the configuration file on the web page, for central's audit
+    /// trail (`config_audit`). Never dropped.
+    ConfigAudit(Box<ConfigAudit>),
 }
 
 /// Most tokens kept in the authorization cache.
@@ -703,6 +716,15 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
                 false,
                 &body,
             )?;
+        }
+        Write::ConfigAudit(a) => {
+            let body = serde_json::json!({
+                "actor": a.actor,
+                "action": a.action,
+                "target": a.target,
+                "at": payload::time(&a.at),
+            });
+            outbox(tx, "config_audit", a.at.wall_ms, a.at.trusted, false, &body)?;
         }
         Write::Account(change) => {
             let body = super::accounts::apply(tx, change)?;

@@ -21,6 +21,7 @@ use super::installer_html as html;
 use super::page::Ctx;
 use super::state::AppState;
 use crate::config::edit::{self, EditError, SocketForm, UplinkForm};
+use crate::store::Write;
 use crate::supervisor::ReloadOutcome;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -212,11 +213,13 @@ fn unavailable(ctx: &Ctx) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, message).into_response()
 }
 
-/// Runs an edit of the file off the async threads; on success asks for a reload and returns the
-/// generation the result will be compared with.
+/// Runs an edit of the file off the async threads; on success audits it for central (`audit`:
+/// what changed, and which socket or host), asks for a reload and returns the generation the
+/// result will be compared with.
 async fn run_edit(
     app: &AppState,
     ctx: &Ctx,
+    (action, target): (&'static str, String),
     change: impl FnOnce(&str) -> Result<edit::Candidate, EditError> + Send + 'static,
 ) -> Option<Result<u64, EditError>> {
     let link = app.inner.installer.clone()?;
@@ -229,6 +232,23 @@ async fn run_edit(
                 "the edit was interrupted",
             )))
         });
+    if outcome.is_ok() {
+        let audit = crate::store::ConfigAudit {
+            actor: ctx.session.username.clone(),
+            action,
+            target,
+            at: super::form::now(),
+        };
+        // The file is written: a failed audit is logged, the edit stands.
+        if let Err(e) = app
+            .inner
+            .store
+            .apply(vec![Write::ConfigAudit(Box::new(audit))])
+            .await
+        {
+            log::error!("web: the audit of a configuration edit failed: {e}");
+        }
+    }
     Some(outcome.map(|_| {
         // Full: a reload is already pending, and it will read this file.
         let _ = link.reloads.try_send(());
@@ -270,7 +290,14 @@ async fn add_socket(
         return f.into_response();
     }
     let sent = form.clone();
-    match run_edit(&app, &ctx, move |text| edit::add_socket(text, &form)).await {
+    match run_edit(
+        &app,
+        &ctx,
+        ("socket_added", form.id.trim().to_string()),
+        move |text| edit::add_socket(text, &form),
+    )
+    .await
+    {
         None => unavailable(&ctx),
         Some(Ok(before)) => Redirect::to(&format!("/installer?applied={before}")).into_response(),
         Some(Err(e)) => refused_page(&app, &ctx, Sent::AddSocket(sent), e).await,
@@ -321,7 +348,13 @@ async fn add_socket_json(
     if let Err(f) = ctx.require(Action::InstallerConfig) {
         return f.into_response();
     }
-    let outcome = run_edit(&app, &ctx, move |text| edit::add_socket(text, &form)).await;
+    let outcome = run_edit(
+        &app,
+        &ctx,
+        ("socket_added", form.id.trim().to_string()),
+        move |text| edit::add_socket(text, &form),
+    )
+    .await;
     api_answer(&ctx, outcome)
 }
 
@@ -337,7 +370,10 @@ async fn edit_socket_json(
     if form.id.trim() != id && session_running(&app, &id) {
         return in_use(&ctx);
     }
-    let outcome = run_edit(&app, &ctx, move |text| edit::edit_socket(text, &id, &form)).await;
+    let outcome = run_edit(&app, &ctx, ("socket_changed", id.clone()), move |text| {
+        edit::edit_socket(text, &id, &form)
+    })
+    .await;
     api_answer(&ctx, outcome)
 }
 
@@ -352,7 +388,10 @@ async fn remove_socket_json(
     if session_running(&app, &id) {
         return in_use(&ctx);
     }
-    let outcome = run_edit(&app, &ctx, move |text| edit::remove_socket(text, &id)).await;
+    let outcome = run_edit(&app, &ctx, ("socket_removed", id.clone()), move |text| {
+        edit::remove_socket(text, &id)
+    })
+    .await;
     api_answer(&ctx, outcome)
 }
 
@@ -364,7 +403,13 @@ async fn set_uplink_json(
     if let Err(f) = ctx.require(Action::UplinkSettings) {
         return f.into_response();
     }
-    let outcome = run_edit(&app, &ctx, move |text| edit::set_uplink(text, &form)).await;
+    let outcome = run_edit(
+        &app,
+        &ctx,
+        ("uplink_changed", form.host.trim().to_string()),
+        move |text| edit::set_uplink(text, &form),
+    )
+    .await;
     api_answer(&ctx, outcome)
 }
 
@@ -437,7 +482,7 @@ async fn edit_socket(
         )]))))
     } else {
         let target = id.clone();
-        run_edit(&app, &ctx, move |text| {
+        run_edit(&app, &ctx, ("socket_changed", id.clone()), move |text| {
             edit::edit_socket(text, &target, &form)
         })
         .await
@@ -467,7 +512,11 @@ async fn remove_socket(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Str
         return refused_page(&app, &ctx, Sent::Notice(id), e).await;
     }
     let target = id.clone();
-    match run_edit(&app, &ctx, move |text| edit::remove_socket(text, &target)).await {
+    match run_edit(&app, &ctx, ("socket_removed", id.clone()), move |text| {
+        edit::remove_socket(text, &target)
+    })
+    .await
+    {
         None => unavailable(&ctx),
         Some(Ok(before)) => Redirect::to(&format!("/installer?applied={before}")).into_response(),
         Some(Err(e)) => refused_page(&app, &ctx, Sent::Notice(id), e).await,
@@ -484,7 +533,14 @@ async fn set_uplink(
     }
     let mut sent = form.clone();
     sent.password.clear();
-    match run_edit(&app, &ctx, move |text| edit::set_uplink(text, &form)).await {
+    match run_edit(
+        &app,
+        &ctx,
+        ("uplink_changed", form.host.trim().to_string()),
+        move |text| edit::set_uplink(text, &form),
+    )
+    .await
+    {
         None => unavailable(&ctx),
         Some(Ok(before)) => Redirect::to(&format!("/installer?applied={before}")).into_response(),
         Some(Err(e)) => refused_page(&app, &ctx, Sent::Uplink(sent), e).await,
