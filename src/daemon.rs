@@ -563,8 +563,18 @@ fn log_effect(ids: &[String], effect: &Effect) {
             reason,
         } => {
             let id = ids[*socket].as_str();
+                        // A vehicle's own course while plugged (charging, pausing) is debug: the session's
+            // start and end lines tell it, and a site's journal stays near one line per socket
+            // per minute at most (BENCHMARKS.md, "Logs").
+            let plugged = |s: &SocketState| {
+                matches!(
+                    s,
+                    SocketState::Occupied | SocketState::Charging | SocketState::SuspendedEV
+                )
+            };
             let level = match to {
                 SocketState::Faulted { .. } | SocketState::NotConnected => log::Level::Warn,
+                _ if plugged(from) && plugged(to) => log::Level::Debug,
                 _ => log::Level::Info,
             };
             // A fault's code travels as the journal field CODE (`journalctl CODE=...`).
