@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command as Process;
 
-use socket_sim::{Command, Model, UnitSpec};
+use socket_sim::Command;
 
 use crate::support::*;
 
@@ -46,19 +46,21 @@ fn config_file(dir: &Path, state_dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// `sitegate <command> --config <config> <file>`, run to its end.
+fn cli(command: &str, config: &Path, file: &Path) -> std::process::Output {
+    Process::new(BIN)
+        .args([command, "--config"])
+        .arg(config)
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
 async fn site(
     sim: &socket_sim::Sim,
     prepare: impl FnOnce(&sitegate::config::Config) + Send + 'static,
 ) -> Site {
-    let addr = tcp(
-        sim,
-        "gw",
-        vec![
-            UnitSpec::new(1, Model::GenericSocket),
-            UnitSpec::new(2, Model::GenericSocket),
-        ],
-    )
-    .await;
+    let addr = crate::reload::two_sockets(sim).await;
     let tables = tcp_bus("gw", addr, "")
         + &socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
         + &socket("b", "gw", 2, "generic-socket", "poll_interval = \"200ms\"");
@@ -105,12 +107,7 @@ async fn a_backup_taken_while_charging_restores_with_its_sessions_and_unacknowle
     let config = config_file(work.path(), &first.config.state_dir);
     let backups = work.path().join("backups");
     std::fs::create_dir(&backups).unwrap();
-    let out = Process::new(BIN)
-        .args(["backup", "--config"])
-        .arg(&config)
-        .arg(&backups)
-        .output()
-        .unwrap();
+    let out = cli("backup", &config, &backups);
     assert!(
         out.status.success(),
         "{}",
@@ -129,12 +126,7 @@ async fn a_backup_taken_while_charging_restores_with_its_sessions_and_unacknowle
     );
 
     // A restore over the running daemon's database is refused, and changes nothing.
-    let refused = Process::new(BIN)
-        .args(["restore", "--config"])
-        .arg(&config)
-        .arg(&backup)
-        .output()
-        .unwrap();
+    let refused = cli("restore", &config, &backup);
     assert_eq!(
         refused.status.code(),
         Some(75),
@@ -158,12 +150,7 @@ async fn a_backup_taken_while_charging_restores_with_its_sessions_and_unacknowle
     let backup_for_restore = backup.clone();
     let second = site(&sim2, move |c| {
         let config = config_file(&restore_work, &c.state_dir);
-        let out = Process::new(BIN)
-            .args(["restore", "--config"])
-            .arg(&config)
-            .arg(&backup_for_restore)
-            .output()
-            .unwrap();
+        let out = cli("restore", &config, &backup_for_restore);
         assert!(
             out.status.success(),
             "{}",
@@ -190,12 +177,7 @@ fn restore_refuses_a_file_that_is_not_a_sitegate_database() {
     let config = config_file(work.path(), &state);
     let junk = work.path().join("junk.sqlite3");
     std::fs::write(&junk, b"this is not a database, only a few words").unwrap();
-    let out = Process::new(BIN)
-        .args(["restore", "--config"])
-        .arg(&config)
-        .arg(&junk)
-        .output()
-        .unwrap();
+    let out = cli("restore", &config, &junk);
     assert_eq!(out.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a sitegate database"));
     assert!(!state.join(sitegate::store::DB_FILE).exists());

@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 use sitegate::core::access::*;
 use sitegate::store::{self, Write};
-use socket_sim::{Command, Model, ReaderCommand, ReaderProtocol, UnitSpec};
+use socket_sim::{Model, ReaderCommand, ReaderProtocol, UnitSpec};
 
 use crate::support::*;
 
@@ -15,23 +15,10 @@ const MALLORY: &str = "0BADBADB";
 fn write_access_list(config: &sitegate::config::Config) {
     with_store_handle(config, async |handle, _| {
         let user = |id: &str| User::new(id, id);
-        let entry = |id: &str, status| TokenEntry {
-            user: Some(id.into()),
-            status,
-            expiry_ms: None,
-            parent: None,
-            sockets: vec![],
-        };
-        let tokens = vec![
-            (
-                IdToken::new(ALICE).unwrap(),
-                entry("alice", TokenStatus::Accepted),
-            ),
-            (
-                IdToken::new(MALLORY).unwrap(),
-                entry("mallory", TokenStatus::Blocked),
-            ),
-        ];
+        let tokens = token_entries(&[
+            (ALICE, "alice", TokenStatus::Accepted),
+            (MALLORY, "mallory", TokenStatus::Blocked),
+        ]);
         let mut rules = SiteRules::empty();
         rules.site.tariff = Some("standard".into());
         handle
@@ -51,14 +38,19 @@ fn audits(site: &Site) -> Vec<String> {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_badge_starts_the_socket_and_a_blocked_one_leaves_the_relay_off() {
-    let sim = sim(false);
-    let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
+/// Socket `s` (not free) behind reader `entrance` on a PTY, `head` before their tables, `prepare`
+/// run before the daemon starts; returned once a vehicle is plugged in and the socket occupied.
+async fn plugged_behind_reader(
+    sim: &socket_sim::Sim,
+    head: &str,
+    prepare: impl FnOnce(&sitegate::config::Config) + Send + 'static,
+) -> Site {
+    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
     let reader = sim
         .serve_reader_pty("entrance", ReaderProtocol::Ascii)
         .unwrap();
-    let tables = tcp_bus("gw", addr, "")
+    let tables = head.to_string()
+        + &tcp_bus("gw", addr, "")
         + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
             .replace("free = true\n", "")
         + &format!(
@@ -67,23 +59,20 @@ async fn a_badge_starts_the_socket_and_a_blocked_one_leaves_the_relay_off() {
         );
     // The access list must be in the database before the daemon (blocking: outside the runtime).
     let sim_for_site = sim.clone();
-    let site = tokio::task::spawn_blocking(move || {
-        Site::start_after(sim_for_site, &tables, write_access_list)
-    })
-    .await
-    .unwrap();
+    let site =
+        tokio::task::spawn_blocking(move || Site::start_after(sim_for_site, &tables, prepare))
+            .await
+            .unwrap();
     site.wait_state("s", "Available").await;
-    sim.control(
-        "gw",
-        1,
-        Command::Plug {
-            vehicle_max_a: 16.0,
-            phases: 3,
-            wants_wh: 1e6,
-        },
-    )
-    .unwrap();
+    plug_in(sim, "gw", 1);
     site.wait_state("s", "Occupied").await;
+    site
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_badge_starts_the_socket_and_a_blocked_one_leaves_the_relay_off() {
+    let sim = sim(false);
+    let site = plugged_behind_reader(&sim, "", write_access_list).await;
 
     sim.control_reader(
         "entrance",
@@ -124,54 +113,43 @@ async fn a_badge_starts_the_socket_and_a_blocked_one_leaves_the_relay_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_out_of_credit_stops_the_relay() {
     let sim = sim(false);
-    let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let reader = sim
-        .serve_reader_pty("entrance", ReaderProtocol::Ascii)
-        .unwrap();
-    let tables = "[sessions]\nsample_interval = \"10s\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
-            .replace("free = true\n", "")
-        + &format!(
-            "[[reader]]\nname = \"entrance\"\ndevice = \"{}\"\nprotocol = \"ascii-hex\"\nsockets = [\"s\"]\n",
-            reader.display()
-        );
-    let sim_for_site = sim.clone();
-    let site = tokio::task::spawn_blocking(move || {
-        Site::start_after(sim_for_site, &tables, |config| {
-            write_access_list(config);
-            // Alice has 0.50 EUR left, at 10 EUR per kWh: 50 Wh, a few seconds at 11 kW.
-            with_store_handle(config, async |handle, _| {
-                let alice = User { credit: Some(Credit::Prepaid(rust_decimal::Decimal::new(50, 2))), ..User::new("alice", "Alice") };
-                let entry = TokenEntry { user: Some("alice".into()), status: TokenStatus::Accepted, expiry_ms: None, parent: None, sockets: vec![] };
-                let mut rules = SiteRules::empty();
-                rules.site.tariff = Some("standard".into());
-                let diff = Write::AccessListDiff {
-                    version: 2,
-                    rules: Some(Box::new(rules)),
-                    users: vec![("alice".into(), Some(alice))],
-                    tokens: vec![(IdToken::new(ALICE).unwrap(), Some(entry))],
-                };
-                handle.apply(vec![diff]).await.unwrap();
-                let tariff = r#"{"id":"standard","currency":"EUR","energy":{"prices":[{"price_kwh":"10.00"}]}}"#;
-                handle.apply(vec![Write::Tariffs { version: 1, tariffs: vec![("standard".into(), tariff.into())] }]).await.unwrap();
-            });
-        })
+    let tables_head = "[sessions]\nsample_interval = \"10s\"\n";
+    let site = plugged_behind_reader(&sim, tables_head, |config| {
+        write_access_list(config);
+        // Alice has 0.50 EUR left, at 10 EUR per kWh: 50 Wh, a few seconds at 11 kW.
+        with_store_handle(config, async |handle, _| {
+            let alice = User {
+                credit: Some(Credit::Prepaid(rust_decimal::Decimal::new(50, 2))),
+                ..User::new("alice", "Alice")
+            };
+            let entry = TokenEntry {
+                user: Some("alice".into()),
+                status: TokenStatus::Accepted,
+                expiry_ms: None,
+                parent: None,
+                sockets: vec![],
+            };
+            let mut rules = SiteRules::empty();
+            rules.site.tariff = Some("standard".into());
+            let diff = Write::AccessListDiff {
+                version: 2,
+                rules: Some(Box::new(rules)),
+                users: vec![("alice".into(), Some(alice))],
+                tokens: vec![(IdToken::new(ALICE).unwrap(), Some(entry))],
+            };
+            handle.apply(vec![diff]).await.unwrap();
+            let tariff =
+                r#"{"id":"standard","currency":"EUR","energy":{"prices":[{"price_kwh":"10.00"}]}}"#;
+            handle
+                .apply(vec![Write::Tariffs {
+                    version: 1,
+                    tariffs: vec![("standard".into(), tariff.into())],
+                }])
+                .await
+                .unwrap();
+        });
     })
-    .await
-    .unwrap();
-    site.wait_state("s", "Available").await;
-    sim.control(
-        "gw",
-        1,
-        Command::Plug {
-            vehicle_max_a: 16.0,
-            phases: 3,
-            wants_wh: 1e6,
-        },
-    )
-    .unwrap();
-    site.wait_state("s", "Occupied").await;
+    .await;
     sim.control_reader(
         "entrance",
         ReaderCommand::Badge {

@@ -7,9 +7,6 @@
 
 use std::time::Duration;
 
-use sitegate::web::auth::Role;
-use socket_sim::{Command, Model, UnitSpec};
-
 use crate::support::browser::{Browser, Viewport};
 use crate::support::web::{self, PASSWORD};
 use crate::support::*;
@@ -17,33 +14,8 @@ use crate::support::*;
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn site(sim: &socket_sim::Sim) -> Site {
-    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
-    let sim = sim.clone();
-    tokio::task::spawn_blocking(move || {
-        Site::start_after(sim, &tables, |config| {
-            web::add_accounts(
-                config,
-                &[
-                    ("installer", Role::Installer),
-                    ("manager", Role::Manager),
-                    ("viewer", Role::Viewer),
-                ],
-            )
-        })
-    })
-    .await
-    .unwrap()
-}
-
-async fn sign_in(b: &Browser, base: &str, user: &str, password: &str) {
-    b.goto(&format!("{base}/login")).await;
-    b.fill("Username", user).await;
-    b.fill("Password", password).await;
-    b.click("button[type=submit]").await;
-    b.wait_for("nav[aria-label=menu]", WAIT).await;
+    let tables = web::one_socket(sim, "poll_interval = \"200ms\"").await;
+    web::start_site(sim, &tables, web::EVERY_ROLE).await
 }
 
 /// A post as a forged page would send it: the session's cookie, no CSRF token.
@@ -60,22 +32,13 @@ async fn viewers_watch_managers_stop_installers_create_accounts_in_the_browser()
         "https://127.0.0.1:{}",
         site.daemon().web.as_ref().unwrap().addr.port()
     );
-    sim.control(
-        "gw",
-        1,
-        Command::Plug {
-            vehicle_max_a: 16.0,
-            phases: 3,
-            wants_wh: 1e6,
-        },
-    )
-    .unwrap();
+    plug_in(&sim, "gw", 1);
     site.wait_until("a session", |s| s[0].view.session.is_some())
         .await;
     let mut b = Browser::start().await;
 
     // A viewer: the session is shown, no button to stop it, and a forged post is refused.
-    sign_in(&b, &base, "viewer", PASSWORD).await;
+    b.sign_in(&base, "viewer").await;
     b.goto(&format!("{base}/sockets/s")).await;
     b.wait_for("#session", WAIT).await;
     assert!(
@@ -86,7 +49,7 @@ async fn viewers_watch_managers_stop_installers_create_accounts_in_the_browser()
     b.click("Sign out").await;
 
     // A manager: a forged post is refused too (no CSRF token); the button works.
-    sign_in(&b, &base, "manager", PASSWORD).await;
+    b.sign_in(&base, "manager").await;
     b.click("a[href='/sockets/s']").await;
     b.wait_for("#action-stop", WAIT).await;
     assert_eq!(b.execute(FORGED_STOP).await, serde_json::json!(403));
@@ -120,7 +83,7 @@ async fn viewers_watch_managers_stop_installers_create_accounts_in_the_browser()
     b.click("Sign out").await;
 
     // An installer creates an account with the form; the list shows it.
-    sign_in(&b, &base, "installer", PASSWORD).await;
+    b.sign_in(&base, "installer").await;
     b.click("a[href='/accounts']").await;
     b.wait_for("#create-account", WAIT).await;
     b.fill("Username", "dora").await;

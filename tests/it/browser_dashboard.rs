@@ -3,32 +3,21 @@
 //! (no reload), the accessibility checks, and a phone. Screenshots in target/screenshots:
 //! `setup`, `login`, `dashboard`, `dashboard-charging`, `dashboard-phone`.
 
-use socket_sim::{Command, Model, UnitSpec};
 use tokio::time::Instant;
 
 use crate::support::browser::{Browser, Viewport};
 use crate::support::*;
 
 async fn site(sim: &socket_sim::Sim, accounts: bool) -> Site {
-    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
-            .replace("name = \"s\"", "name = \"Parking 1\"");
-    let sim = sim.clone();
-    tokio::task::spawn_blocking(move || {
-        Site::start_after(sim, &tables, |config| {
-            if accounts {
-                use sitegate::web::auth::Role;
-                web::add_accounts(
-                    config,
-                    &[("installer", Role::Installer), ("manager", Role::Manager)],
-                );
-            }
-        })
-    })
-    .await
-    .unwrap()
+    let tables = web::one_socket(sim, "poll_interval = \"200ms\"")
+        .await
+        .replace("name = \"s\"", "name = \"Parking 1\"");
+    let accounts = if accounts {
+        web::INSTALLER_AND_MANAGER
+    } else {
+        &[]
+    };
+    web::start_site(sim, &tables, accounts).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,16 +59,7 @@ async fn a_plug_in_appears_on_the_open_dashboard() {
     // A mark the page keeps only if it is not reloaded.
     b.execute("window.sitegateMark = 42; return null;").await;
     let plugged = Instant::now();
-    sim.control(
-        "gw",
-        1,
-        Command::Plug {
-            vehicle_max_a: 16.0,
-            phases: 3,
-            wants_wh: 1e6,
-        },
-    )
-    .unwrap();
+    plug_in(&sim, "gw", 1);
     b.wait_text("#socket-s .state", "Charging", PATIENCE).await;
     // Bounded by design (a 200 ms poll, then at most one stream update a second); printed for
     // BENCHMARKS.md, not asserted.

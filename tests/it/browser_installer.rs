@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use socket_sim::{Model, UnitSpec};
-
-use crate::reload::{is, site_file, supervise, wait_snapshot};
+use crate::reload::{is, site_file, supervise_with_accounts, two_sockets, wait_snapshot};
 use crate::support::browser::{Browser, Viewport};
 use crate::support::web;
 use crate::support::*;
@@ -16,32 +14,14 @@ const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_installer_adds_a_socket_in_the_browser_and_sees_it_polled() {
-    use sitegate::web::auth::Role;
     let sim = sim(false);
-    let bus = tcp(
-        &sim,
-        "gw",
-        vec![
-            UnitSpec::new(1, Model::GenericSocket),
-            UnitSpec::new(2, Model::GenericSocket),
-        ],
-    )
-    .await;
+    let bus = two_sockets(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
         + &tcp_bus("gw", bus, "")
         + &socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
     let path = site_file(dir.path(), &tables);
-    let config = sitegate::config::load(&path).unwrap();
-    let mut supervisor = {
-        let path = path.clone();
-        tokio::task::spawn_blocking(move || {
-            web::add_accounts(&config, &[("installer", Role::Installer)]);
-            supervise(&path)
-        })
-        .await
-        .unwrap()
-    };
+    let mut supervisor = supervise_with_accounts(&path, web::INSTALLER).await;
     let addr = supervisor.daemon().web.expect("the page listens").addr;
     let url = |p: &str| format!("https://localhost:{}{p}", addr.port());
     wait_snapshot(supervisor.daemon().snapshot.clone(), "a", |x| {
@@ -50,6 +30,7 @@ async fn an_installer_adds_a_socket_in_the_browser_and_sees_it_polled() {
     .await;
 
     let mut b = Browser::start().await;
+    // The sign-in form sent with Enter from the password field, not the button.
     b.goto(&url("/login")).await;
     b.fill("#username", "installer").await;
     b.fill("#password", web::PASSWORD).await;

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use calamine::{Data, Reader, Xlsx};
-use socket_sim::{Model, UnitSpec};
 
 use crate::support::browser::{Browser, Viewport};
 use crate::support::web;
@@ -17,11 +16,7 @@ use crate::support::*;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn prepare(config: &sitegate::config::Config) {
-    use sitegate::web::auth::Role;
-    web::add_accounts(
-        config,
-        &[("installer", Role::Installer), ("manager", Role::Manager)],
-    );
+    web::add_accounts(config, web::INSTALLER_AND_MANAGER);
     crate::web_sessions::store_october(config);
     crate::web_access::write_access(config);
 }
@@ -40,24 +35,14 @@ async fn assert_readable(b: &Browser, page: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_exports_xlsx_and_reads_the_access_tools() {
     let sim = sim(false);
-    let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
-    let sim_for_site = sim.clone();
-    let site =
-        tokio::task::spawn_blocking(move || Site::start_after(sim_for_site, &tables, prepare))
-            .await
-            .unwrap();
+    let tables = web::one_socket(&sim, "poll_interval = \"200ms\"").await;
+    let site = web::start_site_after(&sim, &tables, prepare).await;
     site.wait_state("s", "Available").await;
     let port = site.daemon().web.expect("the page listens").addr.port();
     let url = |path: &str| format!("https://localhost:{port}{path}");
 
     let b = Browser::start().await;
-    b.goto(&url("/login")).await;
-    b.fill("Username", "manager").await;
-    b.fill("Password", web::PASSWORD).await;
-    b.click("button[type=submit]").await;
+    b.sign_in(&url(""), "manager").await;
     b.wait_for("h1", WAIT).await;
 
     b.goto(&url("/sessions?from=2026-10-01&to=2026-10-31"))

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use socket_sim::{Model, UnitSpec};
-
 use crate::support::browser::{Browser, Viewport};
 use crate::support::*;
 
@@ -15,21 +13,8 @@ const WAIT: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_system_page_in_a_browser() {
     let sim = sim(false);
-    let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "");
-    let sim2 = sim.clone();
-    let site = tokio::task::spawn_blocking(move || {
-        Site::start_after(sim2, &tables, |config| {
-            web::add_accounts(
-                config,
-                &[("installer", sitegate::web::auth::Role::Installer)],
-            );
-        })
-    })
-    .await
-    .unwrap();
+    let tables = web::one_socket(&sim, "").await;
+    let site = web::start_site(&sim, &tables, web::INSTALLER).await;
     site.wait_state("s", "Available").await;
     let port = site.daemon().web.unwrap().addr.port();
     let url = |path: &str| format!("https://localhost:{port}{path}");
@@ -41,10 +26,7 @@ async fn the_system_page_in_a_browser() {
     );
 
     let mut b = Browser::start().await;
-    b.goto(&url("/login")).await;
-    b.fill("Username", "installer").await;
-    b.fill("Password", web::PASSWORD).await;
-    b.click("Sign in").await;
+    b.sign_in(&url(""), "installer").await;
     b.wait_for("#sockets", WAIT).await;
     b.click("System").await;
     b.wait_text("h1", "System", WAIT).await;

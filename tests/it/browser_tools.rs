@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use socket_sim::{Command, Model, UnitSpec};
+use socket_sim::Command;
 
 use crate::support::browser::{Browser, Viewport};
 use crate::support::web;
@@ -16,30 +16,14 @@ const WAIT: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_installer_uses_the_tools_in_a_browser() {
     let sim = sim(false);
-    let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
-    let sim2 = sim.clone();
-    let site = tokio::task::spawn_blocking(move || {
-        Site::start_after(sim2, &tables, |config| {
-            web::add_accounts(
-                config,
-                &[("installer", sitegate::web::auth::Role::Installer)],
-            )
-        })
-    })
-    .await
-    .unwrap();
+    let tables = web::one_socket(&sim, "poll_interval = \"200ms\"").await;
+    let site = web::start_site(&sim, &tables, web::INSTALLER).await;
     site.wait_state("s", "Available").await;
     let port = site.daemon().web.expect("the page listens").addr.port();
     let url = |path: &str| format!("https://localhost:{port}{path}");
 
     let mut b = Browser::start().await;
-    b.goto(&url("/login")).await;
-    b.fill("#username", "installer").await;
-    b.fill("#password", web::PASSWORD).await;
-    b.click("button[type=submit]").await;
+    b.sign_in(&url(""), "installer").await;
     b.wait_for("main h1", WAIT).await;
 
     b.goto(&url("/installer/tools")).await;

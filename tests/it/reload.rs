@@ -28,6 +28,60 @@ pub fn site_file(dir: &Path, tables: &str) -> PathBuf {
     path
 }
 
+/// Bus `gw`: a simulated TCP device with generic sockets on units 1 and 2.
+pub async fn two_sockets(sim: &socket_sim::Sim) -> std::net::SocketAddr {
+    tcp(
+        sim,
+        "gw",
+        vec![
+            UnitSpec::new(1, Model::GenericSocket),
+            UnitSpec::new(2, Model::GenericSocket),
+        ],
+    )
+    .await
+}
+
+/// As `supervise`, with `accounts` made (`web::add_accounts`) before the daemon starts.
+pub async fn supervise_with_accounts(
+    path: &Path,
+    accounts: &'static [(&'static str, sitegate::web::auth::Role)],
+) -> Supervisor {
+    let config = sitegate::config::load(path).unwrap();
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        web::add_accounts(&config, accounts);
+        supervise(&path)
+    })
+    .await
+    .unwrap()
+}
+
+/// Socket `a`, on unit 1 of `two_sockets`.
+fn socket_a() -> String {
+    socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
+}
+
+/// Socket `b`, on unit 2 of `two_sockets`.
+fn socket_b() -> String {
+    socket("b", "gw", 2, "generic-socket", "poll_interval = \"200ms\"")
+}
+
+/// A file with socket `a` alone, supervised until `a` is available; the bus's address and the
+/// file's directory.
+async fn supervised_a(
+    sim: &socket_sim::Sim,
+) -> (Supervisor, std::net::SocketAddr, tempfile::TempDir) {
+    let addr = two_sockets(sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &socket_a()));
+    let supervisor = supervise(&path);
+    wait_snapshot(supervisor.daemon().snapshot.clone(), "a available", |s| {
+        is(s, "a", "Available")
+    })
+    .await;
+    (supervisor, addr, dir)
+}
+
 pub fn supervise(path: &Path) -> Supervisor {
     let config = sitegate::config::load(path).unwrap_or_else(|p| panic!("test config:\n{p}"));
     Supervisor::start(path.to_path_buf(), config, Duration::from_secs(5)).expect("daemon starts")
@@ -67,24 +121,9 @@ pub fn is(snapshot: &[SocketSnapshot], id: &str, state: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valid_file_is_applied_and_an_invalid_one_refused_while_the_site_runs_on() {
     let sim = sim(false);
-    let addr = tcp(
-        &sim,
-        "gw",
-        vec![
-            UnitSpec::new(1, Model::GenericSocket),
-            UnitSpec::new(2, Model::GenericSocket),
-        ],
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
-    let b = socket("b", "gw", 2, "generic-socket", "poll_interval = \"200ms\"");
-    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a));
-    let mut supervisor = supervise(&path);
-    wait_snapshot(supervisor.daemon().snapshot.clone(), "a available", |s| {
-        is(s, "a", "Available")
-    })
-    .await;
+    let (mut supervisor, addr, dir) = supervised_a(&sim).await;
+    let a = socket_a();
+    let b = socket_b();
 
     site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a + &b));
     let changes = supervisor.reload().await.expect("a valid file is applied");
@@ -123,33 +162,8 @@ async fn a_valid_file_is_applied_and_an_invalid_one_refused_while_the_site_runs_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_running_during_a_reload_goes_on_with_its_id_and_energy() {
     let sim = sim(false);
-    let addr = tcp(
-        &sim,
-        "gw",
-        vec![
-            UnitSpec::new(1, Model::GenericSocket),
-            UnitSpec::new(2, Model::GenericSocket),
-        ],
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
-    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a));
-    let mut supervisor = supervise(&path);
-    wait_snapshot(supervisor.daemon().snapshot.clone(), "a available", |s| {
-        is(s, "a", "Available")
-    })
-    .await;
-    sim.control(
-        "gw",
-        1,
-        Command::Plug {
-            vehicle_max_a: 16.0,
-            phases: 3,
-            wants_wh: 1e6,
-        },
-    )
-    .unwrap();
+    let (mut supervisor, addr, dir) = supervised_a(&sim).await;
+    plug_in(&sim, "gw", 1);
     let before = wait_snapshot(supervisor.daemon().snapshot.clone(), "energy", |s| {
         s[0].view
             .session
@@ -159,8 +173,8 @@ async fn a_session_running_during_a_reload_goes_on_with_its_id_and_energy() {
     .await;
     let session = before[0].view.session.clone().unwrap();
 
-    let b = socket("b", "gw", 2, "generic-socket", "poll_interval = \"200ms\"");
-    site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a + &b));
+    let b = socket_b();
+    site_file(dir.path(), &(tcp_bus("gw", addr, "") + &socket_a() + &b));
     supervisor.reload().await.expect("reloaded");
     let after =
         wait_snapshot(
@@ -219,18 +233,10 @@ fn wait_line(rx: &std::sync::mpsc::Receiver<String>, needles: &[&str], seen: &mu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_running_process_and_refuses_an_invalid_file() {
     let sim = sim(false);
-    let addr = tcp(
-        &sim,
-        "gw",
-        vec![
-            UnitSpec::new(1, Model::GenericSocket),
-            UnitSpec::new(2, Model::GenericSocket),
-        ],
-    )
-    .await;
+    let addr = two_sockets(&sim).await;
     let dir = tempfile::tempdir().unwrap();
-    let a = socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
-    let b = socket("b", "gw", 2, "generic-socket", "poll_interval = \"200ms\"");
+    let a = socket_a();
+    let b = socket_b();
     let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a));
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sitegate"))
         .arg("run")

@@ -1,32 +1,23 @@
 //! The local web page over real HTTPS (its self-signed certificate), against the real daemon
 //! and simulated sockets: what a manager's browser receives.
 
-use socket_sim::{Command, Model, UnitSpec};
-
 use crate::support::*;
 use crate::support::{https, web};
 
 const MANAGER: &str = "manager";
 
-/// The installer and a manager, made before the daemon starts.
-fn add_manager(config: &sitegate::config::Config) {
-    use sitegate::web::auth::Role;
-    web::add_accounts(
-        config,
-        &[("installer", Role::Installer), (MANAGER, Role::Manager)],
-    );
-}
-
+/// Socket `s` with a name in markup; the installer and a manager, made before the daemon starts.
 async fn site_with_web(sim: &socket_sim::Sim) -> Site {
-    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
-            .replace("name = \"s\"", "name = \"Box <b>&amp; 1\"");
-    let sim = sim.clone();
-    tokio::task::spawn_blocking(move || Site::start_after(sim, &tables, add_manager))
+    use sitegate::web::auth::Role;
+    let tables = web::one_socket(sim, "poll_interval = \"200ms\"")
         .await
-        .unwrap()
+        .replace("name = \"s\"", "name = \"Box <b>&amp; 1\"");
+    web::start_site(
+        sim,
+        &tables,
+        &[("installer", Role::Installer), (MANAGER, Role::Manager)],
+    )
+    .await
 }
 
 /// Signs the manager in; the `Cookie:` header line to send with later requests.
@@ -110,16 +101,7 @@ async fn a_plug_in_reaches_the_live_stream() {
         PATIENCE,
         |text| text.contains("\"state\":\"Charging\""),
     ));
-    sim.control(
-        "gw",
-        1,
-        Command::Plug {
-            vehicle_max_a: 16.0,
-            phases: 3,
-            wants_wh: 1e6,
-        },
-    )
-    .unwrap();
+    plug_in(&sim, "gw", 1);
     let text = reading.await.unwrap();
     assert!(text.contains("text/event-stream"), "{text}");
     assert!(text.contains("event: sockets"));

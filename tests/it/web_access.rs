@@ -3,8 +3,7 @@
 //! and the price calculator's breakdown equal to `sitegate tariff quote`'s.
 
 use sitegate::core::access::*;
-use sitegate::store::{StoreHandle, StoreSetup, Write};
-use socket_sim::{Model, UnitSpec};
+use sitegate::store::Write;
 
 use crate::support::*;
 use crate::support::{https, web};
@@ -25,34 +24,12 @@ pub const DAY_NIGHT: &str = r#"{"id":"day-night","currency":"EUR",
 /// Alice may charge, Mallory's badge is blocked, a user and a community carry markup in their
 /// names, 120 more users fill pages; one tariff.
 pub fn write_access(config: &sitegate::config::Config) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let setup = StoreSetup::for_site(config, "prepare", tokio::time::Instant::now());
-        let (handle, _, thread) = StoreHandle::start(setup).unwrap();
-        let entry = |id: &str, status| TokenEntry {
-            user: Some(id.into()),
-            status,
-            expiry_ms: None,
-            parent: None,
-            sockets: vec![],
-        };
-        let tokens = vec![
-            (
-                IdToken::new(ALICE).unwrap(),
-                entry("alice", TokenStatus::Accepted),
-            ),
-            (
-                IdToken::new(MALLORY).unwrap(),
-                entry("mallory", TokenStatus::Blocked),
-            ),
-            (
-                IdToken::new(EVIL).unwrap(),
-                entry("evil", TokenStatus::Accepted),
-            ),
-        ];
+    with_store_handle(config, async |handle, _| {
+        let tokens = token_entries(&[
+            (ALICE, "alice", TokenStatus::Accepted),
+            (MALLORY, "mallory", TokenStatus::Blocked),
+            (EVIL, "evil", TokenStatus::Accepted),
+        ]);
         let mut users = vec![
             User::new("alice", "Alice Martin"),
             User::new("mallory", "Mallory"),
@@ -91,30 +68,19 @@ pub fn write_access(config: &sitegate::config::Config) {
             }])
             .await
             .unwrap();
-        drop(handle);
-        thread.join().unwrap();
     });
 }
 
 fn prepare(config: &sitegate::config::Config) {
-    use sitegate::web::auth::Role;
-    web::add_accounts(
-        config,
-        &[("installer", Role::Installer), ("manager", Role::Manager)],
-    );
+    web::add_accounts(config, web::INSTALLER_AND_MANAGER);
     write_access(config);
 }
 
 pub async fn site_with_access(sim: &socket_sim::Sim) -> Site {
-    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
-            .replace("free = true\n", "");
-    let sim = sim.clone();
-    tokio::task::spawn_blocking(move || Site::start_after(sim, &tables, prepare))
+    let tables = web::one_socket(sim, "poll_interval = \"200ms\"")
         .await
-        .unwrap()
+        .replace("free = true\n", "");
+    web::start_site_after(sim, &tables, prepare).await
 }
 
 fn json(reply: &https::Reply) -> serde_json::Value {
@@ -126,9 +92,7 @@ fn json(reply: &https::Reply) -> serde_json::Value {
 async fn the_access_list_is_paged_searched_and_hostile_names_stay_text() {
     let sim = sim(false);
     let site = site_with_access(&sim).await;
-    let addr = site.daemon().web.expect("the page listens").addr;
-    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
-    let manager = web::sign_in(tls, addr, "manager").await;
+    let manager = web::signed(&site, "manager").await;
 
     let users = json(&manager.get("/api/v1/access/users").await);
     assert_eq!(users["total"], 123);
@@ -194,9 +158,7 @@ async fn explain_answers_as_the_core_decides() {
     let sim = sim(false);
     let site = site_with_access(&sim).await;
     site.wait_state("s", "Available").await;
-    let addr = site.daemon().web.expect("the page listens").addr;
-    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
-    let manager = web::sign_in(tls, addr, "manager").await;
+    let manager = web::signed(&site, "manager").await;
 
     let ask = |token: &str| format!("/api/v1/access/explain?token={token}&socket=s");
     let alice = json(&manager.get(&ask(ALICE)).await);
@@ -240,16 +202,7 @@ async fn explain_answers_as_the_core_decides() {
     assert!(refused.body.contains("\"token\""));
 
     // The same badge at the reader would be decided the same way: the socket taken, refused.
-    sim.control(
-        "gw",
-        1,
-        socket_sim::Command::Plug {
-            vehicle_max_a: 16.0,
-            phases: 3,
-            wants_wh: 1e6,
-        },
-    )
-    .unwrap();
+    plug_in(&sim, "gw", 1);
     site.wait_state("s", "Occupied").await;
     let busy = json(&manager.get(&ask(ALICE)).await);
     assert_eq!(
@@ -264,9 +217,7 @@ async fn the_price_calculator_gives_the_quote_tools_breakdown() {
     use sitegate::pricing::cli::{QuoteArgs, quote};
     let sim = sim(false);
     let site = site_with_access(&sim).await;
-    let addr = site.daemon().web.expect("the page listens").addr;
-    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
-    let manager = web::sign_in(tls, addr, "manager").await;
+    let manager = web::signed(&site, "manager").await;
 
     // 14 kWh from 21:00 over two hours (site time: UTC), across the 22:00 night boundary.
     let asked = "tariff=day-night&energy_kwh=14&start=2026-06-10T21%3A00&duration=120";

@@ -2,34 +2,12 @@
 //! creates, refuses and deactivates accounts (the deactivated user is signed out and cannot
 //! sign in), the last installer stays, and a user's language and password are their own.
 
-use sitegate::web::auth::Role;
-use socket_sim::{Model, UnitSpec};
-
-use crate::support::web::{self, PASSWORD, Signed};
+use crate::support::web::{self, PASSWORD};
 use crate::support::*;
 
 async fn site(sim: &socket_sim::Sim) -> Site {
-    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "");
-    let sim = sim.clone();
-    tokio::task::spawn_blocking(move || {
-        Site::start_after(sim, &tables, |config| {
-            web::add_accounts(
-                config,
-                &[("installer", Role::Installer), ("manager", Role::Manager)],
-            )
-        })
-    })
-    .await
-    .unwrap()
-}
-
-async fn signed(site: &Site, user: &str) -> Signed {
-    let addr = site.daemon().web.as_ref().expect("the page listens").addr;
-    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
-    web::sign_in(tls, addr, user).await
+    let tables = web::one_socket(sim, "").await;
+    web::start_site(sim, &tables, web::INSTALLER_AND_MANAGER).await
 }
 
 /// The status of a sign-in attempt with `password`.
@@ -74,8 +52,8 @@ fn form_password() -> String {
 async fn an_installer_creates_refuses_and_deactivates_accounts_but_keeps_the_last_installer() {
     let sim = sim(false);
     let site = site(&sim).await;
-    let installer = signed(&site, "installer").await;
-    let manager = signed(&site, "manager").await;
+    let installer = web::signed(&site, "installer").await;
+    let manager = web::signed(&site, "manager").await;
     assert_eq!(manager.get("/accounts").await.status, 403);
     assert_eq!(manager.get("/api/v1/accounts").await.status, 403);
 
@@ -108,7 +86,7 @@ async fn an_installer_creates_refuses_and_deactivates_accounts_but_keeps_the_las
         )
         .await;
     assert_eq!(created.status, 303, "{}", created.body);
-    let bob = signed(&site, "bob").await;
+    let bob = web::signed(&site, "bob").await;
     assert_eq!(bob.get("/").await.status, 200);
     let json = installer.get("/api/v1/accounts/bob").await;
     let account: serde_json::Value = serde_json::from_str(&json.body).unwrap();
@@ -207,7 +185,7 @@ async fn an_installer_creates_refuses_and_deactivates_accounts_but_keeps_the_las
 async fn my_settings_switch_the_page_to_french_and_change_my_password() {
     let sim = sim(false);
     let site = site(&sim).await;
-    let manager = signed(&site, "manager").await;
+    let manager = web::signed(&site, "manager").await;
     let page = manager.get("/settings").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("My settings") && page.body.contains("<label for=\"language\">"));
@@ -223,7 +201,7 @@ async fn my_settings_switch_the_page_to_french_and_change_my_password() {
     let settings: serde_json::Value = serde_json::from_str(&json.body).unwrap();
     assert_eq!(settings["language"], "fr");
     // Saved on the account: a new session is in French too.
-    let again = signed(&site, "manager").await;
+    let again = web::signed(&site, "manager").await;
     assert!(again.get("/").await.body.contains("Tableau de bord"));
 
     let wrong = manager

@@ -2,9 +2,7 @@
 //! socket through the form until it is polled, and refused edits (shown next to their field,
 //! the file untouched). The test plays main's loop: it reloads when the page asks.
 
-use socket_sim::{Model, UnitSpec};
-
-use crate::reload::{is, site_file, supervise, wait_snapshot};
+use crate::reload::{is, site_file, supervise_with_accounts, two_sockets, wait_snapshot};
 use crate::support::*;
 use crate::support::{https, web};
 
@@ -19,17 +17,8 @@ struct Setup {
 
 /// Socket `a` on unit 1 (with a comment in its table); unit 2 is simulated and not configured.
 async fn start() -> Setup {
-    use sitegate::web::auth::Role;
     let sim = sim(false);
-    let addr = tcp(
-        &sim,
-        "gw",
-        vec![
-            UnitSpec::new(1, Model::GenericSocket),
-            UnitSpec::new(2, Model::GenericSocket),
-        ],
-    )
-    .await;
+    let addr = two_sockets(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
         + &tcp_bus("gw", addr, "")
@@ -37,18 +26,7 @@ async fn start() -> Setup {
         + &socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
     let path = site_file(dir.path(), &tables);
     let config = sitegate::config::load(&path).unwrap();
-    let supervisor = {
-        let (path, config) = (path.clone(), config.clone());
-        tokio::task::spawn_blocking(move || {
-            web::add_accounts(
-                &config,
-                &[("installer", Role::Installer), ("manager", Role::Manager)],
-            );
-            supervise(&path)
-        })
-        .await
-        .unwrap()
-    };
+    let supervisor = supervise_with_accounts(&path, web::INSTALLER_AND_MANAGER).await;
     let web_addr = supervisor.daemon().web.expect("the page listens").addr;
     let tls = https::client_config(&config.state_dir.join("web-cert.pem"));
     Setup {
@@ -240,17 +218,7 @@ async fn a_socket_in_use_is_not_removed_and_an_edit_keeps_the_rest_of_the_file()
     })
     .await;
     let installer = web::sign_in(s.tls.clone(), s.addr, "installer").await;
-    s.sim
-        .control(
-            "gw",
-            1,
-            socket_sim::Command::Plug {
-                vehicle_max_a: 16.0,
-                phases: 3,
-                wants_wh: 1e6,
-            },
-        )
-        .unwrap();
+    plug_in(&s.sim, "gw", 1);
     wait_snapshot(s.supervisor.daemon().snapshot.clone(), "a session", |x| {
         x[0].view.session.is_some()
     })

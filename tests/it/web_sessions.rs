@@ -1,8 +1,6 @@
 //! The Sessions page over real HTTPS against the real daemon: filters and paging over stored
 //! sessions, a running session marked, CSV exports for managers only, a user's statement.
 
-use socket_sim::{Command, Model, UnitSpec};
-
 use crate::support::*;
 use crate::support::{https, web};
 
@@ -50,27 +48,13 @@ pub fn store_october(config: &sitegate::config::Config) {
 }
 
 fn prepare(config: &sitegate::config::Config) {
-    use sitegate::web::auth::Role;
-    web::add_accounts(
-        config,
-        &[
-            ("installer", Role::Installer),
-            ("manager", Role::Manager),
-            ("viewer", Role::Viewer),
-        ],
-    );
+    web::add_accounts(config, web::EVERY_ROLE);
     store_october(config);
 }
 
 async fn site(sim: &socket_sim::Sim) -> Site {
-    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
-    let sim = sim.clone();
-    tokio::task::spawn_blocking(move || Site::start_after(sim, &tables, prepare))
-        .await
-        .unwrap()
+    let tables = web::one_socket(sim, "poll_interval = \"200ms\"").await;
+    web::start_site_after(sim, &tables, prepare).await
 }
 
 fn json(reply: &https::Reply) -> serde_json::Value {
@@ -85,9 +69,7 @@ async fn sessions_are_filtered_paged_and_running_ones_marked() {
     let sim = sim(false);
     let site = site(&sim).await;
     site.wait_state("s", "Available").await;
-    let addr = site.daemon().web.expect("the page listens").addr;
-    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
-    let manager = web::sign_in(tls, addr, "manager").await;
+    let manager = web::signed(&site, "manager").await;
 
     let all = json(&manager.get(&format!("/api/v1/sessions?{OCTOBER}")).await);
     assert_eq!(all["total"], 120);
@@ -163,16 +145,7 @@ async fn sessions_are_filtered_paged_and_running_ones_marked() {
     assert!(refused.body.contains("\"to\""), "{}", refused.body);
 
     // A plug-in starts a session: this month's list shows it, marked running.
-    sim.control(
-        "gw",
-        1,
-        Command::Plug {
-            vehicle_max_a: 16.0,
-            phases: 3,
-            wants_wh: 1e6,
-        },
-    )
-    .unwrap();
+    plug_in(&sim, "gw", 1);
     // Charging: the socket was switched on, so the session is committed (persist, then act).
     site.wait_state("s", "Charging").await;
     let now = json(&manager.get("/api/v1/sessions").await);

@@ -2,42 +2,17 @@
 //! manager sees and does (out of service and back, start for a user, stop), what a viewer may
 //! not do, and the audit events central receives.
 
-use sitegate::web::auth::Role;
-use socket_sim::{Command, Model, UnitSpec};
-
-use crate::support::web::{self, Signed};
+use crate::support::web::{self};
 use crate::support::*;
 
 /// A socket that needs an authorization (not free), the page, an installer, a manager and a
 /// viewer.
 async fn site(sim: &socket_sim::Sim) -> Site {
-    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"")
-            .replace("free = true\n", "")
-            .replace("name = \"s\"", "name = \"Bay <i>1\"");
-    let sim = sim.clone();
-    tokio::task::spawn_blocking(move || {
-        Site::start_after(sim, &tables, |config| {
-            web::add_accounts(
-                config,
-                &[
-                    ("installer", Role::Installer),
-                    ("manager", Role::Manager),
-                    ("viewer", Role::Viewer),
-                ],
-            )
-        })
-    })
-    .await
-    .unwrap()
-}
-
-async fn signed(site: &Site, user: &str) -> Signed {
-    let addr = site.daemon().web.as_ref().expect("the page listens").addr;
-    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
-    web::sign_in(tls, addr, user).await
+    let tables = web::one_socket(sim, "poll_interval = \"200ms\"")
+        .await
+        .replace("free = true\n", "")
+        .replace("name = \"s\"", "name = \"Bay <i>1\"");
+    web::start_site(sim, &tables, web::EVERY_ROLE).await
 }
 
 /// (actor, action, socket, user) of the control audit events in the outbox, oldest first.
@@ -65,7 +40,7 @@ async fn a_manager_takes_a_socket_out_of_service_starts_a_session_for_a_user_and
     let sim = sim(false);
     let site = site(&sim).await;
     site.wait_state("s", "Available").await;
-    let manager = signed(&site, "manager").await;
+    let manager = web::signed(&site, "manager").await;
 
     let page = manager.get("/sockets/s").await;
     assert_eq!(page.status, 200, "{}", page.head);
@@ -109,16 +84,7 @@ async fn a_manager_takes_a_socket_out_of_service_starts_a_session_for_a_user_and
     assert!(empty.body.contains("id=\"user-error\""), "{}", empty.body);
     assert!(empty.body.contains("aria-describedby=\"user-error\""));
 
-    sim.control(
-        "gw",
-        1,
-        Command::Plug {
-            vehicle_max_a: 16.0,
-            phases: 3,
-            wants_wh: 1e6,
-        },
-    )
-    .unwrap();
+    plug_in(&sim, "gw", 1);
     site.wait_state("s", "Occupied").await;
     let started = manager.post_form("/sockets/s/start", "user=alice").await;
     assert_eq!(started.status, 303, "{}", started.body);
@@ -174,7 +140,7 @@ async fn a_viewer_only_watches_and_a_forged_post_is_refused() {
     let sim = sim(false);
     let site = site(&sim).await;
     site.wait_state("s", "Available").await;
-    let viewer = signed(&site, "viewer").await;
+    let viewer = web::signed(&site, "viewer").await;
 
     let page = viewer.get("/sockets/s").await;
     assert_eq!(page.status, 200);
@@ -199,7 +165,7 @@ async fn a_viewer_only_watches_and_a_forged_post_is_refused() {
     );
 
     // The manager's session, without its CSRF token: refused before any handler.
-    let manager = signed(&site, "manager").await;
+    let manager = web::signed(&site, "manager").await;
     let forged = manager
         .post_raw(
             "/sockets/s/out-of-service",

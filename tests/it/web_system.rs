@@ -5,46 +5,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use socket_sim::{Command, Model, UnitSpec};
-
 use crate::support::*;
 use crate::support::{https, web};
 
 async fn site_with_web(sim: &socket_sim::Sim) -> Site {
-    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string()
-        + &tcp_bus("gw", addr, "")
-        + &socket("s", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
-    let sim = sim.clone();
-    tokio::task::spawn_blocking(move || {
-        Site::start_after(sim, &tables, |config| {
-            use sitegate::web::auth::Role;
-            web::add_accounts(
-                config,
-                &[
-                    ("installer", Role::Installer),
-                    ("manager", Role::Manager),
-                    ("viewer", Role::Viewer),
-                ],
-            );
-        })
-    })
-    .await
-    .unwrap()
+    let tables = web::one_socket(sim, "poll_interval = \"200ms\"").await;
+    web::start_site(sim, &tables, web::EVERY_ROLE).await
 }
 
 async fn charging(sim: &socket_sim::Sim, site: &Site) {
     site.wait_state("s", "Available").await;
-    sim.control(
-        "gw",
-        1,
-        Command::Plug {
-            vehicle_max_a: 16.0,
-            phases: 3,
-            wants_wh: 1e6,
-        },
-    )
-    .unwrap();
+    plug_in(sim, "gw", 1);
     site.wait_until("a session runs", |s| {
         s.iter().any(|x| x.view.session.is_some())
     })

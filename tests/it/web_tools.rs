@@ -12,26 +12,14 @@ use crate::support::{https, web};
 const INSTALLER: &str = "installer";
 const MANAGER: &str = "manager";
 
-fn add_accounts(config: &sitegate::config::Config) {
-    use sitegate::web::auth::Role;
-    web::add_accounts(
-        config,
-        &[(INSTALLER, Role::Installer), (MANAGER, Role::Manager)],
-    );
-}
-
 async fn start(sim: &socket_sim::Sim, tables: String) -> Site {
-    let tables = "[web]\nlisten = \"127.0.0.1:0\"\n".to_string() + &tables;
-    let sim = sim.clone();
-    tokio::task::spawn_blocking(move || Site::start_after(sim, &tables, add_accounts))
-        .await
-        .unwrap()
-}
-
-async fn signed(site: &Site, user: &str) -> web::Signed {
-    let addr = site.daemon().web.expect("the page listens").addr;
-    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
-    web::sign_in(tls, addr, user).await
+    use sitegate::web::auth::Role;
+    web::start_site(
+        sim,
+        &tables,
+        &[(INSTALLER, Role::Installer), (MANAGER, Role::Manager)],
+    )
+    .await
 }
 
 fn json_of(reply: &https::Reply) -> Value {
@@ -79,7 +67,7 @@ async fn counters_live_registers_and_the_relay_test_show_what_the_socket_does() 
     )
     .await;
     site.wait_state("s", "Available").await;
-    let installer = signed(&site, INSTALLER).await;
+    let installer = web::signed(&site, INSTALLER).await;
 
     // The page lists the bus and the socket's device, with a link to its registers.
     let page = installer.get("/installer/tools").await;
@@ -222,7 +210,7 @@ async fn counters_live_registers_and_the_relay_test_show_what_the_socket_does() 
     assert!(page.body.contains("Refused: the socket has a session"));
 
     // A manager may not use the tools.
-    let manager = signed(&site, MANAGER).await;
+    let manager = web::signed(&site, MANAGER).await;
     assert_eq!(manager.get("/installer/tools").await.status, 403);
     assert_eq!(manager.get("/api/v1/installer/tools").await.status, 403);
     assert_eq!(
@@ -290,7 +278,7 @@ async fn a_scan_finds_exactly_the_units_that_answer_on_tcp_and_refuses_bad_field
     )
     .await;
     site.wait_state("s", "Available").await;
-    let installer = signed(&site, INSTALLER).await;
+    let installer = web::signed(&site, INSTALLER).await;
     let scan = installer
         .send_json(
             "POST",
@@ -356,7 +344,7 @@ async fn a_scan_of_a_serial_line_goes_through_the_bus_owner_while_it_polls() {
     )
     .await;
     site.wait_state("s", "Available").await;
-    let installer = signed(&site, INSTALLER).await;
+    let installer = web::signed(&site, INSTALLER).await;
     let before = json_of(&installer.get("/api/v1/installer/tools").await);
     let scan = installer
         .send_json(
@@ -398,7 +386,7 @@ async fn the_uplink_test_reports_each_step_and_names_an_untrusted_certificate() 
         uplink + &tcp_bus("gw", addr, "") + &socket("s", "gw", 1, "generic-socket", ""),
     )
     .await;
-    let installer = signed(&site, INSTALLER).await;
+    let installer = web::signed(&site, INSTALLER).await;
     let reply = installer
         .send_json("POST", "/api/v1/installer/tools/uplink-test", &json!({}))
         .await;

@@ -217,6 +217,16 @@ impl Browser {
         format!("chromedriver's log (last lines):\n{}", tail.join("\n"))
     }
 
+    /// Signs `user` in (password `web::PASSWORD`) on the page at `base` (`https://host:port`)
+    /// with the form, and waits for the signed-in menu.
+    pub async fn sign_in(&self, base: &str, user: &str) {
+        self.goto(&format!("{base}/login")).await;
+        self.fill("Username", user).await;
+        self.fill("Password", super::web::PASSWORD).await;
+        self.click("button[type=submit]").await;
+        self.wait_for("nav[aria-label=menu]", super::PATIENCE).await;
+    }
+
     // ---- navigation and reading ----
 
     pub async fn goto(&self, url: &str) {

@@ -237,6 +237,39 @@ pub fn close(what: &str, a: Option<f64>, b: Option<f64>, tol: f64) -> Result<(),
     }
 }
 
+/// A vehicle plugged in at `bus`'s `unit`: three phases, 16 A, wanting more than any test gives.
+pub fn plug_in(sim: &Sim, bus: &str, unit: u8) {
+    let plug = socket_sim::Command::Plug {
+        vehicle_max_a: 16.0,
+        phases: 3,
+        wants_wh: 1e6,
+    };
+    sim.control(bus, unit, plug).unwrap();
+}
+
+/// Access-list badges: (token, user, status) each, valid on every socket, without expiry.
+pub fn token_entries(
+    badges: &[(&str, &str, sitegate::core::access::TokenStatus)],
+) -> Vec<(
+    sitegate::core::access::IdToken,
+    sitegate::core::access::TokenEntry,
+)> {
+    use sitegate::core::access::{IdToken, TokenEntry};
+    badges
+        .iter()
+        .map(|(token, user, status)| {
+            let entry = TokenEntry {
+                user: Some((*user).into()),
+                status: *status,
+                expiry_ms: None,
+                parent: None,
+                sockets: vec![],
+            };
+            (IdToken::new(token).unwrap(), entry)
+        })
+        .collect()
+}
+
 /// Opens the site's store as the daemon would, runs `f` with its handle and the moment, and
 /// closes it (the writer thread joined): for what an earlier sync, an earlier run or
 /// `sitegate account add` left in the database before the daemon starts.

@@ -6,11 +6,75 @@ use std::sync::Arc;
 
 use sitegate::config::Config;
 use sitegate::web::auth::{Role, password};
+use socket_sim::{Model, Sim, UnitSpec};
 
 use super::https::{self, Reply};
+use super::{Site, socket, tcp, tcp_bus};
 
 /// Every test account's password.
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The installer alone.
+pub const INSTALLER: &[(&str, Role)] = &[("installer", Role::Installer)];
+
+/// An installer and a manager, each named after their role.
+pub const INSTALLER_AND_MANAGER: &[(&str, Role)] =
+    &[("installer", Role::Installer), ("manager", Role::Manager)];
+
+/// One account of every role, each named after its role.
+pub const EVERY_ROLE: &[(&str, Role)] = &[
+    ("installer", Role::Installer),
+    ("manager", Role::Manager),
+    ("viewer", Role::Viewer),
+];
+
+/// Bus `gw` (a simulated TCP device, unit 1 a generic socket) and socket `s` on it, with
+/// `extra` in the socket's table.
+pub async fn one_socket(sim: &Sim, extra: &str) -> String {
+    let addr = tcp(sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
+    tcp_bus("gw", addr, "") + &socket("s", "gw", 1, "generic-socket", extra)
+}
+
+/// Starts the daemon on `tables` with the page listening on a free local port (unless the
+/// tables have their own `[web]`) and `accounts` made before it starts.
+pub async fn start_site(sim: &Sim, tables: &str, accounts: &[(&str, Role)]) -> Site {
+    let accounts: Vec<(String, Role)> = accounts
+        .iter()
+        .map(|(name, role)| ((*name).to_string(), *role))
+        .collect();
+    start_site_after(sim, tables, move |config| {
+        if !accounts.is_empty() {
+            let accounts: Vec<(&str, Role)> =
+                accounts.iter().map(|(n, r)| (n.as_str(), *r)).collect();
+            add_accounts(config, &accounts);
+        }
+    })
+    .await
+}
+
+/// As `start_site`, with `prepare` (accounts, store writes) run before the daemon starts.
+pub async fn start_site_after(
+    sim: &Sim,
+    tables: &str,
+    prepare: impl FnOnce(&Config) + Send + 'static,
+) -> Site {
+    let tables = if tables.contains("[web]") {
+        tables.to_string()
+    } else {
+        format!("[web]\nlisten = \"127.0.0.1:0\"\n{tables}")
+    };
+    let sim = sim.clone();
+    tokio::task::spawn_blocking(move || Site::start_after(sim, &tables, prepare))
+        .await
+        .unwrap()
+}
+
+/// `user` signed in to `site`'s page.
+pub async fn signed(site: &Site, user: &str) -> Signed {
+    let addr = site.daemon().web.as_ref().expect("the page listens").addr;
+    let tls = https::client_config(&site.config.state_dir.join("web-cert.pem"));
+    sign_in(tls, addr, user).await
+}
 
 /// Applies `writes` (given the moment) to the site's store before the daemon starts
 /// (`support::with_store_handle`).
