@@ -563,7 +563,7 @@ fn log_effect(ids: &[String], effect: &Effect) {
             reason,
         } => {
             let id = ids[*socket].as_str();
-                        // A vehicle's own course while plugged (charging, pausing) is debug: the session's
+            // A vehicle's own course while plugged (charging, pausing) is debug: the session's
             // start and end lines tell it, and a site's journal stays near one line per socket
             // per minute at most (BENCHMARKS.md, "Logs").
             let plugged = |s: &SocketState| {

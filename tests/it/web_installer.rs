@@ -122,6 +122,30 @@ async fn an_installer_adds_a_socket_through_the_form_and_sees_it_polled() {
     let b = &json["buses"][0]["sockets"][1];
     assert_eq!(b["serial_number"], "SN-0002");
     assert_eq!(b["state"], "Available");
+    // Central hears who changed the configuration.
+    let db = sitegate::store::open_reader(
+        &s.supervisor
+            .config()
+            .state_dir
+            .join(sitegate::store::DB_FILE),
+    )
+    .unwrap();
+    let audit: String = db
+        .query_row(
+            "SELECT payload FROM outbox WHERE kind = 'config_audit'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    assert_eq!(
+        (&audit["actor"], &audit["action"], &audit["target"]),
+        (
+            &serde_json::json!("installer"),
+            &serde_json::json!("socket_added"),
+            &serde_json::json!("b")
+        )
+    );
     assert!(s.supervisor.shutdown().await);
     s.sim.shutdown().await;
 }
