@@ -6,11 +6,12 @@
 //! Prints lines per socket per minute for each phase and the commonest lines (target: at most
 //! 1 on average).
 
+#[path = "common/site.rs"]
+mod sim_site;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
-
-use socket_sim::{Model, Sim, SimOptions, TcpOptions, UnitSpec};
 
 const SOCKETS: u8 = 12;
 const QUIET: Duration = Duration::from_secs(60);
@@ -81,29 +82,13 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let sim = Sim::new(SimOptions::default()).unwrap();
-        let units = (1..=SOCKETS)
-            .map(|u| UnitSpec::new(u, Model::GenericSocket))
-            .collect();
-        let options = TcpOptions {
-            one_request_at_a_time: true,
-            ..TcpOptions::default()
-        };
-        let gw = sim
-            .serve_tcp("gw", ([127, 0, 0, 1], 0).into(), units, options)
-            .await
-            .unwrap();
-        let mut text = format!(
-            "[site]\nid = \"bench\"\nname = \"Bench\"\ntime_zone = \"UTC\"\n[state]\ndirectory = \"state\"\n[web]\nenabled = false\n[[bus]]\nname = \"gw\"\nkind = \"tcp\"\nhost = \"{}\"\nport = {}\n",
-            gw.ip(),
-            gw.port()
-        );
-        for u in 1..=SOCKETS {
-            text.push_str(&format!(
-                "[[socket]]\nid = \"s{u}\"\nname = \"Socket {u}\"\nbus = \"gw\"\nunit_id = {u}\nprofile = \"generic-socket\"\nfree = true\npoll_interval = \"1s\"\n"
-            ));
-        }
-        let config = sitegate::config::parse(&text, dir.path()).unwrap();
+        let (sim, config) = sim_site::start(
+            dir.path(),
+            SOCKETS,
+            Duration::from_secs(1),
+            "enabled = false",
+        )
+        .await;
         let daemon = sitegate::daemon::Daemon::start(&config).unwrap();
         // Start-up lines are not the steady state.
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -113,7 +98,11 @@ fn main() {
         report("quiet (nothing plugged in)", &take(), QUIET);
         sim.run_scenario(3);
         tokio::time::sleep(busy_for).await;
-        report("busy (the scenario plugs vehicles in and out)", &take(), busy_for);
+        report(
+            "busy (the scenario plugs vehicles in and out)",
+            &take(),
+            busy_for,
+        );
         daemon.shutdown(Duration::from_secs(10)).await;
         sim.shutdown().await;
     });

@@ -11,6 +11,9 @@
 //!   (`/api/v1/stream`, one update a second); the difference is what the stream costs, as a
 //!   share of one core.
 
+#[path = "common/site.rs"]
+mod sim_site;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,7 +23,6 @@ use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use socket_sim::{Model, Sim, SimOptions, TcpOptions, UnitSpec};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -127,29 +129,13 @@ fn serve() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let sim = Sim::new(SimOptions::default()).unwrap();
-        let units = (1..=SOCKETS)
-            .map(|u| UnitSpec::new(u, Model::GenericSocket))
-            .collect();
-        let options = TcpOptions {
-            one_request_at_a_time: true,
-            ..TcpOptions::default()
-        };
-        let gw = sim
-            .serve_tcp("gw", ([127, 0, 0, 1], 0).into(), units, options)
-            .await
-            .unwrap();
-        let mut text = format!(
-            "[site]\nid = \"bench\"\nname = \"Bench\"\ntime_zone = \"UTC\"\n[state]\ndirectory = \"state\"\n[web]\nlisten = \"127.0.0.1:0\"\n[[bus]]\nname = \"gw\"\nkind = \"tcp\"\nhost = \"{}\"\nport = {}\n",
-            gw.ip(),
-            gw.port()
-        );
-        for u in 1..=SOCKETS {
-            text.push_str(&format!(
-                "[[socket]]\nid = \"s{u}\"\nname = \"Socket {u}\"\nbus = \"gw\"\nunit_id = {u}\nprofile = \"generic-socket\"\nfree = true\npoll_interval = \"500ms\"\n"
-            ));
-        }
-        let config = sitegate::config::parse(&text, &dir).unwrap();
+        let (sim, config) = sim_site::start(
+            &dir,
+            SOCKETS,
+            Duration::from_millis(500),
+            "listen = \"127.0.0.1:0\"",
+        )
+        .await;
         add_manager(&config).await;
         let daemon = sitegate::daemon::Daemon::start(&config).unwrap();
         sim.run_scenario(7);
