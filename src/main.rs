@@ -330,9 +330,11 @@ fn status_line(supervisor: &sitegate::supervisor::Supervisor) -> String {
     let web = daemon.web.as_ref().map_or("no web page".to_string(), |w| {
         format!("web page on {}", w.addr)
     });
-    let uplink = match &config.uplink {
-        Some(u) => format!("uplink to {}:{}", u.host, u.port),
-        None => "no uplink".into(),
+    let connected = daemon.uplink.as_ref().map(|u| u.borrow().connected);
+    let uplink = match (&config.uplink, connected) {
+        (Some(u), Some(true)) => format!("central {}:{} connected", u.host, u.port),
+        (Some(u), _) => format!("central {}:{} not connected", u.host, u.port),
+        (None, _) => "no uplink".into(),
     };
     format!(
         "site {}: {} socket(s) on {} bus(es), {web}, {uplink}",
@@ -352,6 +354,7 @@ async fn wait_for_stop_signal(
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let mut watchdog = notifier.watchdog();
+    let mut status = status_line(supervisor);
     // Without a watchdog the tick is never looked at.
     let mut tick = tokio::time::interval(
         watchdog
@@ -362,10 +365,16 @@ async fn wait_for_stop_signal(
         tokio::select! {
             _ = term.recv() => return Ok(()),
             r = tokio::signal::ctrl_c() => return r.context("waiting for Ctrl-C"),
-            _ = tick.tick(), if watchdog.is_some() => {
+                        _ = tick.tick(), if watchdog.is_some() => {
                 let beats = supervisor.daemon().heartbeat.count();
                 if watchdog.as_mut().is_some_and(|w| w.alive(beats)) {
                     notifier.send("WATCHDOG=1");
+                }
+                // `systemctl status` follows the link to central.
+                let now = status_line(supervisor);
+                if now != status {
+                    notifier.status(&now);
+                    status = now;
                 }
                 continue;
             }
@@ -374,7 +383,8 @@ async fn wait_for_stop_signal(
         }
         notifier.reloading();
         let reloaded = supervisor.reload().await;
-        notifier.ready(&status_line(supervisor));
+        status = status_line(supervisor);
+        notifier.ready(&status);
         if let Err(sitegate::supervisor::ReloadError::Start(e)) = reloaded {
             return Err(e).context("restarting after a reload");
         }
