@@ -295,19 +295,12 @@ impl Daemon {
             &input_tasks,
         );
         start_local_broker(config, snapshot.clone(), &inputs, &input_tasks);
-        // The installer page's error counters: each socket's bus owner and device.
-        let socket_stats = task_routes
-            .iter()
-            .map(|r| (bus_stats[r.bus].1.clone(), r.device))
-            .collect();
         let wiring = WebWiring {
             store: store_for_uplink.clone(),
             sockets: snapshot.clone(),
             uplink: uplink.clone(),
             commands: commands.clone(),
-            bus_stats: bus_stats.clone(),
             installer: link,
-            socket_stats,
             taps,
         };
         let web = start_web(config, wiring, &inputs, &input_tasks);
@@ -763,13 +756,10 @@ struct WebWiring {
     sockets: watch::Receiver<Vec<SocketSnapshot>>,
     uplink: Option<watch::Receiver<crate::uplink::UplinkStatus>>,
     commands: mpsc::Sender<Command>,
-    /// Each bus owner's counters, by label (system page, /metrics).
-    bus_stats: Vec<(String, Arc<BusStats>)>,
     /// The supervisor's link (config edits, reloads), when one runs the daemon.
     installer: Option<crate::supervisor::Link>,
-    /// Each socket's bus counters and its device index there.
-    socket_stats: Vec<(Arc<BusStats>, usize)>,
-    /// Each bus owner's live registers and scan channel (installer's tools).
+    /// Each bus owner's counters, live registers and scan channel (installer page and tools,
+    /// system page, /metrics).
     taps: Vec<crate::modbus::tap::BusTap>,
 }
 
@@ -786,9 +776,7 @@ fn start_web(
         sockets,
         uplink,
         commands,
-        bus_stats,
         installer,
-        socket_stats,
         taps,
     } = wiring;
     let web = config.web.as_ref()?;
@@ -818,12 +806,8 @@ fn start_web(
             ..Default::default()
         },
         setup,
-        bus_stats,
         installer,
-        socket_stats,
         config: Arc::new(config.clone()),
-        // The explain tool of the Access page decides as the core does.
-        access_policy: config.access,
         installer_tools: crate::web::installer_tools::Tools::new(config, taps),
     });
     match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {

@@ -112,9 +112,8 @@ pub async fn build(app: &AppState, lang: Lang) -> InstallerView {
         };
         let (failed_polls, exception_answers) = app
             .inner
-            .socket_stats
-            .get(i)
-            .and_then(|(stats, d)| stats.devices.get(*d))
+            .installer_tools
+            .device_stats(i)
             .map_or((0, 0), |d| {
                 (d.failures.load(Relaxed), d.exceptions.load(Relaxed))
             });

@@ -46,6 +46,14 @@ pub struct Tools {
 }
 
 impl Tools {
+    /// The counters of socket `socket`'s device on its bus owner.
+    pub fn device_stats(&self, socket: usize) -> Option<&crate::modbus::stats::DeviceStats> {
+        self.buses.iter().find_map(|b| {
+            let d = b.sockets.iter().position(|&i| i == socket)?;
+            b.stats.devices.get(d)
+        })
+    }
+
     pub fn new(config: &Config, buses: Vec<BusTap>) -> Tools {
         Tools {
             buses,

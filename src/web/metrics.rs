@@ -85,14 +85,15 @@ fn escape_label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn bus_families(out: &mut Exposition, buses: &[(String, std::sync::Arc<BusStats>)]) {
+/// Each bus owner's families, by its label.
+fn bus_families(out: &mut Exposition, buses: &[(&str, &BusStats)]) {
     let h = "sitegate_bus_poll_duration_seconds";
     out.family(
         h,
         "histogram",
         "Time to poll one device (all its reads, retries included).",
     );
-    for (bus, st) in buses {
+    for &(bus, st) in buses {
         let mut cumulative = 0u64;
         for (i, bound) in LATENCY_BUCKETS_MS.iter().enumerate() {
             cumulative += st.latency[i].load(Relaxed);
@@ -118,7 +119,7 @@ fn bus_families(out: &mut Exposition, buses: &[(String, std::sync::Arc<BusStats>
         "counter",
         "Device polls started.",
     );
-    for (bus, st) in buses {
+    for &(bus, st) in buses {
         out.sample(
             "sitegate_bus_polls_total",
             &[("bus", bus)],
@@ -130,7 +131,7 @@ fn bus_families(out: &mut Exposition, buses: &[(String, std::sync::Arc<BusStats>
         "counter",
         "Failed Modbus requests by kind.",
     );
-    for (bus, st) in buses {
+    for &(bus, st) in buses {
         for (kind, counter) in [
             ("timeout", &st.timeouts),
             ("framing", &st.framing_errors),
@@ -150,7 +151,7 @@ fn bus_families(out: &mut Exposition, buses: &[(String, std::sync::Arc<BusStats>
         "counter",
         "Links reopened after an error.",
     );
-    for (bus, st) in buses {
+    for &(bus, st) in buses {
         out.sample(
             "sitegate_bus_reconnects_total",
             &[("bus", bus)],
@@ -206,7 +207,14 @@ pub async fn render(app: &AppState) -> Result<String, super::state::DbError> {
         app.inner.started.elapsed().as_secs(),
     );
 
-    bus_families(&mut out, &app.inner.bus_stats);
+    let buses: Vec<(&str, &BusStats)> = app
+        .inner
+        .installer_tools
+        .buses
+        .iter()
+        .map(|b| (b.label.as_str(), &*b.stats))
+        .collect();
+    bus_families(&mut out, &buses);
 
     let sockets = app.inner.sockets.borrow().clone();
     out.family(
@@ -349,7 +357,7 @@ mod tests {
         st.record_latency(std::time::Duration::from_millis(30));
         st.record_latency(std::time::Duration::from_secs(9));
         let mut out = Exposition(String::new());
-        bus_families(&mut out, &[("rtu".into(), st)]);
+        bus_families(&mut out, &[("rtu", &st)]);
         assert!(out.0.contains("bucket{bus=\"rtu\",le=\"0.005\"} 1\n"));
         assert!(out.0.contains("bucket{bus=\"rtu\",le=\"0.05\"} 2\n"));
         assert!(out.0.contains("bucket{bus=\"rtu\",le=\"5\"} 2\n"));

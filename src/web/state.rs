@@ -38,17 +38,10 @@ pub(super) struct Inner {
     db_path: PathBuf,
     /// Idle read-only connections (opened on demand, kept for reuse).
     readers: Mutex<Vec<Connection>>,
-    /// ops (system page, /metrics): each bus owner's counters, by bus label.
-    pub bus_stats: Vec<(String, Arc<crate::modbus::stats::BusStats>)>,
     /// Installer page: the supervisor's link (config file, reloads); `None`: editing unavailable.
     pub installer: Option<crate::supervisor::Link>,
-    /// Installer page: each socket's bus counters and device index there.
-    pub socket_stats: Vec<(Arc<crate::modbus::stats::BusStats>, usize)>,
     /// Installer page: the configuration this daemon runs.
     pub config: Arc<crate::config::Config>,
-    /// The config file's offline policy (central's stored one patches it): the Access page's
-    /// explain tool decides with it.
-    pub access_policy: crate::core::access::OfflinePolicy,
     /// The installer's tools: bus taps, profiles, the uplink's settings (installer_tools.rs).
     pub installer_tools: super::installer_tools::Tools,
 }
@@ -66,17 +59,11 @@ pub struct Parts {
     pub store: crate::store::StoreHandle,
     pub session_limits: super::auth::sessions::SessionLimits,
     pub setup: Option<super::auth::setup::SetupCode>,
-    /// ops (system page, /metrics): each bus owner's counters, by bus label.
-    pub bus_stats: Vec<(String, Arc<crate::modbus::stats::BusStats>)>,
     /// Installer page: the supervisor's link (config file, reloads, and the login sessions and
     /// limiter that outlive a daemon); `None` when a daemon runs alone (tests, demo).
     pub installer: Option<crate::supervisor::Link>,
-    /// Installer page: each socket's bus counters and device index there.
-    pub socket_stats: Vec<(Arc<crate::modbus::stats::BusStats>, usize)>,
     /// Installer page: the configuration this daemon runs.
     pub config: Arc<crate::config::Config>,
-    /// The config file's offline policy, for the Access page's explain tool.
-    pub access_policy: crate::core::access::OfflinePolicy,
     /// The installer's tools: bus taps, profiles, the uplink's settings (installer_tools.rs).
     pub installer_tools: super::installer_tools::Tools,
 }
@@ -120,11 +107,8 @@ impl AppState {
                 store: parts.store,
                 db_path: parts.db_path,
                 readers: Mutex::new(Vec::new()),
-                bus_stats: parts.bus_stats,
                 installer: parts.installer,
-                socket_stats: parts.socket_stats,
                 config: parts.config,
-                access_policy: parts.access_policy,
                 installer_tools: parts.installer_tools,
             }),
         }

@@ -130,7 +130,7 @@ fn reason_words(lang: Lang, r: Rejection) -> &'static str {
 /// Decides as the core would now.
 async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation, Response> {
     let site_id = app.inner.site_id.clone();
-    let base = app.inner.access_policy;
+    let base = app.inner.config.access;
     let token = asked.token.clone();
     let (rules, found, policy) = app
         .read(move |conn| {
