@@ -332,11 +332,11 @@ impl BusOwner {
             for plan in self.devices[i].parts[p].reads() {
                 match self.read(&plan.request, attempts).await {
                     Ok(data) => {
+                        self.devices[i].parts[p].store(&plan, &data);
                         if let Some(tap) = &self.tap {
-                            let part = &self.devices[i].parts[p];
-                            tap.live.record(i, p, &part.profile, &plan, &data);
+                            let profile = self.devices[i].parts[p].profile.clone();
+                            tap.live.record(i, p, profile, plan, data);
                         }
-                        self.devices[i].parts[p].store(&plan, &data)
                     }
                     Err(e @ ModbusError::Exception { .. }) => {
                         // The device is alive but refuses this block: its registers read as

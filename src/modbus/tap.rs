@@ -43,11 +43,28 @@ pub struct DeviceRegisters {
     pub registers: BTreeMap<(usize, usize), RegisterReading>,
 }
 
-/// The last decoded registers of every device of one bus owner. Behind a mutex held for
-/// microseconds: the owner writes once per answer, the page reads on demand.
+/// The last answers of every device of one bus owner, decoded only when a tool asks: the
+/// owner keeps each answer as it came (no decoding nor formatting on the poll path, which runs
+/// whether or not an installer is looking), the page decodes on demand. Behind a mutex held for
+/// microseconds.
 #[derive(Debug)]
 pub struct LiveRegisters {
-    devices: Mutex<Vec<DeviceRegisters>>,
+    devices: Mutex<Vec<DeviceAnswers>>,
+}
+
+#[derive(Debug, Default)]
+struct DeviceAnswers {
+    socket: usize,
+    polled_at: Option<SystemTime>,
+    /// By part and the first register the read plans: one entry per planned read.
+    answers: BTreeMap<(usize, usize), Answer>,
+}
+
+#[derive(Debug)]
+struct Answer {
+    profile: Arc<Profile>,
+    plan: PlannedRead,
+    data: ReadData,
 }
 
 fn table_name(table: Table) -> &'static str {
@@ -59,42 +76,14 @@ fn table_name(table: Table) -> &'static str {
     }
 }
 
-impl LiveRegisters {
-    /// One entry per device, for the sockets at these indices.
-    pub fn new(sockets: &[usize]) -> LiveRegisters {
-        LiveRegisters {
-            devices: Mutex::new(
-                sockets
-                    .iter()
-                    .map(|&socket| DeviceRegisters {
-                        socket,
-                        ..DeviceRegisters::default()
-                    })
-                    .collect(),
-            ),
-        }
-    }
-
-    /// Keeps what the answer to `plan` says of each of its registers (`part` of `device`).
-    pub fn record(
-        &self,
-        device: usize,
-        part: usize,
-        profile: &Profile,
-        plan: &PlannedRead,
-        data: &ReadData,
-    ) {
-        let Ok(mut devices) = self.devices.lock() else {
-            return;
-        };
-        let Some(d) = devices.get_mut(device) else {
-            return;
-        };
-        for &(index, offset) in &plan.items {
-            let reg = &profile.registers[index];
+impl Answer {
+    /// What the answer says of each register the read planned, by register position.
+    fn readings(&self) -> impl Iterator<Item = (usize, RegisterReading)> + '_ {
+        self.plan.items.iter().map(|&(index, offset)| {
+            let reg = &self.profile.registers[index];
             let start = usize::from(offset);
             let end = start + usize::from(reg.width());
-            let (raw, value) = match data {
+            let (raw, value) = match &self.data {
                 ReadData::Words(w) => match w.get(start..end) {
                     Some(words) => (words.to_vec(), decode_words(reg, words)),
                     None => (vec![], crate::profile::Value::Unavailable),
@@ -108,16 +97,57 @@ impl LiveRegisters {
                 crate::profile::Value::Text(t) => t,
                 v => v.to_string(),
             };
-            d.registers.insert(
-                (part, index),
-                RegisterReading {
-                    unit: plan.request.unit,
-                    name: reg.name.clone(),
-                    table: table_name(reg.table),
-                    address: plan.request.address + offset,
-                    raw,
-                    value,
-                    measure: reg.unit.clone(),
+            let reading = RegisterReading {
+                unit: self.plan.request.unit,
+                name: reg.name.clone(),
+                table: table_name(reg.table),
+                address: self.plan.request.address + offset,
+                raw,
+                value,
+                measure: reg.unit.clone(),
+            };
+            (index, reading)
+        })
+    }
+}
+
+impl LiveRegisters {
+    /// One entry per device, for the sockets at these indices.
+    pub fn new(sockets: &[usize]) -> LiveRegisters {
+        LiveRegisters {
+            devices: Mutex::new(
+                sockets
+                    .iter()
+                    .map(|&socket| DeviceAnswers {
+                        socket,
+                        ..DeviceAnswers::default()
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Keeps the answer to `plan` (`part` of `device`, read with `profile`) as it came.
+    pub fn record(
+        &self,
+        device: usize,
+        part: usize,
+        profile: Arc<Profile>,
+        plan: PlannedRead,
+        data: ReadData,
+    ) {
+        let Some(&(first, _)) = plan.items.first() else {
+            return;
+        };
+        if let Ok(mut devices) = self.devices.lock()
+            && let Some(d) = devices.get_mut(device)
+        {
+            d.answers.insert(
+                (part, first),
+                Answer {
+                    profile,
+                    plan,
+                    data,
                 },
             );
         }
@@ -131,9 +161,24 @@ impl LiveRegisters {
         }
     }
 
-    /// The device's registers, as of its last poll.
+    /// The device's registers, decoded from its last answers.
     pub fn device(&self, device: usize) -> Option<DeviceRegisters> {
-        self.devices.lock().ok()?.get(device).cloned()
+        let devices = self.devices.lock().ok()?;
+        let d = devices.get(device)?;
+        let registers = d
+            .answers
+            .iter()
+            .flat_map(|(&(part, _), answer)| {
+                answer
+                    .readings()
+                    .map(move |(index, reading)| ((part, index), reading))
+            })
+            .collect();
+        Some(DeviceRegisters {
+            socket: d.socket,
+            polled_at: d.polled_at,
+            registers,
+        })
     }
 }
 
