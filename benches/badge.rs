@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
+use sitegate::app::daemon::Daemon;
 use sitegate::config;
 use sitegate::core::access::*;
-use sitegate::daemon::Daemon;
 use sitegate::store::{StoreHandle, StoreSetup};
 use socket_sim::{
     Change, Command, Model, ReaderCommand, ReaderProtocol, Sim, SimOptions, TcpOptions, UnitSpec,

@@ -19,8 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use sitegate::app::daemon::Daemon;
 use sitegate::config::{self, Config};
-use sitegate::daemon::Daemon;
 use socket_sim::{Model, RtuOptions, Sim, SimOptions, UnitSpec};
 
 const BENCH_PROFILE: &str = r#"

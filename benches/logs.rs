@@ -89,7 +89,7 @@ fn main() {
             "enabled = false",
         )
         .await;
-        let daemon = sitegate::daemon::Daemon::start(&config).unwrap();
+        let daemon = sitegate::app::daemon::Daemon::start(&config).unwrap();
         // Start-up lines are not the steady state.
         tokio::time::sleep(Duration::from_secs(5)).await;
         let startup = take();

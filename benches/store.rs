@@ -76,7 +76,7 @@ async fn commit_rate(base: &std::path::Path) {
             },
             now,
         );
-        let (mut writes, _) = store::plan(effects, now);
+        let mut writes = store::writes_for(effects, now);
         if writes.is_empty() {
             // Force one session write per event: a sample.
             let view = site.view(0).unwrap();
@@ -185,7 +185,7 @@ async fn bytes_per_hour(base: &std::path::Path, charging: bool) {
         IdGen::new(2),
         stamp(0),
     );
-    let (writes, _) = store::plan(site.start(), stamp(0));
+    let writes = store::writes_for(site.start(), stamp(0));
     handle.apply(writes).await.unwrap();
     let before = write_bytes();
     let t0 = Instant::now();
@@ -204,7 +204,7 @@ async fn bytes_per_hour(base: &std::path::Path, charging: bool) {
             };
             effects.extend(site.handle(Event::Polled { socket, readings }, now));
         }
-        let (writes, _) = store::plan(effects, now);
+        let writes = store::writes_for(effects, now);
         if !writes.is_empty() {
             commits += 1;
         }

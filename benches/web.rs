@@ -137,7 +137,7 @@ fn serve() {
         )
         .await;
         add_manager(&config).await;
-        let daemon = sitegate::daemon::Daemon::start(&config).unwrap();
+        let daemon = sitegate::app::daemon::Daemon::start(&config).unwrap();
         sim.run_scenario(7);
         let addr = daemon.web.as_ref().expect("the page listens").addr;
         println!("listening {addr}");
@@ -148,8 +148,8 @@ fn serve() {
 
 async fn add_manager(config: &sitegate::config::Config) {
     use sitegate::store::accounts::{AccountAction, AccountChange, NewAccount};
+    use sitegate::store::roles::Role;
     use sitegate::store::{StoreHandle, StoreSetup, Write};
-    use sitegate::web::auth::Role;
     let now = Instant::now();
     let hash = sitegate::web::auth::password::hash(PASSWORD).unwrap();
     // The first account must be an installer.

@@ -1,11 +1,10 @@
 //! sitegate: the site gateway for EV-charging sockets. See ARCHITECTURE.md for the map.
 
+pub mod app;
 pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod core;
-pub mod daemon;
-pub mod demo;
 pub mod export;
 pub mod logging;
 pub mod modbus;
@@ -15,7 +14,6 @@ pub mod problems;
 pub mod profile;
 pub mod readers;
 pub mod store;
-pub mod supervisor;
 pub mod tools;
 pub mod uplink;
 pub mod web;

@@ -175,7 +175,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(sitegate::demo::run(seconds, seed)) {
+            match runtime.block_on(sitegate::app::demo::run(seconds, seed)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -307,7 +307,7 @@ fn run(path: std::path::PathBuf, config: config::Config) -> anyhow::Result<()> {
         );
         let notifier = sitegate::notify::Notifier::from_env();
         let mut supervisor =
-            sitegate::supervisor::Supervisor::start(path, config, SHUTDOWN_DEADLINE)
+            sitegate::app::supervisor::Supervisor::start(path, config, SHUTDOWN_DEADLINE)
                 .context("opening the database")?;
         // Config valid, database open, polling started: systemd may call us started.
         notifier.ready(&status_line(&supervisor));
@@ -324,7 +324,7 @@ fn run(path: std::path::PathBuf, config: config::Config) -> anyhow::Result<()> {
 /// Waits for a stop signal, reloading on SIGHUP and on the page's requests meanwhile (a failed
 /// reload is logged by the supervisor; one that leaves no daemon running ends the wait).
 /// systemd's one-line STATUS: what runs.
-fn status_line(supervisor: &sitegate::supervisor::Supervisor) -> String {
+fn status_line(supervisor: &sitegate::app::supervisor::Supervisor) -> String {
     let config = supervisor.config();
     let daemon = supervisor.daemon();
     let web = daemon.web.as_ref().map_or("no web page".to_string(), |w| {
@@ -347,7 +347,7 @@ fn status_line(supervisor: &sitegate::supervisor::Supervisor) -> String {
 /// Waits for SIGTERM or Ctrl-C, reloading on SIGHUP and on the installer page's requests, and
 /// keeping systemd's watchdog fed while the core loops.
 async fn wait_for_stop_signal(
-    supervisor: &mut sitegate::supervisor::Supervisor,
+    supervisor: &mut sitegate::app::supervisor::Supervisor,
     notifier: &sitegate::notify::Notifier,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -385,7 +385,7 @@ async fn wait_for_stop_signal(
         let reloaded = supervisor.reload().await;
         status = status_line(supervisor);
         notifier.ready(&status);
-        if let Err(sitegate::supervisor::ReloadError::Start(e)) = reloaded {
+        if let Err(sitegate::app::supervisor::ReloadError::Start(e)) = reloaded {
             return Err(e).context("restarting after a reload");
         }
     }
@@ -396,8 +396,8 @@ fn resolve(
     args: &BusArgs,
     default_timeout: Option<Duration>,
 ) -> anyhow::Result<(config::BusConfig, ProfileSet)> {
+    use sitegate::config::serial::{DataBits, Parity, SerialSettings, StopBits};
     use sitegate::config::{BusConfig, LinkConfig};
-    use sitegate::modbus::rtu::{DataBits, Parity, SerialSettings, StopBits};
     let timeout = args.timeout.or(default_timeout);
     let adhoc = |link| BusConfig {
         name: "command-line".into(),

@@ -2,8 +2,10 @@
 //! which collects every problem with its key path → the typed `Config` below. Parsing binds no
 //! port and opens no device: `check-config` and the daemon run the same code.
 
+pub mod diff;
 pub mod edit;
 mod raw;
+pub mod serial;
 mod uplink;
 mod validate;
 mod web;
@@ -16,8 +18,8 @@ pub use uplink::{BrokerConfig, TlsConfig, UplinkConfig};
 pub use validate::{load, parse};
 pub use web::{WebConfig, WebTls};
 
-use crate::modbus::rtu::SerialSettings;
 use crate::profile::{Profile, ProfileSet};
+use serial::SerialSettings;
 
 /// Exit code of `check-config` and `run` for an invalid configuration (EX_DATAERR would be 65;
 /// 64 is EX_USAGE, which linkerd2-proxy and others use for bad settings).
@@ -80,7 +82,7 @@ pub enum LinkConfig {
 /// How the installer reads a link: `TCP 192.168.1.20:502`, `RTU /dev/ttyUSB0 19200 8E1`.
 impl std::fmt::Display for LinkConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::modbus::rtu::{DataBits, Parity, StopBits};
+        use serial::{DataBits, Parity, StopBits};
         match self {
             LinkConfig::Tcp { host, port, .. } => write!(f, "TCP {host}:{port}"),
             LinkConfig::Rtu(s) => {

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::*;
+use super::serial::{DataBits, Parity, SerialSettings, StopBits};
 use super::*;
-use crate::modbus::rtu::{DataBits, Parity, SerialSettings, StopBits};
 use crate::problems::{Problems, deserialize_collecting, join};
 use crate::profile::{DeviceKind, ProfileSet};
 

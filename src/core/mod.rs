@@ -1,4 +1,4 @@
-//! The pure core: socket states (and, in later issues, sessions, access and pricing). Driven by
+//! The pure core: socket states, sessions, access and pricing. Driven by
 //! events that carry their own time, returning effects for the edges to carry out. Never reads a
 //! clock, never opens a file or a socket, never logs: the edges do.
 
@@ -7,9 +7,11 @@ pub mod readings;
 pub mod rng;
 pub mod session;
 pub mod site;
+mod snapshot;
 pub mod socket_state;
 pub mod time;
 
 pub use readings::{Phases, Readings, VehicleState};
 pub use site::{Control, Effect, Event, Site, SocketIndex, SocketSetup, SocketView};
+pub use snapshot::SocketSnapshot;
 pub use socket_state::{SocketState, StateRules};

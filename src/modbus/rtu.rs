@@ -9,7 +9,6 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use log::debug;
@@ -21,6 +20,7 @@ use super::crc;
 use super::frame::{ModbusError, ReadData, ReadRequest, WriteRequest};
 use super::pdu::{self, EXCEPTION_FLAG, EXCEPTION_PDU_LEN, Request, Response, ResponseLen};
 use super::timing::{self, LineTiming};
+use crate::config::serial::{DataBits, Parity, SerialSettings, StopBits};
 
 /// The unit id every device obeys and none answers.
 pub const BROADCAST_UNIT: u8 = 0;
@@ -31,83 +31,6 @@ const MAX_ADU_LEN: usize = 256;
 /// Received bytes kept while looking for the answer: a few frames' worth. Older bytes cannot be
 /// the start of the answer any more and are dropped as garbage.
 const MAX_RX_BUFFER: usize = 4 * MAX_ADU_LEN;
-
-/// Data bits per character.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DataBits {
-    Seven,
-    Eight,
-}
-
-/// Parity bit per character.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Parity {
-    None,
-    Even,
-    Odd,
-}
-
-/// Stop bits per character.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StopBits {
-    One,
-    Two,
-}
-
-/// How one serial port is configured.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SerialSettings {
-    pub path: PathBuf,
-    pub baud: u32,
-    pub data_bits: DataBits,
-    pub parity: Parity,
-    pub stop_bits: StopBits,
-}
-
-impl SerialSettings {
-    /// Start, data, parity and stop bits: what one character costs on the line.
-    pub fn bits_per_char(&self) -> u32 {
-        let data = match self.data_bits {
-            DataBits::Seven => 7,
-            DataBits::Eight => 8,
-        };
-        let parity = if self.parity == Parity::None { 0 } else { 1 };
-        let stop = match self.stop_bits {
-            StopBits::One => 1,
-            StopBits::Two => 2,
-        };
-        1 + data + parity + stop
-    }
-
-    pub fn timing(&self) -> LineTiming {
-        LineTiming::new(self.baud, self.bits_per_char())
-    }
-}
-
-/// `/dev/ttyUSB0 9600 8E1`, as operators write it.
-impl fmt::Display for SerialSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let data = match self.data_bits {
-            DataBits::Seven => 7,
-            DataBits::Eight => 8,
-        };
-        let parity = match self.parity {
-            Parity::None => 'N',
-            Parity::Even => 'E',
-            Parity::Odd => 'O',
-        };
-        let stop = match self.stop_bits {
-            StopBits::One => 1,
-            StopBits::Two => 2,
-        };
-        write!(
-            f,
-            "{} {} {data}{parity}{stop}",
-            self.path.display(),
-            self.baud
-        )
-    }
-}
 
 /// Line discipline beyond what the serial settings imply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +94,7 @@ impl RtuLink {
         configure(&mut port, settings)?;
         Ok(RtuLink {
             port,
-            line: settings.timing(),
+            line: LineTiming::new(settings.baud, settings.bits_per_char()),
             options,
             // The port may have been busy just before: count opening as activity.
             last_activity: Instant::now(),

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use super::model::*;
 use super::raw::*;
 use crate::core::{StateRules, VehicleState};
-use crate::modbus::frame::Table;
 use crate::problems::{Problems, deserialize_collecting, join};
+use crate::profile::register::Table;
 
 /// Compiles profile text. `Err` lists every problem found.
 pub fn compile_profile(text: &str) -> Result<Profile, Problems> {

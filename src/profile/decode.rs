@@ -199,7 +199,7 @@ fn key_matches(key: &MapKey, value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modbus::frame::Table;
+    use crate::profile::register::Table;
 
     fn reg(t: DataType) -> Register {
         Register {

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod model;
 pub mod plan;
 mod raw;
+pub mod register;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::core::{StateRules, VehicleState};
-use crate::modbus::frame::Table;
+use crate::profile::register::Table;
 
 /// What kind of device a profile describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use super::decode::{Decoded, decode_bit, decode_words};
 use super::model::*;
-use crate::modbus::frame::{ReadData, ReadRequest, Table};
+use crate::profile::register::{ReadData, ReadRequest, Table};
 
 /// One request and the registers its answer holds.
 #[derive(Debug, Clone, PartialEq)]

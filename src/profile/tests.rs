@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::core::VehicleState;
-use crate::modbus::frame::{ReadData, Table};
+use crate::profile::register::{ReadData, Table};
 
 fn builtin(name: &str) -> Arc<Profile> {
     ProfileSet::builtin()

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::StoreError;
 use super::payload;
 use crate::core::time::Stamp;
-use crate::web::auth::Role;
+use crate::store::roles::Role;
 
 /// Longest username and display name, in characters.
 pub const MAX_USERNAME: usize = 64;

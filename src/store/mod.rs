@@ -18,10 +18,11 @@ pub mod outbox;
 mod payload;
 mod recovery;
 pub mod reports;
+pub mod roles;
 pub mod writer;
 
 pub use payload::rfc3339 as payload_time;
-pub use writer::{ConfigAudit, Startup, StoreHandle, StoreSetup, Write, plan};
+pub use writer::{ConfigAudit, Startup, StoreHandle, StoreSetup, Write, writes_for};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -21,7 +21,7 @@ use super::recovery;
 use super::{StoreError, open_writer};
 use crate::core::access::{IdToken, SiteRules, TokenEntry, User};
 use crate::core::session::{Sample, Session};
-use crate::core::site::{Control, Effect, Recovered, SessionChange};
+use crate::core::site::{Effect, Recovered, SessionChange};
 use crate::core::socket_state::SocketState;
 use crate::core::time::Stamp;
 
@@ -198,10 +198,10 @@ impl Write {
     }
 }
 
-/// The writes a batch of core effects needs, and the controls to send once they are durable.
-pub fn plan(effects: Vec<Effect>, now: Stamp) -> (Vec<Write>, Vec<(usize, Control)>) {
+/// The writes a batch of core effects needs to be durable (controls and log lines need none:
+/// the core task routes and logs them).
+pub fn writes_for(effects: Vec<Effect>, now: Stamp) -> Vec<Write> {
     let mut writes = Vec::new();
-    let mut controls = Vec::new();
     for effect in effects {
         match effect {
             Effect::StateChanged {
@@ -216,7 +216,7 @@ pub fn plan(effects: Vec<Effect>, now: Stamp) -> (Vec<Write>, Vec<(usize, Contro
                     at: now,
                 });
             }
-            Effect::Control { socket, control } => controls.push((socket, control)),
+            Effect::Control { .. } => {}
             Effect::PersistOutOfService {
                 socket,
                 out_of_service,
@@ -247,7 +247,7 @@ pub fn plan(effects: Vec<Effect>, now: Stamp) -> (Vec<Write>, Vec<(usize, Contro
             Effect::ControlAudit(audit) => writes.push(Write::ControlAudit(audit)),
         }
     }
-    (writes, controls)
+    writes
 }
 
 /// What the database holds at start.

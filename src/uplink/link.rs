@@ -75,7 +75,7 @@ pub struct Wiring {
     /// To the core: link state, new rules, tariffs, promotions, policies and commands.
     /// Full-policy: the uplink waits (the core drains it every loop).
     pub core: mpsc::Sender<Event>,
-    pub sockets: watch::Receiver<Vec<crate::daemon::SocketSnapshot>>,
+    pub sockets: watch::Receiver<Vec<crate::core::SocketSnapshot>>,
     /// Tokens the core could not decide alone, to ask central about. Full-policy: dropped
     /// (the user badges again).
     pub questions: mpsc::Receiver<(crate::core::access::IdToken, usize)>,

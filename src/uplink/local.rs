@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::link::{Backoff, Net, drive};
 use super::states::StatePublisher;
 use super::topics::Topics;
-use crate::daemon::SocketSnapshot;
+use crate::core::SocketSnapshot;
 
 /// Publishes until `cancel`.
 pub async fn run(

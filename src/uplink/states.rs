@@ -7,7 +7,7 @@ use rumqttc::{AsyncClient, QoS};
 
 use super::topics::Topics;
 use super::up;
-use crate::daemon::SocketSnapshot;
+use crate::core::SocketSnapshot;
 
 #[derive(Debug, Default)]
 pub struct StatePublisher {

@@ -16,7 +16,6 @@ use super::accounts_page::{
     AccountRow, change, hash, not_found, now_ms, one, parse_until, role_options, row, unavailable,
 };
 use super::auth::password;
-use super::auth::roles::{Action, Role};
 use super::form::{Refusals, input, policy_message, select};
 use super::i18n::{Text, t};
 use super::page::Ctx;
@@ -24,6 +23,7 @@ use super::pages::layout;
 use super::state::AppState;
 use crate::store::StoreError;
 use crate::store::accounts::AccountAction;
+use crate::store::roles::{Action, Role};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

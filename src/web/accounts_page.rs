@@ -14,7 +14,6 @@ use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::auth::password;
-use super::auth::roles::{Action, Role};
 use super::form::{Refusals, input, policy_message, select};
 use super::i18n::{Lang, Text, t};
 use super::page::Ctx;
@@ -23,6 +22,7 @@ use super::state::AppState;
 use crate::store::accounts::{
     self, Account, AccountAction, AccountChange, Language, NewAccount, username_problem,
 };
+use crate::store::roles::{Action, Role};
 use crate::store::{StoreError, Write};
 
 pub(super) fn routes() -> Router<AppState> {

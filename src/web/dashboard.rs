@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::i18n::{Lang, state_words};
 use super::state::{AppState, DbError};
-use crate::daemon::SocketSnapshot;
+use crate::core::SocketSnapshot;
 use crate::store::outbox::Stream;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -4,12 +4,12 @@
 
 use maud::{Markup, html};
 
-use super::auth::roles::Action;
 use super::installer_page::{InstallerView, Refusal, Sent};
 use super::page::Ctx;
 use super::pages::layout;
 use crate::config::edit::{SocketForm, UplinkForm};
-use crate::supervisor::ReloadOutcome;
+use crate::store::roles::Action;
+use crate::web::reload::ReloadOutcome;
 
 /// A labelled input, with its problems next to it (`FIELD-error`, referenced by the input).
 fn field(

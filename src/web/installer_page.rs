@@ -15,14 +15,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
-use super::auth::roles::Action;
 use super::i18n::{Lang, state_words};
 use super::installer_html as html;
 use super::page::Ctx;
 use super::state::AppState;
 use crate::config::edit::{self, EditError, SocketForm, UplinkForm};
 use crate::store::Write;
-use crate::supervisor::ReloadOutcome;
+use crate::store::roles::Action;
+use crate::web::reload::ReloadOutcome;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

@@ -23,13 +23,13 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
-use super::auth::roles::Action;
 use super::page::Ctx;
 use super::state::AppState;
 use crate::config::{Config, UplinkConfig};
 use crate::core::site::{Command, RELAY_TEST_MAX, refusal_from_view};
 use crate::modbus::tap::{BusTap, RegisterReading};
 use crate::profile::ProfileSet;
+use crate::store::roles::Action;
 
 /// How long the relay test keeps a socket on.
 pub const RELAY_TEST_DURATION: Duration = Duration::from_secs(3);

@@ -315,7 +315,7 @@ pub async fn setup_submit(
         action: AccountAction::Create(NewAccount {
             username: form.username.trim().to_string(),
             display_name: form.username.trim().to_string(),
-            role: super::auth::Role::Installer,
+            role: crate::store::roles::Role::Installer,
             password_hash: hash,
             active_until_ms: None,
             language: None,

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod page;
 mod pages;
+pub mod reload;
 pub mod routes;
 pub mod server;
 mod sessions_page;

@@ -9,10 +9,10 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::auth::csrf;
-use super::auth::roles::{Action, can};
 use super::auth::sessions::Session;
 use super::i18n::Lang;
 use crate::store::accounts::Language;
+use crate::store::roles::{Action, can};
 
 /// The signed-in request's context. Extracting it from a request the guard let through never
 /// fails; without a session (a route outside the guard) it answers 401.

@@ -3,10 +3,10 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use super::auth::roles::Action;
 use super::dashboard::{Dashboard, SocketTile};
 use super::i18n::{Lang, Text, t};
 use super::page::Ctx;
+use crate::store::roles::Action;
 
 /// The page frame: language, title, the site's name, the stylesheet and script. Signed in
 /// (`who`), it carries the menu the role may use, sign-out, and the CSRF token for scripts.

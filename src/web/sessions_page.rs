@@ -18,7 +18,6 @@ use chrono::{Datelike, NaiveDate};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
-use super::auth::roles::Action;
 use super::i18n::Lang;
 use super::page::Ctx;
 use super::pages::layout;
@@ -26,6 +25,7 @@ use super::state::AppState;
 use crate::export::table::{hms, kwh, money};
 use crate::store::reports::listing::{self, ListedSession, SessionPage};
 use crate::store::reports::{Clock, Filter};
+use crate::store::roles::Action;
 
 /// Sessions per page.
 pub const PER_PAGE: u32 = 50;

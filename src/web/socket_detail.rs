@@ -4,12 +4,12 @@
 
 use serde::Serialize;
 
-use super::auth::roles::Action;
 use super::i18n::state_words;
 use super::page::Ctx;
 use super::socket_page::{Control, find};
 use super::state::{AppState, DbError};
-use crate::daemon::SocketSnapshot;
+use crate::core::SocketSnapshot;
+use crate::store::roles::Action;
 
 /// How many past sessions the page lists.
 const HISTORY: u32 = 20;

@@ -13,16 +13,16 @@ use axum::{Form, Json, Router};
 use maud::html;
 use serde::Deserialize;
 
-use super::auth::roles::Action;
 use super::i18n::{Lang, Text, t};
 use super::page::Ctx;
 use super::pages::layout;
 use super::state::{AppState, DbError};
+use crate::core::SocketSnapshot;
 use crate::core::session::{AuthMethod, StopReason};
 use crate::core::site::Command;
 use crate::core::site::ControlAudit;
-use crate::daemon::SocketSnapshot;
 use crate::store::Write;
+use crate::store::roles::Action;
 
 /// Longest name a manager may start a session for (an access-list user id or a token).
 const MAX_USER: usize = 64;

@@ -9,8 +9,8 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::core::SocketSnapshot;
 use crate::core::site::Command;
-use crate::daemon::SocketSnapshot;
 use crate::uplink::UplinkStatus;
 
 #[derive(Clone)]
@@ -39,7 +39,7 @@ pub(super) struct Inner {
     /// Idle read-only connections (opened on demand, kept for reuse).
     readers: Mutex<Vec<Connection>>,
     /// Installer page: the supervisor's link (config file, reloads); `None`: editing unavailable.
-    pub installer: Option<crate::supervisor::Link>,
+    pub installer: Option<crate::web::reload::ReloadLink>,
     /// Installer page: the configuration this daemon runs.
     pub config: Arc<crate::config::Config>,
     /// The installer's tools: bus taps, profiles, the uplink's settings (installer_tools.rs).
@@ -61,7 +61,7 @@ pub struct Parts {
     pub setup: Option<super::auth::setup::SetupCode>,
     /// Installer page: the supervisor's link (config file, reloads, and the login sessions and
     /// limiter that outlive a daemon); `None` when a daemon runs alone (tests, demo).
-    pub installer: Option<crate::supervisor::Link>,
+    pub installer: Option<crate::web::reload::ReloadLink>,
     /// Installer page: the configuration this daemon runs.
     pub config: Arc<crate::config::Config>,
     /// The installer's tools: bus taps, profiles, the uplink's settings (installer_tools.rs).

@@ -14,12 +14,12 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use maud::{Markup, html};
 
-use super::auth::roles::Action;
 use super::i18n::{Lang, Text, t};
 use super::page::Ctx;
 use super::pages::layout;
 use super::state::AppState;
 use crate::logging::ring::Line;
+use crate::store::roles::Action;
 
 /// How many log lines the page shows (the ring keeps as many).
 pub const LOG_LINES: usize = crate::logging::ring::CAPACITY;

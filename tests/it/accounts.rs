@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use rusqlite::Connection;
 use sitegate::core::time::Stamp;
 use sitegate::store::accounts::{self, AccountAction, AccountChange, NewAccount};
+use sitegate::store::roles::Role;
 use sitegate::store::{self, StoreError, StoreHandle, StoreSetup, Write};
-use sitegate::web::auth::Role;
 use tokio::time::Instant;
 
 /// Not a real hash: the store only checks that it is argon2id's PHC format (hashing is slow).

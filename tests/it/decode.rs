@@ -4,7 +4,7 @@
 use socket_sim::{Command, Model, RelayLink, Truth, UnitSpec};
 
 use crate::support::*;
-use sitegate::daemon::SocketSnapshot;
+use sitegate::core::SocketSnapshot;
 
 /// Compares every point the profile provides with the truth.
 fn points_agree(s: &SocketSnapshot, t: &Truth, serial: &str) -> Result<(), String> {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use sitegate::demo::{Demo, DemoOptions, Output};
+use sitegate::app::demo::{Demo, DemoOptions, Output};
 use sitegate::store::{self, outbox::Stream};
 
 const WAIT: Duration = Duration::from_secs(90);

@@ -6,8 +6,8 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sitegate::daemon::SocketSnapshot;
-use sitegate::supervisor::{ReloadError, Supervisor};
+use sitegate::app::supervisor::{ReloadError, Supervisor};
+use sitegate::core::SocketSnapshot;
 use socket_sim::{Command, Model, UnitSpec};
 use tokio::sync::watch;
 
@@ -44,7 +44,7 @@ pub async fn two_sockets(sim: &socket_sim::Sim) -> std::net::SocketAddr {
 /// As `supervise`, with `accounts` made (`web::add_accounts`) before the daemon starts.
 pub async fn supervise_with_accounts(
     path: &Path,
-    accounts: &'static [(&'static str, sitegate::web::auth::Role)],
+    accounts: &'static [(&'static str, sitegate::store::roles::Role)],
 ) -> Supervisor {
     let config = sitegate::config::load(path).unwrap();
     let path = path.to_path_buf();

@@ -116,7 +116,7 @@ async fn a_session_open_at_a_restart_closes_with_power_loss_when_the_vehicle_lef
     site.sim.control("gw", 1, Command::Unplug).unwrap();
     let truth_wh = site.sim.truth("gw", 1).unwrap().session_wh;
 
-    site.daemon = Some(sitegate::daemon::Daemon::start(&site.config).unwrap());
+    site.daemon = Some(sitegate::app::daemon::Daemon::start(&site.config).unwrap());
     site.wait_until("the open session closed", |_| {
         completed(&db(&site), "s").len() == 1
     })

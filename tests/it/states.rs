@@ -90,7 +90,7 @@ async fn out_of_service_switches_the_station_off_and_survives_a_restart() {
     // Restart the daemon: the socket stays out of service, and the station stays off.
     let daemon = site.daemon.take().unwrap();
     assert!(daemon.shutdown(std::time::Duration::from_secs(5)).await);
-    site.daemon = Some(sitegate::daemon::Daemon::start(&site.config).unwrap());
+    site.daemon = Some(sitegate::app::daemon::Daemon::start(&site.config).unwrap());
     site.wait_state("p1", "Disabled").await;
     let truth = site.sim.truth("alfen", 1).unwrap();
     assert_eq!(

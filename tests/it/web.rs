@@ -8,7 +8,7 @@ const MANAGER: &str = "manager";
 
 /// Socket `s` with a name in markup; the installer and a manager, made before the daemon starts.
 async fn site_with_web(sim: &socket_sim::Sim) -> Site {
-    use sitegate::web::auth::Role;
+    use sitegate::store::roles::Role;
     let tables = web::one_socket(sim, "poll_interval = \"200ms\"")
         .await
         .replace("name = \"s\"", "name = \"Box <b>&amp; 1\"");

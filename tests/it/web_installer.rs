@@ -7,7 +7,7 @@ use crate::support::*;
 use crate::support::{https, web};
 
 struct Setup {
-    supervisor: sitegate::supervisor::Supervisor,
+    supervisor: sitegate::app::supervisor::Supervisor,
     sim: socket_sim::Sim,
     path: std::path::PathBuf,
     addr: std::net::SocketAddr,

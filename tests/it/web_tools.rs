@@ -13,7 +13,7 @@ const INSTALLER: &str = "installer";
 const MANAGER: &str = "manager";
 
 async fn start(sim: &socket_sim::Sim, tables: String) -> Site {
-    use sitegate::web::auth::Role;
+    use sitegate::store::roles::Role;
     web::start_site(
         sim,
         &tables,

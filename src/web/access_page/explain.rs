@@ -136,7 +136,7 @@ async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation
         .read(move |conn| {
             let rules = crate::store::access::load_rules(conn)?;
             let found = crate::store::access::lookup(conn, &token)?;
-            let policy = crate::daemon::policy_in_force(conn, &site_id, base);
+            let policy = crate::app::daemon::policy_in_force(conn, &site_id, base);
             Ok((rules, found, policy))
         })
         .await

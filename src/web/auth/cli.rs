@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, TimeZone};
 
-use super::{Role, password};
+use super::password;
 use crate::clock::{Clock, TrustSource};
 use crate::config;
 use crate::store::accounts::{self, AccountAction, AccountChange, NewAccount};
+use crate::store::roles::Role;
 use crate::store::{self, StoreError, StoreHandle, StoreSetup, Write};
 
 /// Exit code of a refused account change.

@@ -1,8 +1,8 @@
 //! `web::auth`: local accounts' authentication core, for the web server to call. Owns the
 //! password policy and hashing (`password`), a login attempt in order (`login`), login
 //! sessions and their cookie (`sessions`), CSRF token checks (`csrf`), the per-address login
-//! rate limit (`ratelimit`), the first start's one-time setup code (`setup`), roles and what
-//! each may do (`roles`), and the `sitegate account` command (`cli`).
+//! rate limit (`ratelimit`), the first start's one-time setup code (`setup`), and the `sitegate account`
+//! command (`cli`). Roles and what each may do are the accounts domain's (`store::roles`).
 //!
 //! Never reads a clock (time is passed in), never opens the database (accounts are read with
 //! `store::accounts` and changed through the store's writer with `Write::Account`), and never
@@ -13,8 +13,5 @@ pub mod csrf;
 pub mod login;
 pub mod password;
 pub mod ratelimit;
-pub mod roles;
 pub mod sessions;
 pub mod setup;
-
-pub use roles::{Action, Role, can};

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::Role;
 use super::password::hex;
+use crate::store::roles::Role;
 
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "sg_session";

@@ -8,7 +8,7 @@ use super::{
     UplinkTestResult,
 };
 use crate::core::site::RelayTestRefusal;
-use crate::web::auth::roles::Action;
+use crate::store::roles::Action;
 use crate::web::i18n::Lang;
 use crate::web::page::Ctx;
 use crate::web::pages::layout;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{html, not_found, overview, render};
 use crate::modbus::frame::{ModbusError, ReadData, ReadRequest};
 use crate::modbus::tap::BusTap;
-use crate::web::auth::roles::Action;
+use crate::store::roles::Action;
 use crate::web::page::Ctx;
 use crate::web::state::AppState;
 

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::scan::{FieldErrors, field_errors_json};
 use super::{Tools, html, overview, render};
+use crate::store::roles::Action;
 use crate::uplink::probe;
-use crate::web::auth::roles::Action;
 use crate::web::page::Ctx;
 use crate::web::state::AppState;
 

@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::{FilterQuery, parse_filter, refused_json, report_error, today, unavailable};
-use crate::web::auth::roles::Action;
+use crate::store::roles::Action;
 use crate::web::page::Ctx;
 use crate::web::state::AppState;
 

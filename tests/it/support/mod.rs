@@ -15,8 +15,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sitegate::app::daemon::Daemon;
 use sitegate::config::{self, Config};
-use sitegate::daemon::{Daemon, SocketSnapshot};
+use sitegate::core::SocketSnapshot;
 use socket_sim::{RtuOptions, Sim, SimOptions, TcpOptions, Truth, UnitSpec};
 
 /// Longest a condition may take before the test fails; a bound, not an expectation.

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use sitegate::config::Config;
-use sitegate::web::auth::{Role, password};
+use sitegate::store::roles::Role;
+use sitegate::web::auth::password;
 use socket_sim::{Model, Sim, UnitSpec};
 
 use super::https::{self, Reply};

@@ -10,11 +10,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::core_task::{CoreTask, Route};
 use crate::clock::{Clock, TrustSource};
 use crate::config::{BusConfig, Config, LinkConfig};
-use crate::core::site::{Command, IdGen, SessionChange};
-use crate::core::time::Stamp;
-use crate::core::{Control, Effect, Event, Site, SocketSetup, SocketState, SocketView};
+use crate::core::site::{Command, IdGen};
+use crate::core::{Event, Site, SocketSetup, SocketSnapshot};
 use crate::modbus::bus::{BusOwner, Desired};
 use crate::modbus::device::{Device, Part};
 use crate::modbus::stats::BusStats;
@@ -28,17 +28,6 @@ const BADGE_CAPACITY: usize = 16;
 /// Capacity of the channel of tokens the uplink asks central about. Full-policy: dropped (a
 /// question is worth asking only while the user waits at the socket).
 const QUESTION_CAPACITY: usize = 16;
-
-/// What the rest of the daemon (terminal table, later web and uplink) may read.
-#[derive(Debug, Clone)]
-pub struct SocketSnapshot {
-    pub id: String,
-    pub name: String,
-    pub bus: String,
-    pub unit_id: u8,
-    pub profile: String,
-    pub view: SocketView,
-}
 
 pub struct Daemon {
     pub snapshot: watch::Receiver<Vec<SocketSnapshot>>,
@@ -60,13 +49,6 @@ pub struct Daemon {
     core: CancellationToken,
     input_tasks: TaskTracker,
     core_task: TaskTracker,
-}
-
-/// Where a socket's controls go: its bus owner, and its position among that owner's devices.
-#[derive(Clone, Copy)]
-struct Route {
-    bus: usize,
-    device: usize,
 }
 
 /// One bus owner per connection: a serial line or a TCP device is one connection, except a TCP
@@ -108,7 +90,7 @@ impl Daemon {
     /// edit the configuration file and ask for a reload (`link`).
     pub fn start_linked(
         config: &Config,
-        link: Option<crate::supervisor::Link>,
+        link: Option<crate::web::reload::ReloadLink>,
     ) -> Result<Daemon, StoreError> {
         let mut clock = Clock::new(TrustSource::detect());
         let now = clock.now();
@@ -366,175 +348,6 @@ impl Daemon {
     }
 }
 
-struct CoreTask {
-    heartbeat: crate::notify::Heartbeat,
-    site: Site,
-    clock: Clock,
-    store: StoreHandle,
-    routes: Vec<Route>,
-    desired: Vec<watch::Sender<Vec<Desired>>>,
-    snapshot: watch::Sender<Vec<SocketSnapshot>>,
-    ids: Vec<String>,
-    /// Read-only: the token lookups of badge decisions.
-    access_db: rusqlite::Connection,
-    /// Sockets each reader serves.
-    reader_sockets: Vec<Vec<usize>>,
-    /// Tokens to ask central about. Full-policy: dropped (the user badges again).
-    questions: mpsc::Sender<(crate::core::access::IdToken, usize)>,
-    /// Tokens asked about, with their reader's sockets, until the user gives up waiting.
-    asked: std::collections::HashMap<crate::core::access::IdToken, (Vec<usize>, Instant)>,
-    connection_timeout: Duration,
-}
-
-impl CoreTask {
-    async fn run(
-        mut self,
-        mut events: mpsc::Receiver<Event>,
-        mut commands: mpsc::Receiver<Command>,
-        mut badges: mpsc::Receiver<crate::readers::BadgeRead>,
-        cancel: CancellationToken,
-    ) {
-        let start = self.site.start();
-        let now = self.clock.now();
-        self.apply(start, now).await;
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            let event = tokio::select! {
-                // Cancel-safe: recv loses nothing when another branch wins.
-                Some(e) = events.recv() => e,
-                Some(c) = commands.recv() => Event::Command(c),
-                // Cancel-safe, as above.
-                Some(b) = badges.recv() => match self.badge_event(b) {
-                    Some(e) => e,
-                    None => continue,
-                },
-                // Cancel-safe: a timer.
-                _ = tick.tick() => Event::Tick,
-                _ = cancel.cancelled() => break,
-                else => break,
-            };
-            self.heartbeat.beat();
-            let socket = match &event {
-                Event::Polled { socket, .. } | Event::Unreachable { socket, .. } => Some(*socket),
-                _ => None,
-            };
-            let now = self.clock.now();
-            let effects = self.site.handle(event, now);
-            let mut follow_ups = self.apply(effects, now).await;
-            // A badge central has just answered for is decided again, now from the cache.
-            while let Some(event) = follow_ups.pop() {
-                let effects = self.site.handle(event, now);
-                follow_ups.extend(self.apply(effects, now).await);
-            }
-            let changed: Vec<usize> = match socket {
-                Some(s) => vec![s],
-                // Commands and ticks may touch any socket (sessions, samples).
-                None => (0..self.ids.len()).collect(),
-            };
-            self.snapshot.send_modify(|snap| {
-                for i in changed {
-                    if let Some(view) = self.site.view(i) {
-                        snap[i].view = view.clone();
-                    }
-                }
-            });
-        }
-    }
-
-    /// Persists what must be durable, waits for the commit, then acts: a socket is switched on
-    /// only once the session that allows it is on disk.
-    /// Returns the events that follow from what was committed (a badge to decide again).
-    async fn apply(&mut self, effects: Vec<Effect>, now: Stamp) -> Vec<Event> {
-        let mut answered = Vec::new();
-        for effect in &effects {
-            log_effect(&self.ids, effect);
-            match effect {
-                Effect::Audit(a) if a.outcome == "ask_central" => {
-                    if let Some(&socket) = a.sockets.first() {
-                        let _ = self.questions.try_send((a.token.clone(), socket));
-                    }
-                    // The user waits at the socket about as long as a plug-in would be awaited.
-                    let until = now.mono + self.connection_timeout;
-                    self.asked
-                        .insert(a.token.clone(), (a.sockets.clone(), until));
-                }
-                Effect::CacheAnswer { token, .. } => {
-                    if let Some((sockets, until)) = self.asked.remove(token)
-                        && now.mono <= until
-                    {
-                        answered.push((token.clone(), sockets));
-                    }
-                }
-                _ => {}
-            }
-        }
-        self.asked.retain(|_, (_, until)| now.mono <= *until);
-        let (writes, controls) = crate::store::plan(effects, now);
-        // Switching off never waits for the disk: it is always safe, and a crash between the
-        // record and the act must not leave a socket on without a session.
-        let (off_now, after_commit): (Vec<_>, Vec<_>) = controls
-            .into_iter()
-            .partition(|(_, c)| *c == Control::Enable(false));
-        for (socket, control) in off_now {
-            self.send(socket, control);
-        }
-        let persisted = match self.store.apply(writes).await {
-            Ok(()) => true,
-            Err(e) => {
-                log::error!("cannot record to the database: {e}");
-                false
-            }
-        };
-        for (socket, control) in after_commit {
-            // Nothing is switched on whose record could not be written.
-            if !persisted && control == Control::Enable(true) {
-                log::error!(socket = self.ids[socket].as_str(); "socket {}: kept off: its session could not be recorded", self.ids[socket]);
-                continue;
-            }
-            self.send(socket, control);
-        }
-        // The answer is in the cache now (committed above): decide those badges again.
-        answered
-            .into_iter()
-            .filter_map(|(token, sockets)| self.lookup_badge(token, sockets))
-            .collect()
-    }
-
-    /// A badge read as the core's event, with what the store knows of the token.
-    fn badge_event(&self, read: crate::readers::BadgeRead) -> Option<Event> {
-        let sockets = self.reader_sockets.get(read.reader)?.clone();
-        self.lookup_badge(read.token, sockets)
-    }
-
-    /// A lookup takes microseconds (an indexed read): done here rather than on another thread.
-    fn lookup_badge(
-        &self,
-        token: crate::core::access::IdToken,
-        sockets: Vec<usize>,
-    ) -> Option<Event> {
-        match crate::store::access::lookup(&self.access_db, &token) {
-            Ok(found) => Some(Event::Badge {
-                sockets,
-                token,
-                found: Box::new(found),
-            }),
-            Err(e) => {
-                log::error!("badge {token}: cannot read the access list: {e}");
-                None
-            }
-        }
-    }
-
-    fn send(&self, socket: usize, control: Control) {
-        let route = self.routes[socket];
-        self.desired[route.bus].send_modify(|d| match control {
-            Control::Enable(on) => d[route.device].enable = Some(on),
-            Control::Setpoint(a) => d[route.device].setpoint_a = Some(a),
-        });
-    }
-}
-
 /// A seed for session ids, from the operating system's randomness (ids must differ between
 /// runs even when the clock restarts in 1970).
 fn random_seed() -> u64 {
@@ -543,71 +356,6 @@ fn random_seed() -> u64 {
     match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)) {
         Ok(()) => u64::from_le_bytes(bytes),
         Err(_) => uuid::Uuid::now_v7().as_u64_pair().1,
-    }
-}
-
-/// One log line per effect worth a line: state changes, session starts and ends, lapses.
-fn log_effect(ids: &[String], effect: &Effect) {
-    match effect {
-        Effect::StateChanged {
-            socket,
-            from,
-            to,
-            reason,
-        } => {
-            let id = ids[*socket].as_str();
-            // A vehicle's own course while plugged (charging, pausing) is debug: the session's
-            // start and end lines tell it, and a site's journal stays near one line per socket
-            // per minute at most (BENCHMARKS.md, "Logs").
-            let plugged = |s: &SocketState| {
-                matches!(
-                    s,
-                    SocketState::Occupied | SocketState::Charging | SocketState::SuspendedEV
-                )
-            };
-            let level = match to {
-                SocketState::Faulted { .. } | SocketState::NotConnected => log::Level::Warn,
-                _ if plugged(from) && plugged(to) => log::Level::Debug,
-                _ => log::Level::Info,
-            };
-            // A fault's code travels as the journal field CODE (`journalctl CODE=...`).
-            match to {
-                SocketState::Faulted { code } => {
-                    log::log!(level, socket = id, code = code.as_str(); "socket {id}: {from} -> {to} ({reason})")
-                }
-                _ => log::log!(level, socket = id; "socket {id}: {from} -> {to} ({reason})"),
-            }
-        }
-        Effect::Session {
-            session, change, ..
-        } => {
-            let id = ids[session.socket].as_str();
-            let session_id = session.id.to_string();
-            match change {
-                SessionChange::Started => log::info!(
-                    socket = id, session_id = session_id.as_str();
-                    "socket {id}: session {session_id} started ({})", session.auth.name()
-                ),
-                SessionChange::Ended => log::info!(
-                    socket = id, session_id = session_id.as_str();
-                    "socket {id}: session {session_id} ended: {}, {:.3} kWh{}",
-                    session.stop_reason.map_or("?", |r| r.name()),
-                    session.energy_wh() / 1000.0,
-                    session.failed.as_deref().map(|f| format!(", failed: {f}")).unwrap_or_default()
-                ),
-                _ => {}
-            }
-        }
-        Effect::AuthorizationLapsed { socket, .. } => {
-            log::info!(socket = ids[*socket].as_str(); "socket {}: authorization lapsed", ids[*socket]);
-        }
-        Effect::ControlAudit(a) => {
-            let id = ids.get(a.socket).map_or("?", String::as_str);
-            let by = a.actor.as_deref().unwrap_or("the core");
-            let reason = a.reason.map(|r| format!(" ({r})")).unwrap_or_default();
-            log::info!(socket = id; "socket {id}: {} by {by}{reason}", a.action);
-        }
-        _ => {}
     }
 }
 
@@ -757,7 +505,7 @@ struct WebWiring {
     uplink: Option<watch::Receiver<crate::uplink::UplinkStatus>>,
     commands: mpsc::Sender<Command>,
     /// The supervisor's link (config edits, reloads), when one runs the daemon.
-    installer: Option<crate::supervisor::Link>,
+    installer: Option<crate::web::reload::ReloadLink>,
     /// Each bus owner's counters, live registers and scan channel (installer page and tools,
     /// system page, /metrics).
     taps: Vec<crate::modbus::tap::BusTap>,

@@ -15,102 +15,19 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::app::daemon::Daemon;
+use crate::config::diff::Changes;
 use crate::config::edit::ConfigFile;
 use crate::config::{self, Config};
-use crate::daemon::Daemon;
 use crate::problems::Problems;
 use crate::store::StoreError;
 use crate::web::auth::ratelimit::LoginLimiter;
 use crate::web::auth::sessions::{SessionLimits, Sessions};
+use crate::web::reload::{ReloadLink, ReloadOutcome, ReloadStatus};
 
 /// Reload requests waiting. Full-policy: a request is dropped, since the one waiting reads the
 /// file as it is then.
 const RELOAD_CAPACITY: usize = 1;
-
-/// What the web page of each daemon gets from the supervisor.
-#[derive(Clone)]
-pub struct Link {
-    pub sessions: Arc<Sessions>,
-    pub limiter: Arc<LoginLimiter>,
-    pub config_file: Arc<ConfigFile>,
-    /// Asks for a reload. Full-policy: dropped (one is already pending).
-    pub reloads: mpsc::Sender<()>,
-    pub status: watch::Receiver<ReloadStatus>,
-}
-
-/// How the configuration got to what runs: counted reloads and the last one's outcome.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct ReloadStatus {
-    /// 0 at start, one more per applied reload.
-    pub generation: u64,
-    pub last: Option<ReloadOutcome>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum ReloadOutcome {
-    Applied { changes: Changes },
-    Refused { problems: Vec<String> },
-}
-
-/// Sockets added, removed and changed by a reload (by id).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Changes {
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    pub changed: Vec<String>,
-}
-
-impl std::fmt::Display for Changes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty() {
-            return f.write_str("no socket changed");
-        }
-        let mut parts = Vec::new();
-        for (what, ids) in [
-            ("added", &self.added),
-            ("removed", &self.removed),
-            ("changed", &self.changed),
-        ] {
-            if !ids.is_empty() {
-                parts.push(format!("sockets {what}: {}", ids.join(", ")));
-            }
-        }
-        f.write_str(&parts.join("; "))
-    }
-}
-
-impl Changes {
-    pub fn between(old: &Config, new: &Config) -> Changes {
-        let key = |c: &Config, i: usize| {
-            let s = &c.sockets[i];
-            (
-                s.name.clone(),
-                s.serial_number.clone(),
-                s.uid.clone(),
-                c.buses[s.bus].clone(),
-                s.unit_id,
-                s.profile.name.clone(),
-                format!("{:?}", (s.max_current_a, s.poll_interval, s.free)),
-            )
-        };
-        let find = |c: &Config, id: &str| c.sockets.iter().position(|s| s.id == id);
-        let mut changes = Changes::default();
-        for (i, s) in new.sockets.iter().enumerate() {
-            match find(old, &s.id) {
-                None => changes.added.push(s.id.clone()),
-                Some(j) if key(old, j) != key(new, i) => changes.changed.push(s.id.clone()),
-                Some(_) => {}
-            }
-        }
-        for s in &old.sockets {
-            if find(new, &s.id).is_none() {
-                changes.removed.push(s.id.clone());
-            }
-        }
-        changes
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
@@ -124,7 +41,7 @@ pub struct Supervisor {
     path: PathBuf,
     config: Config,
     daemon: Option<Daemon>,
-    link: Link,
+    link: ReloadLink,
     status: watch::Sender<ReloadStatus>,
     requests: mpsc::Receiver<()>,
     deadline: Duration,
@@ -148,7 +65,7 @@ impl Supervisor {
             });
         let (reloads, requests) = mpsc::channel(RELOAD_CAPACITY);
         let (status, status_rx) = watch::channel(ReloadStatus::default());
-        let link = Link {
+        let link = ReloadLink {
             sessions: Arc::new(Sessions::new(limits)),
             limiter: Arc::new(LoginLimiter::new(Default::default())),
             config_file: Arc::new(ConfigFile::new(path.clone())),

@@ -24,8 +24,9 @@ use socket_sim::{
     UnitSpec,
 };
 
+use crate::app::daemon::Daemon;
 use crate::config::{self, Config};
-use crate::daemon::{Daemon, SocketSnapshot};
+use crate::core::SocketSnapshot;
 use crate::problems::Problems;
 
 #[derive(Debug, thiserror::Error)]
@@ -166,8 +167,9 @@ fn web_address() -> std::io::Result<SocketAddr> {
 /// `sitegate account add` makes them.
 async fn demo_accounts(config: &Config) -> Result<Vec<(String, String)>, DemoError> {
     use crate::store::accounts::{AccountAction, AccountChange, NewAccount};
+    use crate::store::roles::Role;
     use crate::store::{StoreHandle, StoreSetup, Write};
-    use crate::web::auth::{Role, password};
+    use crate::web::auth::password;
     let now = tokio::time::Instant::now();
     let at = crate::core::time::Stamp {
         mono: now,
