@@ -56,6 +56,7 @@ async fn run(dir: &std::path::Path) {
         run_start: Instant::now(),
         reserve_bytes: 0,
         updates_cap: 100,
+        clock: sitegate::clock::Clock::detect(),
         max_db_bytes: None,
     };
     let (handle, _, thread) = StoreHandle::start(setup).unwrap();

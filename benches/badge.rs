@@ -28,7 +28,7 @@ fn main() {
 }
 
 async fn prepare(config: &config::Config) {
-    let setup = StoreSetup::for_site(config, "prepare", Instant::now());
+    let setup = StoreSetup::for_site(config, "prepare", &sitegate::clock::Clock::detect());
     let (handle, _, thread) = StoreHandle::start(setup).unwrap();
     let user = User::new("alice", "Alice");
     let entry = TokenEntry {

@@ -40,6 +40,7 @@ fn setup(dir: &std::path::Path, sockets: usize) -> StoreSetup {
         reserve_bytes: 0,
         max_db_bytes: None,
         updates_cap: 10_000,
+        clock: sitegate::clock::Clock::detect(),
     }
 }
 

@@ -230,6 +230,7 @@ fn setup(dir: &Path) -> StoreSetup {
         run_start: Instant::now(),
         reserve_bytes: 0,
         updates_cap: 10_000,
+        clock: sitegate::clock::Clock::detect(),
         max_db_bytes: None,
     }
 }
@@ -328,6 +329,7 @@ fn start_site(
         questions: questions_rx,
         status: status_tx,
         policy: OfflinePolicy::default(),
+        clock: sitegate::clock::Clock::detect(),
     };
     let task = tokio::spawn(uplink::run(settings, wiring, cancel.clone()));
     Site {

@@ -172,8 +172,12 @@ async fn add_manager(config: &sitegate::config::Config) {
                 }),
             }))
         });
-    let (handle, _, thread) =
-        StoreHandle::start(StoreSetup::for_site(config, "bench", now)).unwrap();
+    let (handle, _, thread) = StoreHandle::start(StoreSetup::for_site(
+        config,
+        "bench",
+        &sitegate::clock::Clock::detect(),
+    ))
+    .unwrap();
     handle.apply(changes.into()).await.unwrap();
     drop(handle);
     thread.join().unwrap();

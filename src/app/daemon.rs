@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::core_task::{CoreTask, Route};
-use crate::clock::{Clock, TrustSource};
+use crate::clock::Clock;
 use crate::config::{BusConfig, Config, LinkConfig};
 use crate::core::site::{Command, IdGen};
 use crate::core::{Event, Site, SocketSetup, SocketSnapshot};
@@ -92,9 +92,9 @@ impl Daemon {
         config: &Config,
         link: Option<crate::web::reload::ReloadLink>,
     ) -> Result<Daemon, StoreError> {
-        let mut clock = Clock::new(TrustSource::detect());
+        let clock = Clock::detect();
         let now = clock.now();
-        let setup = StoreSetup::for_site(config, &uuid::Uuid::now_v7().to_string(), now.mono);
+        let setup = StoreSetup::for_site(config, &uuid::Uuid::now_v7().to_string(), &clock);
         let (store, startup, store_thread) = StoreHandle::start(setup)?;
         if let Some(backup) = &startup.backup {
             log::info!(
@@ -254,7 +254,7 @@ impl Daemon {
         let task = CoreTask {
             heartbeat: heartbeat.clone(),
             site,
-            clock,
+            clock: clock.clone(),
             store,
             routes,
             questions,
@@ -268,6 +268,7 @@ impl Daemon {
         };
         let uplink = start_uplink(
             config,
+            &clock,
             &store_for_uplink,
             event_tx.clone(),
             snapshot.clone(),
@@ -276,7 +277,7 @@ impl Daemon {
             &inputs,
             &input_tasks,
         );
-        start_local_broker(config, snapshot.clone(), &inputs, &input_tasks);
+        start_local_broker(config, snapshot.clone(), &clock, &inputs, &input_tasks);
         let wiring = WebWiring {
             store: store_for_uplink.clone(),
             sockets: snapshot.clone(),
@@ -284,6 +285,7 @@ impl Daemon {
             commands: commands.clone(),
             installer: link,
             taps,
+            clock: clock.clone(),
         };
         let web = start_web(config, wiring, &inputs, &input_tasks);
         core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
@@ -436,6 +438,7 @@ pub fn policy_in_force(
 #[allow(clippy::too_many_arguments)]
 fn start_uplink(
     config: &Config,
+    clock: &Clock,
     store: &StoreHandle,
     core: mpsc::Sender<Event>,
     sockets: watch::Receiver<Vec<SocketSnapshot>>,
@@ -464,6 +467,7 @@ fn start_uplink(
         questions,
         status: status_tx,
         policy,
+        clock: clock.clone(),
     };
     tasks.spawn(crate::uplink::run(settings, wiring, cancel.clone()));
     Some(status)
@@ -473,6 +477,7 @@ fn start_uplink(
 fn start_local_broker(
     config: &Config,
     sockets: watch::Receiver<Vec<SocketSnapshot>>,
+    clock: &Clock,
     cancel: &CancellationToken,
     tasks: &TaskTracker,
 ) {
@@ -485,13 +490,17 @@ fn start_local_broker(
         .as_ref()
         .map_or(Duration::from_secs(10), |u| u.telemetry_interval);
     let cancel = cancel.clone();
+    let clock = clock.clone();
     let inner = tasks.clone();
     tasks.spawn(async move {
         match crate::broker::EmbeddedBroker::start(&broker, cancel.clone(), &inner).await {
             Ok(b) => {
                 log::info!("local broker listening on {}", b.addr);
                 let login = (broker.username.clone(), broker.password.clone());
-                crate::uplink::local::run(b.addr, login, site_id, sockets, telemetry, cancel).await;
+                crate::uplink::local::run(
+                    b.addr, login, site_id, sockets, telemetry, clock, cancel,
+                )
+                .await;
             }
             Err(e) => log::error!("local broker: {e}; local integrations get no live states"),
         }
@@ -509,6 +518,7 @@ struct WebWiring {
     /// Each bus owner's counters, live registers and scan channel (installer page and tools,
     /// system page, /metrics).
     taps: Vec<crate::modbus::tap::BusTap>,
+    clock: Clock,
 }
 
 /// Starts the local web page when `[web]` is enabled. A page that cannot listen (the port is
@@ -526,6 +536,7 @@ fn start_web(
         commands,
         installer,
         taps,
+        clock,
     } = wiring;
     let web = config.web.as_ref()?;
     // No account yet: a one-time code in the journal lets the installer create the first.
@@ -557,6 +568,7 @@ fn start_web(
         installer,
         config: Arc::new(config.clone()),
         installer_tools: crate::web::installer_tools::Tools::new(config, taps),
+        clock,
     });
     match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
         Ok(w) => {

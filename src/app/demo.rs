@@ -173,7 +173,7 @@ async fn demo_accounts(config: &Config) -> Result<Vec<(String, String)>, DemoErr
     let now = tokio::time::Instant::now();
     let at = crate::core::time::Stamp {
         mono: now,
-        wall_ms: chrono::Utc::now().timestamp_millis(),
+        wall_ms: crate::clock::wall_ms(),
         trusted: false,
     };
     let mut logins = Vec::new();
@@ -201,7 +201,7 @@ async fn demo_accounts(config: &Config) -> Result<Vec<(String, String)>, DemoErr
         })));
         logins.push((name.to_string(), pw));
     }
-    let setup = StoreSetup::for_site(config, "demo-accounts", now);
+    let setup = StoreSetup::for_site(config, "demo-accounts", &crate::clock::Clock::detect());
     let (handle, _, thread) = StoreHandle::start(setup)?;
     let result = handle.apply(writes).await;
     drop(handle);
@@ -885,7 +885,7 @@ fn central_lists(config: &Config) -> (Value, Value, Value) {
         "energy": {"prices": [{"price_kwh": "0.30"}]},
         "idle_time": {"min_idle_minutes": 15, "prices": [{"price_minute": "0.10"}]},
         "taxes": [{"name": "VAT", "percent": 20}]});
-    let today = chrono::Utc::now()
+    let today = crate::clock::wall_utc()
         .with_timezone(&config.site.time_zone)
         .date_naive();
     let promotion = json!({

@@ -46,7 +46,7 @@ impl Ring {
         let mut fields = Fields(Vec::new());
         let _ = record.key_values().visit(&mut fields);
         let line = Line {
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            time: crate::clock::wall_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             level: record.level().as_str().to_string(),
             message: record.args().to_string(),
             fields: fields.0,

@@ -358,7 +358,7 @@ impl BusOwner {
         match failure {
             None => {
                 if let Some(tap) = &self.tap {
-                    tap.live.polled(i, std::time::SystemTime::now());
+                    tap.live.polled(i, crate::clock::wall_ms());
                 }
                 for part in &mut self.devices[i].parts {
                     part.set_identity_read(true);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -39,7 +39,7 @@ pub struct RegisterReading {
 pub struct DeviceRegisters {
     pub socket: usize,
     /// When a poll last succeeded.
-    pub polled_at: Option<SystemTime>,
+    pub polled_at: Option<i64>,
     pub registers: BTreeMap<(usize, usize), RegisterReading>,
 }
 
@@ -55,7 +55,7 @@ pub struct LiveRegisters {
 #[derive(Debug, Default)]
 struct DeviceAnswers {
     socket: usize,
-    polled_at: Option<SystemTime>,
+    polled_at: Option<i64>,
     /// By part and the first register the read plans: one entry per planned read.
     answers: BTreeMap<(usize, usize), Answer>,
 }
@@ -153,11 +153,11 @@ impl LiveRegisters {
         }
     }
 
-    pub fn polled(&self, device: usize, at: SystemTime) {
+    pub fn polled(&self, device: usize, at_ms: i64) {
         if let Ok(mut devices) = self.devices.lock()
             && let Some(d) = devices.get_mut(device)
         {
-            d.polled_at = Some(at);
+            d.polled_at = Some(at_ms);
         }
     }
 

@@ -61,7 +61,8 @@ fn database(config_path: &Path) -> Result<(PathBuf, String), CliError> {
 pub fn run_backup(args: &BackupArgs) -> Result<PathBuf, CliError> {
     let (db, site) = database(&args.config)?;
     let dest = if args.dest.is_dir() {
-        args.dest.join(backup::file_name(&site, chrono::Utc::now()))
+        args.dest
+            .join(backup::file_name(&site, crate::clock::wall_utc()))
     } else {
         args.dest.clone()
     };

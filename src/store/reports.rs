@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 
 /// 2020-01-01T00:00:00Z. The Pi has no real-time clock: before the first time sync its clock
 /// starts in 1970, so an earlier time is a clock that was not set, never a real date.
-pub const EARLIEST_PLAUSIBLE_MS: i64 = 1_577_836_800_000;
+use crate::clock::EARLIEST_PLAUSIBLE_MS;
 const EARLIEST_PLAUSIBLE_LOCAL: &str = "2020-01-01";
 /// Format of `started_local` / `stopped_local`.
 pub const LOCAL_FORMAT: &str = "%Y-%m-%d %H:%M:%S";

@@ -44,24 +44,28 @@ pub struct StoreSetup {
     pub max_db_bytes: Option<u64>,
     /// Most rows kept in `updates`; older ones are dropped (counted).
     pub updates_cap: u64,
+    /// The daemon's clock: what the writer stamps itself (a low-disk fault, a credit's
+    /// arrival) carries the same trust as the core's records.
+    pub clock: crate::clock::Clock,
 }
 
 impl StoreSetup {
-    /// The store of the site `config` describes, for a run with this id and start.
+    /// The store of the site `config` describes, for a run with this id starting now on `clock`.
     pub fn for_site(
         config: &crate::config::Config,
         run_id: &str,
-        run_start: Instant,
+        clock: &crate::clock::Clock,
     ) -> StoreSetup {
         StoreSetup {
             path: config.state_dir.join(super::DB_FILE),
             time_zone: config.site.time_zone,
             socket_ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
             run_id: run_id.to_string(),
-            run_start,
+            run_start: clock.now().mono,
             reserve_bytes: config.disk_reserve_bytes,
             updates_cap: UPDATES_CAP,
             max_db_bytes: config.max_database_bytes,
+            clock: clock.clone(),
         }
     }
 }
@@ -417,7 +421,7 @@ impl Writer {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut dropped = 0;
         if low {
-            raise_low_disk_fault(&tx)?;
+            raise_low_disk_fault(&tx, self.setup.clock.now())?;
         }
         for w in writes {
             if low && w.droppable() {
@@ -468,7 +472,7 @@ fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
-fn raise_low_disk_fault(tx: &Transaction<'_>) -> Result<(), StoreError> {
+fn raise_low_disk_fault(tx: &Transaction<'_>, now: Stamp) -> Result<(), StoreError> {
     let open: Option<i64> = tx
         .query_row(
             "SELECT value FROM counters WHERE name = 'low_disk_raised'",
@@ -478,10 +482,8 @@ fn raise_low_disk_fault(tx: &Transaction<'_>) -> Result<(), StoreError> {
         .optional()?;
     if open.is_none() {
         bump(tx, "low_disk_raised", 1)?;
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let payload =
-            serde_json::json!({ "fault": "disk_nearly_full", "utc": payload::rfc3339(now_ms) });
-        outbox(tx, "fault", now_ms, true, false, &payload)?;
+        let payload = serde_json::json!({ "fault": "disk_nearly_full", "utc": payload::rfc3339(now.wall_ms) });
+        outbox(tx, "fault", now.wall_ms, now.trusted, false, &payload)?;
     }
     Ok(())
 }
@@ -683,8 +685,10 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             access::save_central_config(tx, *version, config)?
         }
         Write::AccessListBegin => access::stage_begin(tx)?,
+        // A user's credit counts from when it arrived here: the moment the balance starts to be
+        // spent from at the site, whoever sent it.
         Write::AccessListChunk { users, tokens } => {
-            access::stage_chunk(tx, users, tokens, wall_now_ms())?
+            access::stage_chunk(tx, users, tokens, setup.clock.now().wall_ms)?
         }
         Write::AccessListCommit { version, rules } => access::stage_commit(tx, *version, rules)?,
         Write::AccessListDiff {
@@ -692,7 +696,14 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             rules,
             users,
             tokens,
-        } => access::apply_diff(tx, *version, rules.as_deref(), users, tokens, wall_now_ms())?,
+        } => access::apply_diff(
+            tx,
+            *version,
+            rules.as_deref(),
+            users,
+            tokens,
+            setup.clock.now().wall_ms,
+        )?,
         Write::CacheAnswer {
             token,
             entry,
@@ -853,11 +864,3 @@ fn correct_times(tx: &Transaction<'_>, setup: &StoreSetup, at: &Stamp) -> Result
 
 /// How long the writer may take to finish when the daemon stops.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
-
-/// When a user's credit was received. The writer stamps it itself: it is the moment the
-/// balance starts to be spent from at the site, whoever sent it.
-fn wall_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}

@@ -82,6 +82,8 @@ pub struct Wiring {
     pub status: watch::Sender<UplinkStatus>,
     /// The offline policy in force at start.
     pub policy: crate::core::access::OfflinePolicy,
+    /// The daemon's clock: command expiries and sync times are judged as the core judges.
+    pub clock: crate::clock::Clock,
 }
 
 /// What the status page and metrics show of the uplink.
@@ -265,6 +267,7 @@ impl Owner {
         )
         .map_err(StoreError::Failed)?;
         let policy = wiring.policy;
+        let clock = wiring.clock.clone();
         let events = Delivery::new(outbox::acknowledged(&db, Stream::Events)?, settings.window);
         let updates = Delivery::new(outbox::acknowledged(&db, Stream::Updates)?, settings.window);
         Ok(Owner {
@@ -278,7 +281,7 @@ impl Owner {
             connected: false,
             states: Default::default(),
             assembly: Default::default(),
-            clock: crate::clock::Clock::new(crate::clock::TrustSource::detect()),
+            clock,
             status: UplinkStatus::default(),
             keys,
             policy,

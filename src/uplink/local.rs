@@ -21,6 +21,7 @@ pub async fn run(
     site_id: String,
     mut sockets: watch::Receiver<Vec<SocketSnapshot>>,
     telemetry_interval: Duration,
+    clock: crate::clock::Clock,
     cancel: CancellationToken,
 ) {
     let topics = Topics::new(&site_id);
@@ -46,7 +47,6 @@ pub async fn run(
     let mut states = StatePublisher::default();
     let mut telemetry = tokio::time::interval(telemetry_interval);
     telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut clock = crate::clock::Clock::new(crate::clock::TrustSource::detect());
     loop {
         let all = tokio::select! {
             _ = cancel.cancelled() => break,

@@ -80,7 +80,7 @@ pub(super) fn last_day(tz: chrono_tz::Tz, end_ms: i64) -> String {
 }
 
 pub(super) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    crate::clock::wall_ms()
 }
 
 async fn all(app: &AppState) -> Result<Vec<AccountRow>, Response> {
@@ -366,7 +366,7 @@ pub(super) async fn change(
     ctx: &Ctx,
     actions: Vec<AccountAction>,
 ) -> Result<(), StoreError> {
-    let at = super::form::now();
+    let at = app.inner.clock.now();
     let writes = actions
         .into_iter()
         .map(|action| {

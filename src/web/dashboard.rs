@@ -103,7 +103,7 @@ pub fn tiles(sockets: &[SocketSnapshot], lang: Lang) -> Vec<SocketTile> {
 pub async fn build(app: &AppState, lang: Lang) -> Result<Dashboard, DbError> {
     let inner = &app.inner;
     let sockets = inner.sockets.borrow().clone();
-    let today = chrono::Utc::now()
+    let today = crate::clock::wall_utc()
         .with_timezone(&inner.time_zone)
         .date_naive();
     let (users, month, waiting, list_version, tariffs_version) = app

@@ -131,17 +131,6 @@ pub fn policy_message(lang: Lang, e: &PolicyError) -> String {
     )
 }
 
-/// The moment of an account change. The clock counts as trusted once past 2020 (the Pi's unset
-/// clock starts in 1970).
-pub fn now() -> crate::core::time::Stamp {
-    let wall_ms = chrono::Utc::now().timestamp_millis();
-    crate::core::time::Stamp {
-        mono: tokio::time::Instant::now(),
-        wall_ms,
-        trusted: wall_ms >= 1_577_836_800_000,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

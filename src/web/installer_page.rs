@@ -236,7 +236,7 @@ async fn run_edit(
             actor: ctx.session.username.clone(),
             action,
             target,
-            at: super::form::now(),
+            at: app.inner.clock.now(),
         };
         // The file is written: a failed audit is logged, the edit stands.
         if let Err(e) = app

@@ -256,10 +256,10 @@ fn socket_registers(app: &AppState, id: &str) -> Option<(usize, SocketRegisters)
             unit_id: snap.unit_id,
             profile: snap.profile.clone(),
             state: snap.view.state.name().to_string(),
-            polled_at: live.polled_at.map(|t| {
-                chrono::DateTime::<chrono::Utc>::from(t)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-            }),
+            polled_at: live
+                .polled_at
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             registers: live.registers.into_values().collect(),
         },
     ))

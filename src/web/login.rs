@@ -172,7 +172,7 @@ pub async fn login_submit(
                 &form.username,
                 &form.password,
                 Instant::now(),
-                chrono::Utc::now().timestamp_millis(),
+                inner.clock.now().wall_ms,
             ))
         })
         .await;
@@ -304,11 +304,7 @@ pub async fn setup_submit(
     let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || password::hash(&pw)).await else {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "cannot hash the password");
     };
-    let now = crate::core::time::Stamp {
-        mono: Instant::now(),
-        wall_ms: chrono::Utc::now().timestamp_millis(),
-        trusted: true,
-    };
+    let now = app.inner.clock.now();
     let change = AccountChange {
         actor: "setup".into(),
         at: now,

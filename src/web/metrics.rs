@@ -182,7 +182,7 @@ pub async fn render(app: &AppState) -> Result<String, super::state::DbError> {
             })
         })
         .await?;
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = app.inner.clock.now().wall_ms;
     let age = |ms: i64| (now_ms - ms).max(0) as f64 / 1000.0;
     let mut out = Exposition(String::with_capacity(8 * 1024));
 

@@ -100,7 +100,7 @@ pub(super) fn field(
 
 /// The site's today, for default periods.
 pub(super) fn today(app: &AppState) -> NaiveDate {
-    chrono::Utc::now()
+    crate::clock::wall_utc()
         .with_timezone(&app.inner.time_zone)
         .date_naive()
 }

@@ -132,7 +132,7 @@ async fn set_language(
     }
     let change = AccountChange {
         actor: ctx.session.username.clone(),
-        at: super::form::now(),
+        at: app.inner.clock.now(),
         action: AccountAction::SetLanguage {
             username: ctx.session.username.clone(),
             language,
@@ -231,7 +231,7 @@ async fn change_password(
     };
     let change = AccountChange {
         actor: username.clone(),
-        at: super::form::now(),
+        at: app.inner.clock.now(),
         action: AccountAction::SetPassword {
             username: username.clone(),
             password_hash: hash,

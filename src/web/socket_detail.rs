@@ -13,8 +13,6 @@ use crate::store::roles::Action;
 
 /// How many past sessions the page lists.
 const HISTORY: u32 = 20;
-/// Times before 2020 come from the Pi's unset clock: shown as unknown, never as 1970.
-const CLOCK_SET_MS: i64 = 1_577_836_800_000;
 
 /// The socket as its page shows it and `GET /api/v1/sockets/{id}` serialises it.
 #[derive(Debug, Clone, Serialize)]
@@ -72,7 +70,8 @@ pub struct PastSession {
 }
 
 fn local_time(app: &AppState, ms: Option<i64>) -> Option<String> {
-    let ms = ms.filter(|&ms| ms >= CLOCK_SET_MS)?;
+    // Times before 2020 come from the Pi's unset clock: shown as unknown, never as 1970.
+    let ms = ms.filter(|&ms| ms >= crate::clock::EARLIEST_PLAUSIBLE_MS)?;
     let at = chrono::DateTime::from_timestamp_millis(ms)?;
     Some(
         at.with_timezone(&app.inner.time_zone)

@@ -338,7 +338,7 @@ async fn act(
         actor: Some(ctx.session.username.clone()),
         user: user.clone(),
         reason: None,
-        at: super::form::now(),
+        at: app.inner.clock.now(),
     };
     if let Err(e) = app
         .inner

@@ -44,6 +44,8 @@ pub(super) struct Inner {
     pub config: Arc<crate::config::Config>,
     /// The installer's tools: bus taps, profiles, the uplink's settings (installer_tools.rs).
     pub installer_tools: super::installer_tools::Tools,
+    /// The daemon's clock: audit times carry the core's judgement of the wall clock.
+    pub clock: crate::clock::Clock,
 }
 
 /// What the web page needs of the running daemon.
@@ -66,6 +68,7 @@ pub struct Parts {
     pub config: Arc<crate::config::Config>,
     /// The installer's tools: bus taps, profiles, the uplink's settings (installer_tools.rs).
     pub installer_tools: super::installer_tools::Tools,
+    pub clock: crate::clock::Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +113,7 @@ impl AppState {
                 installer: parts.installer,
                 config: parts.config,
                 installer_tools: parts.installer_tools,
+                clock: parts.clock,
             }),
         }
     }

@@ -114,15 +114,13 @@ pub(super) fn wal_bytes(db: &Path) -> u64 {
     std::fs::metadata(PathBuf::from(wal)).map_or(0, |m| m.len())
 }
 
-/// Whether the wall clock is trusted, judged as `clock` judges it: timesyncd's flag when the
-/// machine runs timesyncd, else a plausible date.
-pub(super) fn time_sync(lang: Lang) -> TimeSync {
-    let (synchronized, source) = match crate::clock::TrustSource::detect() {
-        crate::clock::TrustSource::Timesync(flag) => (flag.exists(), "timesyncd"),
-        crate::clock::TrustSource::System => (
-            chrono::Utc::now().timestamp_millis() >= crate::clock::EARLIEST_PLAUSIBLE_MS,
-            "system-clock",
-        ),
+/// Whether the wall clock is trusted: the daemon's own judgement (`clock`), which its records
+/// carry.
+pub(super) fn time_sync(clock: &crate::clock::Clock, lang: Lang) -> TimeSync {
+    let synchronized = clock.now().trusted;
+    let source = match clock.source() {
+        crate::clock::TrustSource::Timesync(_) => "timesyncd",
+        crate::clock::TrustSource::System => "system-clock",
     };
     let words = if synchronized {
         lang.pick("synchronized", "synchronisée")
@@ -186,7 +184,7 @@ pub async fn build(app: &AppState, lang: Lang) -> Result<System, super::state::D
         database_bytes,
         wal_bytes: wal_bytes(db),
         disk: db.parent().and_then(disk_usage),
-        time_sync: time_sync(lang),
+        time_sync: time_sync(&app.inner.clock, lang),
         uplink: uplink_line(app, lang),
         log: crate::logging::ring().recent(LOG_LINES),
     })
@@ -342,7 +340,7 @@ async fn download_backup(State(app): State<AppState>, ctx: Ctx) -> Response {
         return f.into_response();
     }
     let db = app.db_path().to_path_buf();
-    let name = crate::store::backup::file_name(&app.inner.site_id, chrono::Utc::now());
+    let name = crate::store::backup::file_name(&app.inner.site_id, crate::clock::wall_utc());
     let Some(dir) = db.parent().map(Path::to_path_buf) else {
         return unavailable("the database has no directory");
     };

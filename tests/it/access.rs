@@ -18,6 +18,7 @@ fn setup(dir: &std::path::Path) -> StoreSetup {
         run_start: Instant::now(),
         reserve_bytes: 0,
         updates_cap: 100,
+        clock: sitegate::clock::Clock::detect(),
         max_db_bytes: None,
     }
 }

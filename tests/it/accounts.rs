@@ -25,6 +25,7 @@ fn setup(dir: &std::path::Path) -> StoreSetup {
         reserve_bytes: 0,
         max_db_bytes: None,
         updates_cap: 100,
+        clock: sitegate::clock::Clock::detect(),
     }
 }
 

@@ -20,6 +20,7 @@ fn setup(dir: &std::path::Path, reserve_bytes: u64) -> StoreSetup {
         reserve_bytes,
         max_db_bytes: None,
         updates_cap: 3,
+        clock: sitegate::clock::Clock::detect(),
     }
 }
 

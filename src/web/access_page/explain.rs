@@ -146,7 +146,7 @@ async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation
         .uplink
         .as_ref()
         .is_some_and(|u| u.borrow().connected);
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = app.inner.clock.now().wall_ms;
     let (weekday, minute) = local_weekday_minute(app.inner.time_zone, now_ms);
     let user_id = found.user.as_ref().map(|u| u.id.clone());
     let (decision, stops) = {

@@ -298,7 +298,7 @@ pub(super) async fn page(
             Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
         }
     };
-    let now = chrono::Utc::now()
+    let now = crate::clock::wall_utc()
         .with_timezone(&app.inner.time_zone)
         .format("%Y-%m-%dT%H:%M")
         .to_string();

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDate, TimeZone};
 
 use super::password;
-use crate::clock::{Clock, TrustSource};
+use crate::clock::Clock;
 use crate::config;
 use crate::store::accounts::{self, AccountAction, AccountChange, NewAccount};
 use crate::store::roles::Role;
@@ -122,7 +122,8 @@ fn add(
         .map(|day| end_of_day_ms(day, config.site.time_zone))
         .transpose()?;
     let password_hash = password::hash(pw).map_err(|e| AccountCliError::Usage(e.to_string()))?;
-    let at = Clock::new(TrustSource::detect()).now();
+    let clock = Clock::detect();
+    let at = clock.now();
     let change = AccountChange {
         actor: "cli".into(),
         at,
@@ -139,7 +140,7 @@ fn add(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let setup = StoreSetup::for_site(&config, "account-cli", tokio::time::Instant::now());
+        let setup = StoreSetup::for_site(&config, "account-cli", &clock);
         let (handle, _, thread) = StoreHandle::start(setup)?;
         let result = handle.apply(vec![Write::Account(Box::new(change))]).await;
         drop(handle);
@@ -171,7 +172,7 @@ fn list(path: &Path, out: &mut dyn std::io::Write) -> Result<(), AccountCliError
         writeln!(out, "no account")?;
         return Ok(());
     }
-    let now_ms = Clock::new(TrustSource::detect()).now().wall_ms;
+    let now_ms = Clock::detect().now().wall_ms;
     let tz = config.site.time_zone;
     for a in all {
         let state = if !a.active {

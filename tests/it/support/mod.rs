@@ -285,7 +285,7 @@ pub fn with_store_handle(
         .unwrap();
     runtime.block_on(async {
         let now = tokio::time::Instant::now();
-        let setup = StoreSetup::for_site(config, "test-setup", now);
+        let setup = StoreSetup::for_site(config, "test-setup", &sitegate::clock::Clock::detect());
         let (handle, _, thread) = StoreHandle::start(setup).unwrap();
         let at = sitegate::core::time::Stamp {
             mono: now,
