@@ -37,11 +37,25 @@ fn problems_in(text: &str, dir: &Path) -> String {
 
 #[test]
 fn the_example_file_is_valid() {
-    // The example names the CA file where an installer puts it; here it is a temporary one.
+    let shipped = include_str!("../../config/sitegate.example.toml");
+    let config = parse(shipped, Path::new("/etc/sitegate")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        config.uplink.is_none(),
+        "shipped with [uplink] commented out"
+    );
+    // Its [uplink] uncommented as the example says (`#` touching the text), with the CA file
+    // where an installer puts it; here it is a temporary one.
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("central-ca.pem");
     std::fs::write(&ca, CERT_PEM).unwrap();
-    let text = include_str!("../../config/sitegate.example.toml")
+    let text: String = shipped
+        .lines()
+        .map(|line| match line.strip_prefix('#') {
+            Some(rest) if !rest.starts_with([' ', '#']) && !rest.is_empty() => rest,
+            _ => line,
+        })
+        .flat_map(|line| [line, "\n"])
+        .collect::<String>()
         .replace("/etc/sitegate/central-ca.pem", &ca.display().to_string());
     let config = parse(&text, Path::new("/etc/sitegate")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.site.id, "site-0042");

@@ -1,15 +1,37 @@
 //! The `sitegate` command as an installer runs it.
 
+use std::path::Path;
 use std::process::Command;
 
 fn sitegate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sitegate"))
 }
 
+/// Runs `sitegate check-config FILE` and asserts it accepts the file; returns its stdout.
+fn check_config_accepts(file: &Path) -> String {
+    let out = sitegate().arg("check-config").arg(file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "check-config {}: {}\n{}",
+        file.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn check_config_accepts_the_example() {
-    // The example names its CA file where an installer puts it (/etc/sitegate); check-config
-    // reads it, so here it points at a temporary one.
+fn check_config_accepts_the_example_as_shipped() {
+    // The README's command, as a newcomer runs it from a checkout: nothing outside the repository.
+    let out = check_config_accepts(Path::new("config/sitegate.example.toml"));
+    assert!(out.contains("valid: site site-0042"), "{out}");
+    assert!(out.contains("no uplink"), "{out}");
+}
+
+#[test]
+fn check_config_accepts_the_example_with_its_uplink() {
+    // The example's [uplink] is commented out (its CA file is only on a commissioned site):
+    // uncommented as the example says, with its CA file at a temporary path, it is valid too.
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("central-ca.pem");
     std::fs::write(
@@ -17,18 +39,35 @@ fn check_config_accepts_the_example() {
         "-----BEGIN CERTIFICATE-----\nMAoGCCqGSM49BAMC\n-----END CERTIFICATE-----\n",
     )
     .unwrap();
-    let example = std::fs::read_to_string("config/sitegate.example.toml")
-        .unwrap()
-        .replace("/etc/sitegate/central-ca.pem", &ca.display().to_string());
+    let shipped = std::fs::read_to_string("config/sitegate.example.toml").unwrap();
+    let uncommented: String = shipped
+        .lines()
+        .map(|line| match line.strip_prefix('#') {
+            Some(rest) if !rest.starts_with([' ', '#']) && !rest.is_empty() => rest,
+            _ => line,
+        })
+        .flat_map(|line| [line, "\n"])
+        .collect();
+    assert!(
+        uncommented.contains("\n[uplink]\n"),
+        "the example documents [uplink]"
+    );
+    let example = uncommented.replace("/etc/sitegate/central-ca.pem", &ca.display().to_string());
     let path = dir.path().join("sitegate.toml");
     std::fs::write(&path, example).unwrap();
-    let out = sitegate().arg("check-config").arg(&path).output().unwrap();
+    let out = check_config_accepts(&path);
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        out.contains("valid: site site-0042")
+            && out.contains("uplink to central.example.com:8883 (TLS)"),
+        "{out}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("valid: site site-0042"));
+}
+
+#[test]
+fn check_config_accepts_the_packaged_conffile() {
+    // /etc/sitegate/sitegate.toml as the Debian package installs it: the service starts only
+    // after check-config accepts it.
+    check_config_accepts(Path::new("config/sitegate.toml"));
 }
 
 #[test]

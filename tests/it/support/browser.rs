@@ -9,8 +9,8 @@
 //!
 //! The helpers panic with context rather than return errors: they are for tests. Element
 //! lookups wait (bounded by `PATIENCE`) for the element to appear. If Chromium is not installed
-//! the test fails and says how to install it: CI (`.ci/run`) installs it, so a skip would hide
-//! a broken setup.
+//! the test fails and says how to install it: the README's test command (`tests/run`, which CI
+//! runs) installs it, so a skip would hide a broken setup.
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -87,7 +87,7 @@ impl Browser {
             assert!(
                 Path::new(path).exists(),
                 "browser tests need {what} at {path}, which is missing: install it with \
-                 `apt-get install -y chromium chromium-driver` (.ci/run does; Debian package \
+                 `apt-get install -y chromium chromium-driver` (tests/run does; Debian package \
                  `{package}`)"
             );
         }

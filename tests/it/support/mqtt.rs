@@ -141,7 +141,7 @@ impl Mosquitto {
     pub async fn start(opts: MosquittoOpts) -> Mosquitto {
         assert!(
             Path::new(MOSQUITTO).exists(),
-            "{MOSQUITTO} is missing: install Debian's mosquitto package (.ci/run does)"
+            "{MOSQUITTO} is missing: install Debian's mosquitto package (tests/run does)"
         );
         let dir = tempfile::tempdir().unwrap();
         let pki = (opts.tls != Tls::Off).then(|| {
