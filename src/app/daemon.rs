@@ -365,7 +365,7 @@ fn load_pricing(db: &rusqlite::Connection, site: &mut Site) -> Result<(), StoreE
     use crate::store::access;
     let mut tariffs = Vec::new();
     for (id, json) in access::tariffs(db)? {
-        match crate::pricing::parse_tariff(&json) {
+        match crate::core::pricing::parse_tariff(&json) {
             Ok(t) => tariffs.push(t),
             Err(problems) => log::error!(
                 "tariff {id} in the database is invalid, sessions under it go unpriced:\n{problems}"
@@ -375,7 +375,7 @@ fn load_pricing(db: &rusqlite::Connection, site: &mut Site) -> Result<(), StoreE
     site.set_tariffs(tariffs);
     let mut promotions = Vec::new();
     for (id, json) in access::promotions(db)? {
-        match crate::pricing::parse_promotion(&json) {
+        match crate::core::pricing::parse_promotion(&json) {
             Ok(p) => promotions.push(p),
             Err(problems) => {
                 log::error!("promotion {id} in the database is invalid, not offered:\n{problems}")

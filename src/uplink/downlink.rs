@@ -26,9 +26,9 @@ use crate::core::access::{
     Community, CommunityKind, Credit, Hours, IdToken, Role, SiteAccess, SiteKind, SiteRules,
     SocketAccess, TokenEntry, TokenStatus, User, UserId,
 };
-use crate::pricing::promotion::{Promotion, parse_promotion};
-use crate::pricing::tariff::Tariff;
-use crate::pricing::wire::{WireNumber, parse_tariff};
+use crate::core::pricing::promotion::{Promotion, parse_promotion};
+use crate::core::pricing::tariff::Tariff;
+use crate::core::pricing::wire::{WireNumber, parse_tariff};
 use crate::problems::{Problems, join};
 
 /// Every topic starts with this, then the site id.
