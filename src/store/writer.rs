@@ -144,10 +144,11 @@ pub enum Write {
         expires_ms: i64,
         now_ms: i64,
     },
-    /// Central's site configuration (JSON), refused unless `version` is above the current one.
+    /// Central's site policies (its `config` message), refused unless `version` is above the
+    /// current one.
     CentralConfig {
         version: u64,
-        config: String,
+        policy: crate::core::access::PolicyPatch,
     },
     /// Central's answer for a token not on the list.
     CacheAnswer {
@@ -670,8 +671,8 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             expires_ms,
             now_ms,
         } => super::outbox::command_seen(tx, id, *expires_ms, *now_ms)?,
-        Write::CentralConfig { version, config } => {
-            access::save_central_config(tx, *version, config)?
+        Write::CentralConfig { version, policy } => {
+            access::save_central_config(tx, *version, policy)?
         }
         Write::AccessListBegin => access::stage_begin(tx)?,
         Write::AccessListChunk { users, tokens } => {

@@ -156,13 +156,7 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             }
         }
         Downlink::Config { version, policy } => {
-            let Ok(json) = std::str::from_utf8(json_of(payload)) else {
-                return;
-            };
-            let write = Write::CentralConfig {
-                version,
-                config: json.to_string(),
-            };
+            let write = Write::CentralConfig { version, policy };
             if owner.durable(reference, version, vec![write]).await {
                 let merged = policy.apply(owner.policy);
                 owner.policy = merged;
@@ -170,17 +164,6 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             }
         }
         Downlink::Command(command) => run_command(owner, command, trusted_now).await,
-    }
-}
-
-/// The JSON of a payload, without its signature line (already verified).
-fn json_of(payload: &[u8]) -> &[u8] {
-    match payload.strip_prefix(b"SIG1 ") {
-        Some(rest) => rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest, |i| &rest[i + 1..]),
-        None => payload,
     }
 }
 
