@@ -10,8 +10,8 @@ use std::hint::black_box;
 
 use chrono::{DateTime, Duration};
 use rust_decimal::Decimal;
+use sitegate::core::pricing::{CostInput, CostSample, Party, cost, parse_tariff};
 use sitegate::core::session::Phase;
-use sitegate::pricing::{CostInput, CostSample, Party, cost, parse_tariff};
 
 const TARIFF: &str = r#"{"id":"bench","currency":"EUR",
     "energy":{"prices":[

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod broker;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
@@ -9,7 +10,6 @@ pub mod export;
 pub mod logging;
 pub mod modbus;
 pub mod notify;
-pub mod pricing;
 pub mod problems;
 pub mod profile;
 pub mod readers;
@@ -17,3 +17,4 @@ pub mod store;
 pub mod tools;
 pub mod uplink;
 pub mod web;
+pub mod wire;

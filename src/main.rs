@@ -52,7 +52,7 @@ enum Command {
     Export(sitegate::export::cli::ExportArgs),
     /// Tariffs: quote a session's cost from JSON files (tariff, promotion, session) with the
     /// daemon's own pricing code.
-    Tariff(sitegate::pricing::cli::TariffArgs),
+    Tariff(sitegate::cli::tariff::TariffArgs),
     /// Local accounts of the web page: add one (password on standard input's first line) or
     /// list them. Works while the daemon runs. Exit code 65 when refused.
     Account {
@@ -200,7 +200,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Tariff(args) => match sitegate::pricing::cli::run(&args) {
+        Command::Tariff(args) => match sitegate::cli::tariff::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

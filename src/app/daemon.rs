@@ -128,7 +128,7 @@ impl Daemon {
         // Decisions read the access list through their own read-only connection.
         let access_db = crate::store::open_reader(&config.state_dir.join(crate::store::DB_FILE))?;
         let rules = crate::store::access::load_rules(&access_db)?;
-        let policy = central_policy(&access_db, config);
+        let policy = crate::store::access::policy_in_force(&access_db, config.access);
         site.set_access(
             config.sockets.iter().map(|s| s.id.clone()).collect(),
             rules,
@@ -367,7 +367,7 @@ fn load_pricing(db: &rusqlite::Connection, site: &mut Site) -> Result<(), StoreE
     use crate::store::access;
     let mut tariffs = Vec::new();
     for (id, json) in access::tariffs(db)? {
-        match crate::pricing::parse_tariff(&json) {
+        match crate::core::pricing::parse_tariff(&json) {
             Ok(t) => tariffs.push(t),
             Err(problems) => log::error!(
                 "tariff {id} in the database is invalid, sessions under it go unpriced:\n{problems}"
@@ -377,7 +377,7 @@ fn load_pricing(db: &rusqlite::Connection, site: &mut Site) -> Result<(), StoreE
     site.set_tariffs(tariffs);
     let mut promotions = Vec::new();
     for (id, json) in access::promotions(db)? {
-        match crate::pricing::parse_promotion(&json) {
+        match crate::core::pricing::parse_promotion(&json) {
             Ok(p) => promotions.push(p),
             Err(problems) => {
                 log::error!("promotion {id} in the database is invalid, not offered:\n{problems}")
@@ -393,45 +393,6 @@ fn load_pricing(db: &rusqlite::Connection, site: &mut Site) -> Result<(), StoreE
     }
     site.set_promotions(promotions, uses);
     Ok(())
-}
-
-/// The offline policy in force: the config file's, patched by what central last sent.
-fn central_policy(
-    db: &rusqlite::Connection,
-    config: &Config,
-) -> crate::core::access::OfflinePolicy {
-    policy_in_force(db, &config.site.id, config.access)
-}
-
-/// `base` (the config file's policy) patched by central's stored configuration: what the core
-/// decides with (the web page's explain tool asks the same).
-pub fn policy_in_force(
-    db: &rusqlite::Connection,
-    site_id: &str,
-    base: crate::core::access::OfflinePolicy,
-) -> crate::core::access::OfflinePolicy {
-    use crate::uplink::downlink::{self, DownTopic, Downlink};
-    let Ok(Some((_, json))) = crate::store::access::central_config(db) else {
-        return base;
-    };
-    let topic = DownTopic::Config.full(site_id);
-    let parsed = downlink::parse(
-        site_id,
-        &topic,
-        json.as_bytes(),
-        &downlink::DownlinkLimits::default(),
-        &crate::uplink::signature::TrustedKeys::none(),
-        None,
-    );
-    match parsed {
-        Ok(Downlink::Config { policy, .. }) => policy.apply(base),
-        _ => {
-            log::error!(
-                "central's stored configuration is unreadable: the config file's policy applies"
-            );
-            base
-        }
-    }
 }
 
 /// Starts the link to central when `[uplink]` is configured.

@@ -3,6 +3,7 @@
 //! clock, never opens a file or a socket, never logs: the edges do.
 
 pub mod access;
+pub mod pricing;
 pub mod readings;
 pub mod rng;
 pub mod session;

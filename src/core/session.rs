@@ -227,8 +227,10 @@ pub struct Cost {
     pub currency: String,
     pub total_excl_tax: rust_decimal::Decimal,
     pub total_incl_tax: rust_decimal::Decimal,
-    /// The breakdown as central receives it (JSON).
-    pub breakdown: String,
+    /// What the cost is made of (`wire` makes its JSON for central and the database).
+    pub breakdown: crate::core::pricing::Breakdown,
+    /// The site's time zone, in which the breakdown was priced.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Session {

@@ -21,7 +21,7 @@ use super::rng::SplitMix64;
 use super::session::{AuthMethod, MeterTrack, Phase, Sample, Session, StopReason, max_energy_wh};
 use super::socket_state::{SocketState, StateRules, derive, presence, senses_plug};
 use super::time::Stamp;
-use crate::pricing::{Offer, Party, Promotion};
+use crate::core::pricing::{Offer, Party, Promotion};
 
 /// Sockets are numbered by their position in the configuration.
 pub type SocketIndex = usize;
@@ -55,7 +55,7 @@ pub enum Event {
     /// The access list's site rules changed (a new list, or at start).
     AccessRules(Box<SiteRules>),
     /// Central published new tariffs: sessions starting from now use them.
-    Tariffs(Vec<crate::pricing::Tariff>),
+    Tariffs(Vec<crate::core::pricing::Tariff>),
     /// Central published new promotions: offered to sessions starting from now (uses counted
     /// so far are kept).
     Promotions(Vec<Promotion>),
@@ -201,7 +201,7 @@ pub struct Recovered {
     pub session: Session,
     pub last_sample: Option<Stamp>,
     /// The samples its cost is computed from, so the cost goes on where it was.
-    pub cost_samples: Vec<crate::pricing::CostSample>,
+    pub cost_samples: Vec<crate::core::pricing::CostSample>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -299,8 +299,8 @@ struct Tracked {
     /// sockets that sense the plug (others cannot tell when it leaves).
     held: bool,
     /// The session's tariff and the samples its cost is computed from.
-    tariff: Option<std::sync::Arc<crate::pricing::Tariff>>,
-    cost_samples: Vec<crate::pricing::CostSample>,
+    tariff: Option<std::sync::Arc<crate::core::pricing::Tariff>>,
+    cost_samples: Vec<crate::core::pricing::CostSample>,
     /// The session user's credit, and how fast the session spends it (per second, from the
     /// last two costs), to stop before the credit is exceeded rather than after.
     credit: Option<Credit>,
@@ -361,7 +361,7 @@ pub struct Site {
     /// Socket ids, as access rules name them.
     socket_names: Vec<String>,
     /// Tariffs by id, as central publishes them.
-    tariffs: std::collections::HashMap<String, std::sync::Arc<crate::pricing::Tariff>>,
+    tariffs: std::collections::HashMap<String, std::sync::Arc<crate::core::pricing::Tariff>>,
     /// Promotions in the order central ranks them (the first that applies is used).
     promotions: Vec<std::sync::Arc<Promotion>>,
     promotion_uses: PromotionUses,
@@ -460,7 +460,7 @@ impl Site {
     }
 
     /// The tariffs sessions are priced with (a session keeps the one in force at its start).
-    pub fn set_tariffs(&mut self, tariffs: Vec<crate::pricing::Tariff>) {
+    pub fn set_tariffs(&mut self, tariffs: Vec<crate::core::pricing::Tariff>) {
         self.tariffs = tariffs
             .into_iter()
             .map(|t| (t.id.clone(), std::sync::Arc::new(t)))
@@ -1355,7 +1355,7 @@ fn price(s: &mut Tracked, now: Stamp, tz: chrono_tz::Tz) {
         .round_dp(3);
     // Samples must not go backwards in time (a clock stepped back): keep the last one's time.
     let at = s.cost_samples.last().map_or(at, |last| at.max(last.at));
-    s.cost_samples.push(crate::pricing::CostSample {
+    s.cost_samples.push(crate::core::pricing::CostSample {
         at,
         energy_wh: energy,
         phase: session.phase,
@@ -1363,7 +1363,7 @@ fn price(s: &mut Tracked, now: Stamp, tz: chrono_tz::Tz) {
     let Some(started) = chrono::DateTime::from_timestamp_millis(session.started.wall_ms) else {
         return;
     };
-    let input = crate::pricing::CostInput {
+    let input = crate::core::pricing::CostInput {
         time_zone: tz,
         started_at: started.min(s.cost_samples[0].at),
         samples: s.cost_samples.clone(),
@@ -1374,12 +1374,13 @@ fn price(s: &mut Tracked, now: Stamp, tz: chrono_tz::Tz) {
         party: s.party.clone(),
     };
     let offers: Vec<Offer<'_>> = s.offers.iter().map(Offered::offer).collect();
-    if let Ok(b) = crate::pricing::cost(&tariff, &input, &offers) {
+    if let Ok(b) = crate::core::pricing::cost(&tariff, &input, &offers) {
         session.cost = Some(crate::core::session::Cost {
             currency: b.currency.clone(),
             total_excl_tax: b.total_excl_tax,
             total_incl_tax: b.total_incl_tax,
-            breakdown: crate::pricing::cli::to_json(&b, tz).to_string(),
+            breakdown: b,
+            time_zone: tz,
         });
     }
 }

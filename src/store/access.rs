@@ -5,16 +5,19 @@
 //! types here; the JSON of the site rules is this module's own storage format.
 
 use std::collections::HashMap;
+use std::str::FromStr;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub mod browse;
+#[cfg(test)]
+mod tests;
 
 use super::StoreError;
-use crate::core::access::cache::Cached;
 use crate::core::access::*;
+use crate::core::pricing::wire::WireNumber;
 
 /// One user's change in a differential update: `None` removes the user.
 pub type UserChange = (UserId, Option<User>);
@@ -618,8 +621,8 @@ pub fn promotion_uses(conn: &Connection) -> Result<Vec<(String, Option<String>, 
         .collect::<Result<_, _>>()?)
 }
 
-/// Central's site configuration and its version, when one was received.
-pub fn central_config(conn: &Connection) -> Result<Option<(u64, String)>, StoreError> {
+/// The version of central's site configuration and its row, when one was received.
+fn central_config_row(conn: &Connection) -> Result<Option<(u64, String)>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT version, config FROM central_config WHERE id = 1",
@@ -629,12 +632,30 @@ pub fn central_config(conn: &Connection) -> Result<Option<(u64, String)>, StoreE
         .optional()?)
 }
 
+/// `base` (the config file's policy) patched by central's stored policies: what the core
+/// decides with (the web page's explain tool asks the same). A row that cannot be read is
+/// logged and leaves `base`.
+pub fn policy_in_force(conn: &Connection, base: OfflinePolicy) -> OfflinePolicy {
+    let Ok(Some((_, json))) = central_config_row(conn) else {
+        return base;
+    };
+    match ConfigDoc::read(&json) {
+        Ok(patch) => patch.apply(base),
+        Err(why) => {
+            log::error!(
+                "central's stored configuration is unreadable ({why}): the config file's policy applies"
+            );
+            base
+        }
+    }
+}
+
 pub(super) fn save_central_config(
     tx: &Transaction<'_>,
     version: u64,
-    config: &str,
+    policy: &PolicyPatch,
 ) -> Result<(), StoreError> {
-    let current = central_config(tx)?.map_or(0, |(v, _)| v);
+    let current = central_config_row(tx)?.map_or(0, |(v, _)| v);
     if version <= current {
         return Err(StoreError::VersionMismatch {
             current,
@@ -643,7 +664,97 @@ pub(super) fn save_central_config(
     }
     tx.execute(
         "INSERT OR REPLACE INTO central_config (id, version, config) VALUES (1, ?1, ?2)",
-        params![version as i64, config],
+        params![version as i64, ConfigDoc::write(version, policy)],
     )?;
     Ok(())
+}
+
+// Storage format of central's site configuration: central's `config` message, `{"version": 4,
+// "policy": {...}}` with OCPP's names. Rows written before the policy was kept typed hold the
+// message as central sent it (`max_energy_on_invalid_id` a number or a decimal string); new
+// rows are written in the same shape, a number.
+
+#[derive(Serialize)]
+struct ConfigDoc {
+    policy: PolicyDoc,
+    version: u64,
+}
+
+#[derive(Serialize)]
+struct PolicyDoc {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_concurrent_tx: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_offline_tx_for_unknown_id: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_authorize_offline: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_pre_authorize: Option<bool>,
+    /// Wh, as OCPP's MaxEnergyOnInvalidId.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_energy_on_invalid_id: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_transaction_on_invalid_id: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredConfig {
+    policy: StoredPolicy,
+    // Kept in its own column too (the one the version rule reads).
+    #[allow(dead_code)]
+    version: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredPolicy {
+    local_authorize_offline: Option<bool>,
+    local_pre_authorize: Option<bool>,
+    allow_offline_tx_for_unknown_id: Option<bool>,
+    allow_concurrent_tx: Option<bool>,
+    stop_transaction_on_invalid_id: Option<bool>,
+    max_energy_on_invalid_id: Option<WireNumber>,
+}
+
+impl ConfigDoc {
+    fn write(version: u64, p: &PolicyPatch) -> String {
+        let doc = ConfigDoc {
+            policy: PolicyDoc {
+                allow_concurrent_tx: p.allow_concurrent_tx,
+                allow_offline_tx_for_unknown_id: p.allow_offline_tx_for_unknown_id,
+                local_authorize_offline: p.local_authorize_offline,
+                local_pre_authorize: p.local_pre_authorize,
+                max_energy_on_invalid_id: p.max_energy_on_invalid_id_wh,
+                stop_transaction_on_invalid_id: p.stop_transaction_on_invalid_id,
+            },
+            version,
+        };
+        serde_json::to_string(&doc).expect("a policy always serializes")
+    }
+
+    /// The policies of a stored row, or why it cannot be read.
+    fn read(json: &str) -> Result<PolicyPatch, String> {
+        let doc: StoredConfig = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let p = doc.policy;
+        // Read as `downlink` read it when it arrived: the decimal's text, then a float.
+        let max_energy_on_invalid_id_wh = match p.max_energy_on_invalid_id {
+            None => None,
+            Some(n) => {
+                let mut problems = crate::problems::Problems::new();
+                let d = n
+                    .decimal("policy.max_energy_on_invalid_id", &mut problems)
+                    .ok_or_else(|| problems.to_string())?;
+                Some(f64::from_str(&d.to_string()).map_err(|e| e.to_string())?)
+            }
+        };
+        Ok(PolicyPatch {
+            local_authorize_offline: p.local_authorize_offline,
+            local_pre_authorize: p.local_pre_authorize,
+            allow_offline_tx_for_unknown_id: p.allow_offline_tx_for_unknown_id,
+            allow_concurrent_tx: p.allow_concurrent_tx,
+            stop_transaction_on_invalid_id: p.stop_transaction_on_invalid_id,
+            max_energy_on_invalid_id_wh,
+        })
+    }
 }

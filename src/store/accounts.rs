@@ -9,12 +9,11 @@
 use std::fmt;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde_json::json;
 
 use super::StoreError;
-use super::payload;
 use crate::core::time::Stamp;
 use crate::store::roles::Role;
+use crate::wire::{AccountAuditBody, Body};
 
 /// Longest username and display name, in characters.
 pub const MAX_USERNAME: usize = 64;
@@ -256,10 +255,7 @@ pub fn count_installers(conn: &Connection, now_ms: i64) -> Result<u64, StoreErro
 /// Applies `change` in the writer's transaction; returns the audit record's body. Refused
 /// (`Rejected`, nothing changed) for a taken or invalid username, an unknown account, or a
 /// change that would leave no active installer.
-pub(super) fn apply(
-    tx: &Transaction<'_>,
-    change: &AccountChange,
-) -> Result<serde_json::Value, StoreError> {
+pub(super) fn apply(tx: &Transaction<'_>, change: &AccountChange) -> Result<String, StoreError> {
     let now = change.at.wall_ms;
     let before = count_installers(tx, now)?;
     let action = &change.action;
@@ -349,21 +345,17 @@ pub(super) fn apply(
             "the account `{target}` vanished in its transaction"
         ))
     })?;
-    let mut body = json!({
-        "actor": change.actor,
-        "action": action.name(),
-        "username": account.username,
-        "role": account.role.as_str(),
-        "at": payload::time(&change.at),
-    });
-    match action {
-        AccountAction::SetActiveUntil { until_ms, .. } => {
-            body["active_until"] = until_ms.map(payload::rfc3339).into();
-        }
-        AccountAction::Create(new) => {
-            body["active_until"] = new.active_until_ms.map(payload::rfc3339).into();
-        }
-        _ => {}
-    }
-    Ok(body)
+    let body = AccountAuditBody::new(
+        &change.actor,
+        action.name(),
+        &account.username,
+        account.role.as_str(),
+        &change.at,
+    );
+    let body = match action {
+        AccountAction::SetActiveUntil { until_ms, .. } => body.active_until(*until_ms),
+        AccountAction::Create(new) => body.active_until(new.active_until_ms),
+        _ => body,
+    };
+    Ok(body.text())
 }

@@ -15,13 +15,14 @@ pub mod backup;
 pub mod backup_cli;
 pub mod migrations;
 pub mod outbox;
-mod payload;
 mod recovery;
 pub mod reports;
 pub mod roles;
 pub mod writer;
 
-pub use payload::rfc3339 as payload_time;
+/// A time as central's bodies carry it (RFC 3339 UTC, milliseconds): the web page shows stored
+/// times the same way.
+pub use crate::wire::rfc3339 as payload_time;
 pub use writer::{ConfigAudit, Startup, StoreHandle, StoreSetup, Write, writes_for};
 
 use std::path::{Path, PathBuf};

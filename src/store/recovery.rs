@@ -157,7 +157,7 @@ fn cost_samples(
     conn: &Connection,
     session: &str,
     started_ms: i64,
-) -> Result<Vec<crate::pricing::CostSample>, StoreError> {
+) -> Result<Vec<crate::core::pricing::CostSample>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT at_ms, energy_wh, phase FROM samples
          WHERE at_ms >= ?2 AND session_id = ?1 ORDER BY seq",
@@ -175,7 +175,7 @@ fn cost_samples(
         let Some(at) = chrono::DateTime::from_timestamp_millis(at_ms) else {
             continue;
         };
-        samples.push(crate::pricing::CostSample {
+        samples.push(crate::core::pricing::CostSample {
             at,
             energy_wh: rust_decimal::Decimal::from_f64_retain(energy_wh)
                 .unwrap_or_default()

@@ -16,7 +16,6 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::access::{self, TokenChange, UserChange};
-use super::payload;
 use super::recovery;
 use super::{StoreError, open_writer};
 use crate::core::access::{IdToken, SiteRules, TokenEntry, User};
@@ -24,6 +23,7 @@ use crate::core::session::{Sample, Session};
 use crate::core::site::{Effect, Recovered, SessionChange};
 use crate::core::socket_state::SocketState;
 use crate::core::time::Stamp;
+use crate::wire::{self, Body};
 
 /// What the writer needs to know about the site and this run.
 #[derive(Debug, Clone)]
@@ -148,10 +148,11 @@ pub enum Write {
         expires_ms: i64,
         now_ms: i64,
     },
-    /// Central's site configuration (JSON), refused unless `version` is above the current one.
+    /// Central's site policies (its `config` message), refused unless `version` is above the
+    /// current one.
     CentralConfig {
         version: u64,
-        config: String,
+        policy: crate::core::access::PolicyPatch,
     },
     /// Central's answer for a token not on the list.
     CacheAnswer {
@@ -482,8 +483,8 @@ fn raise_low_disk_fault(tx: &Transaction<'_>, now: Stamp) -> Result<(), StoreErr
         .optional()?;
     if open.is_none() {
         bump(tx, "low_disk_raised", 1)?;
-        let payload = serde_json::json!({ "fault": "disk_nearly_full", "utc": payload::rfc3339(now.wall_ms) });
-        outbox(tx, "fault", now.wall_ms, now.trusted, false, &payload)?;
+        let body = wire::SiteFaultBody::new("disk_nearly_full", now.wall_ms).text();
+        outbox(tx, "fault", now.wall_ms, now.trusted, false, &body)?;
     }
     Ok(())
 }
@@ -506,11 +507,11 @@ fn outbox(
     at_ms: i64,
     trusted: bool,
     offline: bool,
-    payload: &serde_json::Value,
+    body: &str,
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO outbox (id, kind, at_ms, trusted, offline, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![new_id(), kind, at_ms, trusted, offline, payload.to_string()],
+        params![new_id(), kind, at_ms, trusted, offline, body],
     )?;
     Ok(())
 }
@@ -520,11 +521,11 @@ fn update(
     setup: &StoreSetup,
     kind: &str,
     at: &Stamp,
-    payload: &serde_json::Value,
+    body: &str,
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO updates (id, kind, at_ms, trusted, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![new_id(), kind, at.wall_ms, at.trusted, payload.to_string()],
+        params![new_id(), kind, at.wall_ms, at.trusted, body],
     )?;
     let over: i64 = tx.query_row(
         "SELECT COUNT(*) - ?1 FROM updates",
@@ -575,7 +576,7 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             if let Some(sample) = sample {
                 insert_sample(tx, setup, sample)?;
             }
-            let body = payload::session(session, socket_id);
+            let body = wire::SessionBody::new(session, socket_id).text();
             let at = sample.as_ref().map_or(session.started, |s| s.at);
             match change {
                 SessionChange::Started => outbox(
@@ -618,7 +619,7 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
                     params![socket_id],
                 )?;
             }
-            let body = serde_json::json!({ "socket": socket_id, "out_of_service": out_of_service, "at": payload::time(at) });
+            let body = wire::AvailabilityBody::new(socket_id, *out_of_service, at).text();
             outbox(
                 tx,
                 "socket_availability",
@@ -636,7 +637,7 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             at,
         } => {
             let socket_id = setup.socket_ids.get(*socket).map_or("?", String::as_str);
-            let body = serde_json::json!({ "socket": socket_id, "state": state, "reason": reason, "at": payload::time(at) });
+            let body = wire::SocketStateBody::new(socket_id, state, reason, at).text();
             if *fault {
                 outbox(tx, "fault", at.wall_ms, at.trusted, false, &body)?;
             } else {
@@ -650,15 +651,7 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
                 .iter()
                 .filter_map(|&i| setup.socket_ids.get(i).map(String::as_str))
                 .collect();
-            let body = serde_json::json!({
-                "token": a.token.redacted(),
-                "sockets": sockets,
-                "user": a.user,
-                "outcome": a.outcome,
-                "reason": a.reason,
-                "source": a.source,
-                "at": payload::time(&a.at),
-            });
+            let body = wire::AuthorizationBody::new(a, sockets).text();
             outbox(
                 tx,
                 "authorization",
@@ -681,8 +674,8 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             expires_ms,
             now_ms,
         } => super::outbox::command_seen(tx, id, *expires_ms, *now_ms)?,
-        Write::CentralConfig { version, config } => {
-            access::save_central_config(tx, *version, config)?
+        Write::CentralConfig { version, policy } => {
+            access::save_central_config(tx, *version, policy)?
         }
         Write::AccessListBegin => access::stage_begin(tx)?,
         // A user's credit counts from when it arrived here: the moment the balance starts to be
@@ -711,14 +704,7 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
         } => access::cache_answer(tx, token, entry, *at_ms, AUTH_CACHE_CAPACITY)?,
         Write::ControlAudit(a) => {
             let socket_id = setup.socket_ids.get(a.socket).map_or("?", String::as_str);
-            let body = serde_json::json!({
-                "actor": a.actor,
-                "action": a.action,
-                "socket": socket_id,
-                "user": a.user,
-                "reason": a.reason,
-                "at": payload::time(&a.at),
-            });
+            let body = wire::ControlAuditBody::new(a, socket_id).text();
             outbox(
                 tx,
                 "control_audit",
@@ -729,12 +715,7 @@ fn apply(tx: &Transaction<'_>, setup: &StoreSetup, w: &Write) -> Result<(), Stor
             )?;
         }
         Write::ConfigAudit(a) => {
-            let body = serde_json::json!({
-                "actor": a.actor,
-                "action": a.action,
-                "target": a.target,
-                "at": payload::time(&a.at),
-            });
+            let body = wire::ConfigAuditBody::new(&a.actor, a.action, &a.target, &a.at).text();
             outbox(tx, "config_audit", a.at.wall_ms, a.at.trusted, false, &body)?;
         }
         Write::Account(change) => {
@@ -790,7 +771,7 @@ fn upsert_session(
             stopped.map(|t| local(setup, t.wall_ms)),
             s.meter_start_wh,
             s.meter_stop_wh(),
-            payload::round3(s.meter.energy_wh),
+            wire::round3(s.meter.energy_wh),
             s.charging.as_millis() as i64,
             s.idle.as_millis() as i64,
             s.stop_reason.map(|r| r.name()),
@@ -801,7 +782,9 @@ fn upsert_session(
             s.tariff_id,
             s.cost.as_ref().map(|c| c.currency.as_str()),
             s.cost.as_ref().map(|c| c.total_incl_tax.to_string()),
-                        s.cost.as_ref().map(|c| c.breakdown.as_str()),
+            s.cost
+                .as_ref()
+                .map(|c| crate::wire::breakdown_text(&c.breakdown, c.time_zone)),
             s.promotion_id,
         ],
     )?;
@@ -820,7 +803,7 @@ fn insert_sample(tx: &Transaction<'_>, setup: &StoreSetup, s: &Sample) -> Result
             setup.run_id,
             mono_ms(setup, &s.at),
             s.meter_wh,
-            payload::round3(s.energy_wh),
+            wire::round3(s.energy_wh),
             s.power_w,
             s.phase.name(),
         ],

@@ -4,11 +4,11 @@
 
 use super::downlink::{self, Command, CommandKind, Downlink, DownlinkLimits};
 use super::link::Owner;
-use super::up::{self, Status};
 use crate::core::session::{AuthMethod, StopReason};
 use crate::core::site::{Command as CoreCommand, Event};
 use crate::store::outbox::Stream;
 use crate::store::{StoreError, Write};
+use crate::wire::{Answer, Status};
 
 pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
     let stamp = owner.clock.now();
@@ -156,13 +156,7 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             }
         }
         Downlink::Config { version, policy } => {
-            let Ok(json) = std::str::from_utf8(json_of(payload)) else {
-                return;
-            };
-            let write = Write::CentralConfig {
-                version,
-                config: json.to_string(),
-            };
+            let write = Write::CentralConfig { version, policy };
             if owner.durable(reference, version, vec![write]).await {
                 let merged = policy.apply(owner.policy);
                 owner.policy = merged;
@@ -170,17 +164,6 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             }
         }
         Downlink::Command(command) => run_command(owner, command, trusted_now).await,
-    }
-}
-
-/// The JSON of a payload, without its signature line (already verified).
-fn json_of(payload: &[u8]) -> &[u8] {
-    match payload.strip_prefix(b"SIG1 ") {
-        Some(rest) => rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest, |i| &rest[i + 1..]),
-        None => payload,
     }
 }
 
@@ -330,9 +313,8 @@ impl Owner {
         match self.wiring.store.apply(writes).await {
             Ok(()) => {
                 let now = self.clock.now().wall_ms;
-                let mut result = up::result(reference, None, Status::Accepted, None, None, now);
-                result["version"] = version.into();
-                self.answer(result);
+                let answer = Answer::new(reference, None, Status::Accepted, None, None, now);
+                self.answer(answer.version(version).into_value());
                 true
             }
             Err(StoreError::VersionMismatch { current, offered }) => {
@@ -340,20 +322,20 @@ impl Owner {
                 let detail = format!("version {offered} is not above the current {current}");
                 log::warn!(code = "VersionMismatch"; "uplink: refused {reference}: {detail}");
                 let now = self.clock.now().wall_ms;
-                let mut result = up::result(
+                let mut answer = Answer::new(
                     reference,
                     None,
                     Status::Refused,
                     Some("version_mismatch"),
                     Some(&detail),
                     now,
-                );
-                result["current"] = current.into();
+                )
+                .current(current);
                 if reference.starts_with("access/") {
                     // OCPP: a stale differential means central must send the full list.
-                    result["want"] = "access/full".into();
+                    answer = answer.want_full_list();
                 }
-                self.answer(result);
+                self.answer(answer.into_value());
                 false
             }
             Err(e) => {
@@ -369,14 +351,7 @@ impl Owner {
         }
         let now = self.clock.now().wall_ms;
         let detail = (!detail.is_empty()).then_some(detail);
-        self.answer(up::result(
-            "commands",
-            Some(id),
-            status,
-            reason,
-            detail,
-            now,
-        ));
+        self.answer(Answer::new("commands", Some(id), status, reason, detail, now).into_value());
     }
 
     async fn tell_core(&mut self, event: Event) {

@@ -21,14 +21,14 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::signature::TrustedKeys;
-use crate::core::access::decide::OfflinePolicy;
+use crate::core::access::decide::PolicyPatch;
 use crate::core::access::{
     Community, CommunityKind, Credit, Hours, IdToken, Role, SiteAccess, SiteKind, SiteRules,
     SocketAccess, TokenEntry, TokenStatus, User, UserId,
 };
-use crate::pricing::promotion::{Promotion, parse_promotion};
-use crate::pricing::tariff::Tariff;
-use crate::pricing::wire::{WireNumber, parse_tariff};
+use crate::core::pricing::promotion::{Promotion, parse_promotion};
+use crate::core::pricing::tariff::Tariff;
+use crate::core::pricing::wire::{WireNumber, parse_tariff};
 use crate::problems::{Problems, join};
 
 /// Every topic starts with this, then the site id.
@@ -281,46 +281,6 @@ impl ListChecksum {
 
     pub fn finish(self) -> [u8; 32] {
         self.0.finalize().into()
-    }
-}
-
-/// The site policies a `config` message sets; `None` leaves a policy as it is.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct PolicyPatch {
-    pub local_authorize_offline: Option<bool>,
-    pub local_pre_authorize: Option<bool>,
-    pub allow_offline_tx_for_unknown_id: Option<bool>,
-    pub allow_concurrent_tx: Option<bool>,
-    pub stop_transaction_on_invalid_id: Option<bool>,
-    pub max_energy_on_invalid_id_wh: Option<f64>,
-}
-
-impl PolicyPatch {
-    /// `policy` with this patch's values.
-    pub fn apply(&self, mut policy: OfflinePolicy) -> OfflinePolicy {
-        let set = |v: Option<bool>, to: &mut bool| {
-            if let Some(v) = v {
-                *to = v;
-            }
-        };
-        set(
-            self.local_authorize_offline,
-            &mut policy.local_authorize_offline,
-        );
-        set(self.local_pre_authorize, &mut policy.local_pre_authorize);
-        set(
-            self.allow_offline_tx_for_unknown_id,
-            &mut policy.allow_offline_tx_for_unknown_id,
-        );
-        set(self.allow_concurrent_tx, &mut policy.allow_concurrent_tx);
-        set(
-            self.stop_transaction_on_invalid_id,
-            &mut policy.stop_transaction_on_invalid_id,
-        );
-        if let Some(wh) = self.max_energy_on_invalid_id_wh {
-            policy.max_energy_on_invalid_id_wh = wh;
-        }
-        policy
     }
 }
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use rumqttc::{AsyncClient, QoS};
 
 use super::topics::Topics;
-use super::up;
 use crate::core::SocketSnapshot;
+use crate::wire;
 
 #[derive(Debug, Default)]
 pub struct StatePublisher {
@@ -25,11 +25,11 @@ impl StatePublisher {
         now_ms: i64,
     ) {
         for s in sockets {
-            let body = up::socket_state(&s.id, &s.view, 0);
+            let body = wire::socket_state(&s.id, &s.view, 0);
             if !all && self.published.get(&s.id) == Some(&body) {
                 continue;
             }
-            let stamped = up::socket_state(&s.id, &s.view, now_ms);
+            let stamped = wire::socket_state(&s.id, &s.view, now_ms);
             if client
                 .try_publish(topics.socket_state(&s.id), QoS::AtLeastOnce, true, stamped)
                 .is_ok()
@@ -54,7 +54,7 @@ impl StatePublisher {
                 topics.telemetry(&s.id),
                 QoS::AtMostOnce,
                 false,
-                up::telemetry(&s.id, &s.view, now_ms),
+                wire::telemetry(&s.id, &s.view, now_ms),
             );
         }
     }

@@ -6,11 +6,11 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
-use sitegate::core::session::Phase;
-use sitegate::pricing::{
+use sitegate::core::pricing::{
     Breakdown, CostInput, CostSample, Offer, Party, Promotion, Tariff, TariffSet, cost,
     parse_promotion, parse_session, parse_tariff,
 };
+use sitegate::core::session::Phase;
 
 const PARIS: Tz = chrono_tz::Europe::Paris;
 
@@ -557,7 +557,7 @@ proptest! {
 
 #[test]
 fn the_quote_tool_prints_the_breakdown_as_a_table_and_as_json() {
-    use sitegate::pricing::cli::{QuoteArgs, quote};
+    use sitegate::cli::tariff::{QuoteArgs, quote};
     let dir = tempfile::tempdir().unwrap();
     let file = |name: &str, text: &str| {
         let path = dir.path().join(name);
@@ -601,7 +601,7 @@ fn the_quote_tool_prints_the_breakdown_as_a_table_and_as_json() {
 
 #[test]
 fn the_quote_tool_names_the_file_at_fault() {
-    use sitegate::pricing::cli::{QuoteArgs, quote};
+    use sitegate::cli::tariff::{QuoteArgs, quote};
     let dir = tempfile::tempdir().unwrap();
     let tariff = dir.path().join("t.json");
     std::fs::write(

@@ -214,7 +214,7 @@ async fn explain_answers_as_the_core_decides() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_price_calculator_gives_the_quote_tools_breakdown() {
-    use sitegate::pricing::cli::{QuoteArgs, quote};
+    use sitegate::cli::tariff::{QuoteArgs, quote};
     let sim = sim(false);
     let site = site_with_access(&sim).await;
     let manager = web::signed(&site, "manager").await;

@@ -39,6 +39,47 @@ impl Default for OfflinePolicy {
     }
 }
 
+/// The site policies central sets (its `config` message, kept by the store): `None` leaves a
+/// policy as the config file says.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PolicyPatch {
+    pub local_authorize_offline: Option<bool>,
+    pub local_pre_authorize: Option<bool>,
+    pub allow_offline_tx_for_unknown_id: Option<bool>,
+    pub allow_concurrent_tx: Option<bool>,
+    pub stop_transaction_on_invalid_id: Option<bool>,
+    pub max_energy_on_invalid_id_wh: Option<f64>,
+}
+
+impl PolicyPatch {
+    /// `policy` with this patch's values.
+    pub fn apply(&self, mut policy: OfflinePolicy) -> OfflinePolicy {
+        let set = |v: Option<bool>, to: &mut bool| {
+            if let Some(v) = v {
+                *to = v;
+            }
+        };
+        set(
+            self.local_authorize_offline,
+            &mut policy.local_authorize_offline,
+        );
+        set(self.local_pre_authorize, &mut policy.local_pre_authorize);
+        set(
+            self.allow_offline_tx_for_unknown_id,
+            &mut policy.allow_offline_tx_for_unknown_id,
+        );
+        set(self.allow_concurrent_tx, &mut policy.allow_concurrent_tx);
+        set(
+            self.stop_transaction_on_invalid_id,
+            &mut policy.stop_transaction_on_invalid_id,
+        );
+        if let Some(wh) = self.max_energy_on_invalid_id_wh {
+            policy.max_energy_on_invalid_id_wh = wh;
+        }
+        policy
+    }
+}
+
 /// Why a token may not charge (OCPP 2.0.1's AuthorizationStatus).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {

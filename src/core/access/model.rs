@@ -254,6 +254,16 @@ impl SiteRules {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Lookup {
     pub listed: Option<TokenEntry>,
-    pub cached: Option<super::cache::Cached>,
+    pub cached: Option<Cached>,
     pub user: Option<User>,
+}
+
+/// Central's answer for a token not on the list (OCPP's authorization cache), as the store
+/// keeps it: the store evicts with OCPP's rule (entries no longer valid first, then the least
+/// recently updated), so a million answers never live in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cached {
+    pub entry: TokenEntry,
+    /// When central last answered (Unix ms).
+    pub updated_ms: i64,
 }

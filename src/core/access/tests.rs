@@ -6,6 +6,27 @@ use rust_decimal::Decimal;
 
 use super::*;
 
+/// Central's answers for tokens off the list, as the store would find them (the store keeps
+/// them and evicts with OCPP's rule: `store::access`'s tests).
+#[derive(Default)]
+struct Cache(HashMap<IdToken, Cached>);
+
+impl Cache {
+    fn get(&self, token: &IdToken) -> Option<&Cached> {
+        self.0.get(token)
+    }
+
+    fn record(&mut self, token: IdToken, entry: TokenEntry, now_ms: i64) {
+        self.0.insert(
+            token,
+            Cached {
+                entry,
+                updated_ms: now_ms,
+            },
+        );
+    }
+}
+
 /// The whole list as central sends it; the store keeps users and tokens, the core the rest.
 #[derive(Clone)]
 struct AccessList {
@@ -27,7 +48,7 @@ impl AccessList {
     }
 
     /// What the store would find for `token`.
-    fn lookup(&self, cache: &AuthCache, token: &IdToken) -> Lookup {
+    fn lookup(&self, cache: &Cache, token: &IdToken) -> Lookup {
         let listed = self.tokens.get(token).cloned();
         let cached = if listed.is_none() {
             cache.get(token).cloned()
@@ -48,7 +69,7 @@ impl AccessList {
 
 fn authorize(
     list: &AccessList,
-    cache: &AuthCache,
+    cache: &Cache,
     policy: &OfflinePolicy,
     req: &Request<'_>,
 ) -> Decision {
@@ -140,7 +161,7 @@ fn req<'a>(token: &'a IdToken) -> Request<'a> {
 }
 
 fn decide(list: &AccessList, r: Request<'_>) -> Decision {
-    authorize(list, &AuthCache::new(10), &OfflinePolicy::default(), &r)
+    authorize(list, &Cache::default(), &OfflinePolicy::default(), &r)
 }
 
 fn rejected(d: Decision) -> Rejection {
@@ -364,7 +385,7 @@ fn credit_left_is_the_limit_minus_the_running_sessions() {
         user_spent: Decimal::new(750, 2),
         ..req(&t)
     };
-    let g = grant(authorize(&l, &AuthCache::new(10), &policy, &r));
+    let g = grant(authorize(&l, &Cache::default(), &policy, &r));
     assert_eq!(g.credit_left, Some(Decimal::new(1250, 2)));
 }
 
@@ -372,7 +393,7 @@ fn credit_left_is_the_limit_minus_the_running_sessions() {
 fn offline_rules_of_ocpp() {
     let stranger = tok("DEADBEEF");
     let l = list();
-    let cache = AuthCache::new(10);
+    let cache = Cache::default();
     let allow = OfflinePolicy {
         allow_offline_tx_for_unknown_id: true,
         ..OfflinePolicy::default()
@@ -449,7 +470,7 @@ fn the_list_has_priority_over_the_cache_and_cached_refusals_are_asked_again_onli
     let t = tok("04A1B2C3");
     let mut l = list();
     l.tokens.get_mut(&t).unwrap().status = TokenStatus::Blocked;
-    let mut cache = AuthCache::new(10);
+    let mut cache = Cache::default();
     cache.record(t.clone(), accepted("alice"), NOW - 1000);
     assert_eq!(
         rejected(authorize(&l, &cache, &OfflinePolicy::default(), &req(&t))),
@@ -457,7 +478,7 @@ fn the_list_has_priority_over_the_cache_and_cached_refusals_are_asked_again_onli
     );
 
     let visitor = tok("0A0B0C0D");
-    let mut cache = AuthCache::new(10);
+    let mut cache = Cache::default();
     cache.record(
         visitor.clone(),
         TokenEntry {

@@ -2,6 +2,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::json;
 
 use super::*;
+use crate::core::access::OfflinePolicy;
 use crate::uplink::signature::sign;
 
 const SITE: &str = "site-a";

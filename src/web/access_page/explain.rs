@@ -129,14 +129,13 @@ fn reason_words(lang: Lang, r: Rejection) -> &'static str {
 
 /// Decides as the core would now.
 async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation, Response> {
-    let site_id = app.inner.site_id.clone();
     let base = app.inner.config.access;
     let token = asked.token.clone();
     let (rules, found, policy) = app
         .read(move |conn| {
             let rules = crate::store::access::load_rules(conn)?;
             let found = crate::store::access::lookup(conn, &token)?;
-            let policy = crate::app::daemon::policy_in_force(conn, &site_id, base);
+            let policy = crate::store::access::policy_in_force(conn, base);
             Ok((rules, found, policy))
         })
         .await

@@ -10,8 +10,8 @@ use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::core::pricing::{Breakdown, CostInput, CostSample, Party, cost, parse_tariff};
 use crate::core::session::Phase;
-use crate::pricing::{Breakdown, CostInput, CostSample, Party, cost, parse_tariff};
 use crate::web::i18n::Lang;
 use crate::web::page::Ctx;
 use crate::web::pages::layout;
@@ -235,7 +235,7 @@ fn quote(
             energy_kwh: asked.energy_kwh.to_string(),
             start: asked.start.format("%Y-%m-%dT%H:%M").to_string(),
             duration_min: asked.duration_min,
-            breakdown: crate::pricing::cli::to_json(&b, tz),
+            breakdown: crate::wire::breakdown_value(&b, tz),
             lines: b,
         }),
         Err(_) => {

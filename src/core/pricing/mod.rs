@@ -1,9 +1,10 @@
 //! Pricing: tariffs after OCPP 2.1 `TariffType`, the cost of a session from its samples, and
-//! promotions. Pure: no I/O (except `cli`, the quote tool), no clock reads; every instant and
-//! the site's time zone come from the caller. See docs/pricing.md for the model, the rounding
-//! policy and worked examples.
+//! promotions. Pure: no I/O, no clock reads; every instant and the site's time zone come from
+//! the caller. Reads the JSON central sends (`wire`: tariffs, `promotion`: promotions) and the
+//! quote tool's session file (`input`), every problem with its path (`crate::problems`); never
+//! writes JSON (`crate::wire` makes the breakdown's) and never prints (`crate::cli::tariff`).
+//! See docs/pricing.md for the model, the rounding policy and worked examples.
 
-pub mod cli;
 pub mod cost;
 pub mod input;
 pub mod precedence;

@@ -1,19 +1,18 @@
 //! `sitegate tariff quote`: reads a tariff, an optional promotion and a session from JSON
 //! files, prices the session with the same `cost` the daemon uses and prints the breakdown as
-//! a table or JSON. Owns the command line, the files and the rendering; never prices anything
-//! itself.
+//! a table or as the JSON central receives (`wire`). Owns the command line, the files and the
+//! table; never prices anything itself, and never shapes the JSON.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
-use serde_json::json;
 
-use super::cost::{Breakdown, CostError, cost};
-use super::input::parse_session;
-use super::promotion::{Offer, parse_promotion};
-use super::wire::parse_tariff;
+use crate::core::pricing::cost::{Breakdown, CostError, cost};
+use crate::core::pricing::input::parse_session;
+use crate::core::pricing::promotion::{Offer, parse_promotion};
+use crate::core::pricing::wire::parse_tariff;
 use crate::problems::Problems;
 
 #[derive(Debug, clap::Args)]
@@ -104,10 +103,7 @@ pub fn quote(args: &QuoteArgs) -> Result<String, QuoteError> {
         .collect();
     let breakdown = cost(&tariff, &session, &offers)?;
     Ok(if args.json {
-        let mut text = serde_json::to_string_pretty(&to_json(&breakdown, time_zone))
-            .expect("a JSON value always serializes");
-        text.push('\n');
-        text
+        crate::wire::breakdown_pretty(&breakdown, time_zone)
     } else {
         table(&breakdown, time_zone)
     })
@@ -219,58 +215,4 @@ pub fn table(b: &Breakdown, tz: Tz) -> String {
         let _ = writeln!(out, "Promotion {id} not applied: {why}");
     }
     out
-}
-
-/// The breakdown as JSON: amounts as strings (exact decimals), times in RFC 3339 UTC.
-pub fn to_json(b: &Breakdown, tz: Tz) -> serde_json::Value {
-    let s = |d: Decimal| d.to_string();
-    json!({
-        "tariff_id": b.tariff_id,
-        "currency": b.currency,
-        "time_zone": tz.name(),
-        "periods": b.periods.iter().map(|p| json!({
-            "start": p.start.to_rfc3339(),
-            "end": p.end.to_rfc3339(),
-            "energy_element": p.energy_element,
-            "charging_element": p.charging_element,
-            "idle_element": p.idle_element,
-            "energy_wh": s(p.energy_wh.round_dp(6)),
-            "charging_ms": p.charging_ms,
-            "idle_ms": p.idle_ms,
-            "billed_idle_ms": p.billed_idle_ms,
-            "energy_amount": s(p.energy_amount.round_dp(8)),
-            "charging_amount": s(p.charging_amount.round_dp(8)),
-            "idle_amount": s(p.idle_amount.round_dp(8)),
-        })).collect::<Vec<_>>(),
-        "energy_wh": s(b.energy_wh.round_dp(6)),
-        "charging_ms": b.charging_ms,
-        "idle_ms": b.idle_ms,
-        "billed_idle_ms": b.billed_idle_ms,
-        "amounts": {
-            "energy": s(b.amounts.energy),
-            "charging_time": s(b.amounts.charging_time),
-            "idle_time": s(b.amounts.idle_time),
-            "fixed_fee": s(b.amounts.fixed_fee),
-        },
-        "subtotal": s(b.subtotal),
-        "min_max_adjustment": s(b.min_max_adjustment),
-        "discount": b.discount.as_ref().map(|d| json!({
-            "promotion_id": d.promotion_id,
-            "description": d.description,
-            "amount": s(d.amount),
-        })),
-        "refused_promotions": b.refusals.iter().map(|(id, why)| json!({
-            "promotion_id": id,
-            "reason": why.to_string(),
-        })).collect::<Vec<_>>(),
-        "total_excl_tax": s(b.total_excl_tax),
-        "taxes": b.taxes.iter().map(|t| json!({
-            "name": t.tax.name,
-            "percent": s(t.tax.percent),
-            "stack": t.tax.stack,
-            "base": s(t.base),
-            "amount": s(t.amount),
-        })).collect::<Vec<_>>(),
-        "total_incl_tax": s(b.total_incl_tax),
-    })
 }
