@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use sitegate::config::{self, EXIT_INVALID_CONFIG};
 use sitegate::profile::ProfileSet;
 
-/// Grace period for shutdown: bus owners stop, the core drains. Below systemd's TimeoutStopSec.
+/// Grace period for shutdown: the inputs stop, the core drains, the uplink says goodbye. Below
+/// systemd's TimeoutStopSec.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(Parser)]
