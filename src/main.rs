@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use sitegate::config::{self, EXIT_INVALID_CONFIG};
 use sitegate::profile::ProfileSet;
 
-/// Grace period for shutdown: bus owners stop, the core drains. Below systemd's TimeoutStopSec.
+/// Grace period for shutdown: the inputs stop, the core drains, the uplink says goodbye. Below
+/// systemd's TimeoutStopSec.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(Parser)]
@@ -290,7 +291,8 @@ fn check_config(path: &std::path::Path) -> ExitCode {
 }
 
 /// Runs the daemon under the supervisor until SIGTERM or Ctrl-C; SIGHUP and the installer page
-/// reload the configuration file (an invalid one is refused and the running one stays).
+/// reload the configuration file (an invalid one, or one that cannot start, is refused and the
+/// running one stays).
 fn run(path: std::path::PathBuf, config: config::Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -298,6 +300,10 @@ fn run(path: std::path::PathBuf, config: config::Config) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
+        // Before anything starts: a SIGHUP (whose default action ends the process) or a SIGTERM
+        // that comes while the daemon starts waits for the loop below. The line logged next
+        // says they are in place.
+        let mut signals = Signals::install()?;
         log::info!(
             "sitegate {} starting: site {}, {} bus(es), {} socket(s)",
             env!("CARGO_PKG_VERSION"),
@@ -311,7 +317,7 @@ fn run(path: std::path::PathBuf, config: config::Config) -> anyhow::Result<()> {
                 .context("opening the database")?;
         // Config valid, database open, polling started: systemd may call us started.
         notifier.ready(&status_line(&supervisor));
-        wait_for_stop_signal(&mut supervisor, &notifier).await?;
+        wait_for_stop_signal(&mut supervisor, &notifier, &mut signals).await?;
         notifier.stopping();
         log::info!("stopping");
         if !supervisor.shutdown().await {
@@ -321,12 +327,31 @@ fn run(path: std::path::PathBuf, config: config::Config) -> anyhow::Result<()> {
     })
 }
 
-/// Waits for a stop signal, reloading on SIGHUP and on the page's requests meanwhile (a failed
-/// reload is logged by the supervisor; one that leaves no daemon running ends the wait).
+/// The signals `sitegate run` handles, installed once before the daemon starts.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+}
+
 /// systemd's one-line STATUS: what runs.
 fn status_line(supervisor: &sitegate::app::supervisor::Supervisor) -> String {
     let config = supervisor.config();
-    let daemon = supervisor.daemon();
+    let Some(daemon) = supervisor.daemon() else {
+        let down = supervisor.down().unwrap_or_default();
+        return format!("site {}: {down}", config.site.id);
+    };
     let web = daemon.web.as_ref().map_or("no web page".to_string(), |w| {
         format!("web page on {}", w.addr)
     });
@@ -345,14 +370,15 @@ fn status_line(supervisor: &sitegate::app::supervisor::Supervisor) -> String {
 }
 
 /// Waits for SIGTERM or Ctrl-C, reloading on SIGHUP and on the installer page's requests, and
-/// keeping systemd's watchdog fed while the core loops.
+/// keeping systemd's watchdog fed while the core loops. A reload that fails leaves the previous
+/// daemon running (the supervisor logs it and the page shows it); when not even the previous
+/// configuration can start, the supervisor tries it again on its back-off, and the watchdog is
+/// fed meanwhile (this loop is the one alive, and it keeps trying).
 async fn wait_for_stop_signal(
     supervisor: &mut sitegate::app::supervisor::Supervisor,
     notifier: &sitegate::notify::Notifier,
+    signals: &mut Signals,
 ) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let mut watchdog = notifier.watchdog();
     let mut status = status_line(supervisor);
     // Without a watchdog the tick is never looked at.
@@ -362,12 +388,19 @@ async fn wait_for_stop_signal(
             .map_or(Duration::from_secs(3600), |w| w.interval()),
     );
     loop {
+        let retry_at = supervisor.retry_at();
         tokio::select! {
-            _ = term.recv() => return Ok(()),
-            r = tokio::signal::ctrl_c() => return r.context("waiting for Ctrl-C"),
-                        _ = tick.tick(), if watchdog.is_some() => {
-                let beats = supervisor.daemon().heartbeat.count();
-                if watchdog.as_mut().is_some_and(|w| w.alive(beats)) {
+            _ = signals.term.recv() => return Ok(()),
+            _ = signals.int.recv() => return Ok(()),
+            _ = tick.tick(), if watchdog.is_some() => {
+                let beat = match supervisor.daemon() {
+                    Some(daemon) => {
+                        let beats = daemon.heartbeat.count();
+                        watchdog.as_mut().is_some_and(|w| w.alive(beats))
+                    }
+                    None => true,
+                };
+                if beat {
                     notifier.send("WATCHDOG=1");
                 }
                 // `systemctl status` follows the link to central.
@@ -378,16 +411,28 @@ async fn wait_for_stop_signal(
                 }
                 continue;
             }
-            _ = hup.recv() => log::info!("SIGHUP: reloading the configuration"),
+            () = sleep_until(retry_at) => {
+                supervisor.retry_previous();
+                status = status_line(supervisor);
+                notifier.status(&status);
+                continue;
+            }
+            _ = signals.hup.recv() => log::info!("SIGHUP: reloading the configuration"),
             () = supervisor.requested() => log::info!("the installer page asks for a reload"),
         }
         notifier.reloading();
-        let reloaded = supervisor.reload().await;
+        // A refusal is logged by the supervisor and shown on the page; the site runs on.
+        let _ = supervisor.reload().await;
         status = status_line(supervisor);
         notifier.ready(&status);
-        if let Err(sitegate::app::supervisor::ReloadError::Start(e)) = reloaded {
-            return Err(e).context("restarting after a reload");
-        }
+    }
+}
+
+/// Sleeps until `at`; never wakes without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -73,32 +73,61 @@ impl CoreTask {
                 _ = cancel.cancelled() => break,
                 else => break,
             };
-            self.heartbeat.beat();
-            let socket = match &event {
-                Event::Polled { socket, .. } | Event::Unreachable { socket, .. } => Some(*socket),
-                _ => None,
-            };
-            let now = self.clock.now();
-            let effects = self.site.handle(event, now);
-            let mut follow_ups = self.apply(effects, now).await;
-            // A badge central has just answered for is decided again, now from the cache.
-            while let Some(event) = follow_ups.pop() {
-                let effects = self.site.handle(event, now);
-                follow_ups.extend(self.apply(effects, now).await);
-            }
-            let changed: Vec<usize> = match socket {
-                Some(s) => vec![s],
-                // Commands and ticks may touch any socket (sessions, samples).
-                None => (0..self.ids.len()).collect(),
-            };
-            self.snapshot.send_modify(|snap| {
-                for i in changed {
-                    if let Some(view) = self.site.view(i) {
-                        snap[i].view = view.clone();
-                    }
-                }
-            });
+            self.turn(event).await;
         }
+        // Stopping (the inputs have stopped first): what is already queued is decided and
+        // committed before the core stops, so that a vehicle unplugged just before the stop
+        // ends its session as unplugged, not at the next start as a power loss.
+        let mut drained = 0usize;
+        loop {
+            let event = if let Ok(e) = events.try_recv() {
+                e
+            } else if let Ok(c) = commands.try_recv() {
+                Event::Command(c)
+            } else if let Ok(b) = badges.try_recv() {
+                match self.badge_event(b) {
+                    Some(e) => e,
+                    None => continue,
+                }
+            } else {
+                break;
+            };
+            drained += 1;
+            self.turn(event).await;
+        }
+        if drained > 0 {
+            log::debug!("core: {drained} queued event(s) decided before stopping");
+        }
+    }
+
+    /// One turn of the loop: the core decides on `event`, the effects are carried out (persist,
+    /// then act), the snapshot is published.
+    async fn turn(&mut self, event: Event) {
+        self.heartbeat.beat();
+        let socket = match &event {
+            Event::Polled { socket, .. } | Event::Unreachable { socket, .. } => Some(*socket),
+            _ => None,
+        };
+        let now = self.clock.now();
+        let effects = self.site.handle(event, now);
+        let mut follow_ups = self.apply(effects, now).await;
+        // A badge central has just answered for is decided again, now from the cache.
+        while let Some(event) = follow_ups.pop() {
+            let effects = self.site.handle(event, now);
+            follow_ups.extend(self.apply(effects, now).await);
+        }
+        let changed: Vec<usize> = match socket {
+            Some(s) => vec![s],
+            // Commands and ticks may touch any socket (sessions, samples).
+            None => (0..self.ids.len()).collect(),
+        };
+        self.snapshot.send_modify(|snap| {
+            for i in changed {
+                if let Some(view) = self.site.view(i) {
+                    snap[i].view = view.clone();
+                }
+            }
+        });
     }
 
     /// Persists what must be durable, waits for the commit, then acts: a socket is switched on

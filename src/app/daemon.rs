@@ -1,6 +1,9 @@
 //! Wires the daemon: one owner task per bus, one core task, a published snapshot of the site.
-//! Owns start-up order and shutdown (inputs stop first, then the core, under a deadline); never
-//! makes decisions itself (the core does) nor talks Modbus (the bus owners do).
+//! Owns start-up order and shutdown, under one deadline: the inputs stop first (bus owners,
+//! badge readers, the web page), then the core decides every event already queued and stops,
+//! so all it decided is committed; the outputs stop last: the uplink publishes what is
+//! committed, says `offline` itself and disconnects, and the local broker goes. Never makes
+//! decisions itself (the core does) nor talks Modbus (the bus owners do).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,10 +48,17 @@ pub struct Daemon {
     /// Beaten by the core's loop at least once a second: systemd's watchdog watches it.
     pub heartbeat: crate::notify::Heartbeat,
     store_thread: Option<std::thread::JoinHandle<()>>,
+    /// Bus owners, badge readers, the web page: they stop first.
     inputs: CancellationToken,
     core: CancellationToken,
+    /// The uplink and the local broker: they stop last, once the core has drained.
+    outputs: CancellationToken,
     input_tasks: TaskTracker,
     core_task: TaskTracker,
+    output_tasks: TaskTracker,
+    /// The core's event channel, for tests that queue events behind the bus owners'.
+    #[cfg(test)]
+    events: mpsc::Sender<Event>,
 }
 
 /// One bus owner per connection: a serial line or a TCP device is one connection, except a TCP
@@ -246,6 +256,8 @@ impl Daemon {
         let (snapshot_tx, snapshot) = watch::channel(snapshot_init);
         let core = CancellationToken::new();
         let core_task = TaskTracker::new();
+        let outputs = CancellationToken::new();
+        let output_tasks = TaskTracker::new();
         let (questions, questions_rx) = mpsc::channel(QUESTION_CAPACITY);
         let store_for_uplink = store.clone();
         let (commands, command_rx) = mpsc::channel(64);
@@ -274,10 +286,11 @@ impl Daemon {
             snapshot.clone(),
             questions_rx,
             policy,
-            &inputs,
-            &input_tasks,
+            &outputs,
+            &output_tasks,
         );
-        start_local_broker(config, snapshot.clone(), &clock, &inputs, &input_tasks);
+        start_local_broker(config, snapshot.clone(), &clock, &outputs, &output_tasks);
+        output_tasks.close();
         let wiring = WebWiring {
             store: store_for_uplink.clone(),
             sockets: snapshot.clone(),
@@ -290,6 +303,9 @@ impl Daemon {
         let web = start_web(config, wiring, &inputs, &input_tasks);
         core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
         core_task.close();
+        #[cfg(test)]
+        let events = event_tx.clone();
+        drop(event_tx);
         Ok(Daemon {
             uplink,
             web,
@@ -302,8 +318,12 @@ impl Daemon {
             heartbeat,
             inputs,
             core,
+            outputs,
             input_tasks,
             core_task,
+            output_tasks,
+            #[cfg(test)]
+            events,
         })
     }
 
@@ -320,8 +340,11 @@ impl Daemon {
         )
     }
 
-    /// Stops the bus owners, then the core, within `deadline`. Returns false when something
-    /// had to be abandoned.
+    /// Stops the daemon within `deadline`, in order: the inputs (bus owners, badge readers, the
+    /// web page); the core, once it has decided and committed every event already queued (a
+    /// last unplug is recorded as such); the outputs (the uplink publishes what was committed,
+    /// publishes `offline` itself and disconnects; the local broker); the database writer,
+    /// once its last handle is gone. Returns false when something had to be abandoned.
     pub async fn shutdown(mut self, deadline: Duration) -> bool {
         let until = Instant::now() + deadline;
         self.inputs.cancel();
@@ -329,13 +352,25 @@ impl Daemon {
             .await
             .is_ok();
         if !inputs_done {
-            log::warn!("bus owners did not stop within {deadline:?}");
+            log::warn!("bus owners, readers or the web page did not stop within {deadline:?}");
         }
         self.core.cancel();
         let core_done = tokio::time::timeout_at(until, self.core_task.wait())
             .await
             .is_ok();
-        // The core task held the last store handle: the writer commits what it has and stops.
+        if !core_done {
+            log::warn!("the core did not drain its queue within {deadline:?}");
+        }
+        // Every write the core made is committed (it waits for each commit): the uplink can
+        // ship it, say goodbye and stop. Its goodbye is bounded on its own too.
+        self.outputs.cancel();
+        let outputs_done = tokio::time::timeout_at(until, self.output_tasks.wait())
+            .await
+            .is_ok();
+        if !outputs_done {
+            log::warn!("the uplink or the local broker did not stop within {deadline:?}");
+        }
+        // The last store handles are gone: the writer commits what it has and stops.
         let store_done = match self.store_thread.take() {
             Some(thread) => {
                 let join = tokio::task::spawn_blocking(move || thread.join());
@@ -346,7 +381,7 @@ impl Daemon {
         if !store_done {
             log::warn!("the database writer did not stop within {deadline:?}");
         }
-        inputs_done && core_done && store_done
+        inputs_done && core_done && outputs_done && store_done
     }
 }
 
@@ -542,3 +577,6 @@ fn start_web(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, ConnectReturnCode, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS,
+};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +30,11 @@ const RESEND_AFTER: Duration = Duration::from_secs(30);
 /// message must be received to be refused (and answered); a packet over rumqttc's limit would
 /// instead drop the connection, which a hostile publisher could then do at will.
 const MAX_PACKET_BYTES: usize = 32 * 1024 * 1024;
+
+/// Longest a clean stop waits for the last messages and the DISCONNECT to be written (the
+/// daemon's shutdown deadline bounds it too). A link that cannot take them by then is dropped,
+/// and the broker publishes the last will.
+const GOODBYE_WITHIN: Duration = Duration::from_secs(2);
 
 /// How the uplink connects and behaves (from `[uplink]`, see `config::UplinkConfig`).
 #[derive(Clone)]
@@ -117,7 +124,10 @@ pub(super) enum Net {
     Lost(String),
 }
 
-/// Runs until `cancel`: connects, reconnects with back-off, publishes and applies.
+/// Runs until `cancel`: connects, reconnects with back-off, publishes and applies. At `cancel`
+/// it publishes what is committed and not yet sent, then `offline` (retained) itself, and
+/// disconnects cleanly, so the broker does not publish the last will; all within
+/// `GOODBYE_WITHIN`.
 pub async fn run(settings: Settings, wiring: Wiring, cancel: CancellationToken) {
     let topics = Topics::new(&wiring.site_id);
     let mut options =
@@ -153,32 +163,52 @@ pub async fn run(settings: Settings, wiring: Wiring, cancel: CancellationToken) 
     // Small: a message waiting here is a whole downlink message (up to max_downlink_bytes);
     // when the owner is busy, the driver waits and TCP pushes back on the broker.
     let (net_tx, net_rx) = mpsc::channel(8);
-    let driver = tokio::spawn(drive(eventloop, net_tx, settings.backoff, cancel.clone()));
+    let stop = CancellationToken::new();
+    let driver = tokio::spawn(drive(eventloop, net_tx, settings.backoff, stop.clone()));
     let owner = match Owner::new(settings, wiring, topics, client) {
         Ok(owner) => owner,
         Err(e) => {
             log::error!("uplink: cannot read the database: {e}; no sync with central");
             cancel.cancelled().await;
-            let _ = driver.await;
+            finish(driver, stop, None).await;
             return;
         }
     };
-    owner.run(net_rx, cancel).await;
+    let goodbye = owner.run(net_rx, cancel).await;
+    finish(driver, stop, goodbye).await;
+}
+
+/// Ends the driver: after a goodbye (messages and a DISCONNECT queued, to be written by
+/// `until`), once it has written the DISCONNECT; without one, or at `until`, at once.
+pub(super) async fn finish(
+    mut driver: tokio::task::JoinHandle<()>,
+    stop: CancellationToken,
+    goodbye: Option<Instant>,
+) {
+    if let Some(until) = goodbye {
+        if tokio::time::timeout_at(until, &mut driver).await.is_ok() {
+            return;
+        }
+        log::warn!("mqtt: the DISCONNECT could not be written in time; the link is dropped");
+    }
+    stop.cancel();
     let _ = driver.await;
 }
 
-/// Polls the event loop without pause (rumqttc needs it), reconnecting with back-off.
+/// Polls the event loop without pause (rumqttc needs it), reconnecting with back-off, until
+/// `stop`, or until it has written a DISCONNECT (the owner's goodbye: a poll is never cut in
+/// the middle of it), or until the link fails once the owner has stopped.
 pub(super) async fn drive(
     mut eventloop: EventLoop,
     net: mpsc::Sender<Net>,
     backoff: Backoff,
-    cancel: CancellationToken,
+    stop: CancellationToken,
 ) {
     let mut delays = backoff_delays(backoff);
     let mut up_since: Option<Instant> = None;
     loop {
         let polled = tokio::select! {
-            _ = cancel.cancelled() => break,
+            _ = stop.cancelled() => break,
             // Not cancel-safe mid-write, which only matters when we stop anyway.
             p = eventloop.poll() => p,
         };
@@ -195,7 +225,11 @@ pub(super) async fn drive(
                 topic: p.topic,
                 payload: p.payload,
             }),
+            // The goodbye is out: the broker will not publish the last will.
+            Ok(rumqttc::Event::Outgoing(Outgoing::Disconnect)) => break,
             Ok(_) => None,
+            // The owner has stopped: no reconnection.
+            Err(_) if net.is_closed() => break,
             Err(e) => {
                 if up_since.is_some_and(|t| t.elapsed() >= backoff.stable) {
                     delays = backoff_delays(backoff);
@@ -206,16 +240,15 @@ pub(super) async fn drive(
                 }
                 let delay = delays.next().unwrap_or(backoff.max);
                 tokio::select! {
-                    _ = cancel.cancelled() => break,
+                    _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(delay) => {}
                 }
                 None
             }
         };
-        if let Some(msg) = to_owner
-            && net.send(msg).await.is_err()
-        {
-            break;
+        // Once the owner has stopped, what comes is dropped while its goodbye goes out.
+        if let Some(msg) = to_owner {
+            let _ = net.send(msg).await;
         }
     }
 }
@@ -290,7 +323,13 @@ impl Owner {
         })
     }
 
-    async fn run(mut self, mut net: mpsc::Receiver<Net>, cancel: CancellationToken) {
+    /// Runs until `cancel`. Connected, it then queues its goodbye (what is committed and not
+    /// yet sent, `offline`, DISCONNECT) and returns by when the driver must have written it.
+    async fn run(
+        mut self,
+        mut net: mpsc::Receiver<Net>,
+        cancel: CancellationToken,
+    ) -> Option<Instant> {
         let mut commits = self.wiring.store.commits();
         let mut sockets = self.wiring.sockets.clone();
         let mut telemetry = tokio::time::interval(self.settings.telemetry_interval);
@@ -314,15 +353,31 @@ impl Owner {
             }
             self.report();
         }
-        if self.connected {
-            // A clean stop says so itself: the broker sends the will only on a lost link.
-            let _ = self.client.try_publish(
-                self.topics.up("state"),
-                QoS::AtLeastOnce,
-                true,
-                up::site_offline(),
-            );
-            let _ = self.client.try_disconnect();
+        if !self.connected {
+            return None;
+        }
+        let until = Instant::now() + GOODBYE_WITHIN;
+        // What the core committed while it drained goes out first (within the window).
+        self.pump();
+        // A clean stop says so itself: the broker sends the will only on a lost link. The
+        // request queue may be full of records: wait for room, as long as the goodbye may take.
+        let client = self.client.clone();
+        let state = self.topics.up("state");
+        let goodbye = async move {
+            client
+                .publish(state, QoS::AtLeastOnce, true, up::site_offline())
+                .await?;
+            client.disconnect().await
+        };
+        match tokio::time::timeout_at(until, goodbye).await {
+            Ok(Ok(())) => {
+                log::info!("uplink: stopping: offline published, disconnecting");
+                Some(until)
+            }
+            _ => {
+                log::warn!("uplink: stopping without a goodbye: the link does not take it");
+                None
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use rumqttc::{AsyncClient, MqttOptions};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::link::{Backoff, Net, drive};
+use super::link::{Backoff, Net, drive, finish};
 use super::states::StatePublisher;
 use super::topics::Topics;
 use crate::core::SocketSnapshot;
@@ -42,7 +42,8 @@ pub async fn run(
         max: Duration::from_secs(10),
         stable: Duration::from_secs(60),
     };
-    let driver = tokio::spawn(drive(eventloop, net_tx, backoff, cancel.clone()));
+    let stop = CancellationToken::new();
+    let driver = tokio::spawn(drive(eventloop, net_tx, backoff, stop.clone()));
     let mut connected = false;
     let mut states = StatePublisher::default();
     let mut telemetry = tokio::time::interval(telemetry_interval);
@@ -66,6 +67,9 @@ pub async fn run(
         let snapshot = sockets.borrow_and_update().clone();
         states.publish(&client, &topics, &snapshot, all, now);
     }
-    let _ = client.try_disconnect();
-    let _ = driver.await;
+    // Disconnects cleanly when connected (the driver writes it, bounded); else just stops.
+    drop(net);
+    let goodbye = (connected && client.try_disconnect().is_ok())
+        .then(|| tokio::time::Instant::now() + Duration::from_secs(2));
+    finish(driver, stop, goodbye).await;
 }

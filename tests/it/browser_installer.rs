@@ -22,9 +22,14 @@ async fn an_installer_adds_a_socket_in_the_browser_and_sees_it_polled() {
         + &socket("a", "gw", 1, "generic-socket", "poll_interval = \"200ms\"");
     let path = site_file(dir.path(), &tables);
     let mut supervisor = supervise_with_accounts(&path, web::INSTALLER).await;
-    let addr = supervisor.daemon().web.expect("the page listens").addr;
+    let addr = supervisor
+        .daemon()
+        .unwrap()
+        .web
+        .expect("the page listens")
+        .addr;
     let url = |p: &str| format!("https://localhost:{}{p}", addr.port());
-    wait_snapshot(supervisor.daemon().snapshot.clone(), "a", |x| {
+    wait_snapshot(supervisor.daemon().unwrap().snapshot.clone(), "a", |x| {
         is(x, "a", "Available")
     })
     .await;

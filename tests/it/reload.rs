@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use sitegate::app::supervisor::{ReloadError, Supervisor};
 use sitegate::core::SocketSnapshot;
+use sitegate::web::reload::ReloadOutcome;
 use socket_sim::{Command, Model, UnitSpec};
 use tokio::sync::watch;
 
@@ -75,9 +76,11 @@ async fn supervised_a(
     let dir = tempfile::tempdir().unwrap();
     let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &socket_a()));
     let supervisor = supervise(&path);
-    wait_snapshot(supervisor.daemon().snapshot.clone(), "a available", |s| {
-        is(s, "a", "Available")
-    })
+    wait_snapshot(
+        supervisor.daemon().unwrap().snapshot.clone(),
+        "a available",
+        |s| is(s, "a", "Available"),
+    )
     .await;
     (supervisor, addr, dir)
 }
@@ -129,9 +132,11 @@ async fn a_valid_file_is_applied_and_an_invalid_one_refused_while_the_site_runs_
     let changes = supervisor.reload().await.expect("a valid file is applied");
     assert_eq!(changes.added, vec!["b".to_string()]);
     assert!(changes.removed.is_empty() && changes.changed.is_empty());
-    wait_snapshot(supervisor.daemon().snapshot.clone(), "b polled", |s| {
-        is(s, "b", "Available") && is(s, "a", "Available")
-    })
+    wait_snapshot(
+        supervisor.daemon().unwrap().snapshot.clone(),
+        "b polled",
+        |s| is(s, "b", "Available") && is(s, "a", "Available"),
+    )
     .await;
     assert_eq!(supervisor.status().borrow().generation, 1);
 
@@ -150,10 +155,14 @@ async fn a_valid_file_is_applied_and_an_invalid_one_refused_while_the_site_runs_
     assert_eq!(supervisor.config().sockets.len(), 2, "the old config stays");
     // The running daemon was not touched: it still polls both sockets.
     sim.control("gw", 2, Command::Fault { code: 5 }).unwrap();
-    wait_snapshot(supervisor.daemon().snapshot.clone(), "b faulted", |s| {
-        s.iter()
-            .any(|x| x.id == "b" && x.view.state.to_string().starts_with("Faulted"))
-    })
+    wait_snapshot(
+        supervisor.daemon().unwrap().snapshot.clone(),
+        "b faulted",
+        |s| {
+            s.iter()
+                .any(|x| x.id == "b" && x.view.state.to_string().starts_with("Faulted"))
+        },
+    )
     .await;
     assert!(supervisor.shutdown().await);
     sim.shutdown().await;
@@ -164,12 +173,16 @@ async fn a_session_running_during_a_reload_goes_on_with_its_id_and_energy() {
     let sim = sim(false);
     let (mut supervisor, addr, dir) = supervised_a(&sim).await;
     plug_in(&sim, "gw", 1);
-    let before = wait_snapshot(supervisor.daemon().snapshot.clone(), "energy", |s| {
-        s[0].view
-            .session
-            .as_ref()
-            .is_some_and(|x| x.energy_wh() > 5.0)
-    })
+    let before = wait_snapshot(
+        supervisor.daemon().unwrap().snapshot.clone(),
+        "energy",
+        |s| {
+            s[0].view
+                .session
+                .as_ref()
+                .is_some_and(|x| x.energy_wh() > 5.0)
+        },
+    )
     .await;
     let session = before[0].view.session.clone().unwrap();
 
@@ -178,7 +191,7 @@ async fn a_session_running_during_a_reload_goes_on_with_its_id_and_energy() {
     supervisor.reload().await.expect("reloaded");
     let after =
         wait_snapshot(
-            supervisor.daemon().snapshot.clone(),
+            supervisor.daemon().unwrap().snapshot.clone(),
             "the same session counting on",
             |s| {
                 s[0].view.session.as_ref().is_some_and(|x| {
@@ -276,5 +289,169 @@ async fn sighup_reloads_the_running_process_and_refuses_an_invalid_file() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let status = tokio::task::block_in_place(|| child.wait().unwrap());
     assert!(status.success(), "{status:?}");
+    sim.shutdown().await;
+}
+
+/// Rewrites the site file at `path` to keep its state in `dir` (relative to the file).
+fn with_state_dir(path: &Path, dir: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.replace("directory = \"state\"", &format!("directory = \"{dir}\""));
+    std::fs::write(path, text).unwrap();
+}
+
+/// `sitegate run` on `path`, logging at info to a pipe (read by `lines`).
+fn spawn_run(path: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sitegate"))
+        .arg("run")
+        .arg("--config")
+        .arg(path)
+        .env("RUST_LOG", "info")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_file_that_cannot_start_is_refused_and_the_process_runs_on_the_previous_one() {
+    let sim = sim(false);
+    let addr = two_sockets(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &socket_a()));
+    let mut child = spawn_run(&path);
+    let pid = child.id() as libc::pid_t;
+    let rx = lines(&mut child);
+    let mut seen = Vec::new();
+    tokio::task::block_in_place(|| {
+        wait_line(&rx, &["socket a:", "-> Available"], &mut seen);
+        // Valid, but its state directory is a file: the database cannot be opened.
+        std::fs::write(dir.path().join("blocked"), "not a directory").unwrap();
+        with_state_dir(&path, "blocked");
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+        wait_line(
+            &rx,
+            &["cannot start on the new configuration", "blocked"],
+            &mut seen,
+        );
+    });
+    // The previous daemon polls again: a fault on a is seen and logged.
+    sim.control("gw", 1, Command::Fault { code: 7 }).unwrap();
+    tokio::task::block_in_place(|| wait_line(&rx, &["socket a:", "-> Faulted"], &mut seen));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the process ended:\n{}",
+        seen.join("\n")
+    );
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = tokio::task::block_in_place(|| child.wait().unwrap());
+    assert!(status.success(), "{status:?}\n{}", seen.join("\n"));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_neither_the_new_nor_the_previous_file_can_start_the_previous_one_is_tried_again() {
+    let sim = sim(false);
+    let (mut supervisor, addr, dir) = supervised_a(&sim).await;
+    let state = dir.path().join("state");
+    let away = dir.path().join("state.away");
+    // The new file's state directory is a file; and the running one's disk goes away under it
+    // (its directory moved, a file in its place): neither can start.
+    std::fs::write(dir.path().join("blocked"), "not a directory").unwrap();
+    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &socket_a()));
+    with_state_dir(&path, "blocked");
+    std::fs::rename(&state, &away).unwrap();
+    std::fs::write(&state, "not a directory").unwrap();
+
+    match supervisor.reload().await {
+        Err(ReloadError::Down { .. }) => {}
+        other => panic!("neither configuration can start, got {other:?}"),
+    }
+    assert!(supervisor.daemon().is_none());
+    let refused = match supervisor.status().borrow().last.clone() {
+        Some(ReloadOutcome::Refused { problems }) => problems.join("\n"),
+        other => panic!("the page shows a refusal, got {other:?}"),
+    };
+    assert!(refused.contains("cannot start on it"), "{refused}");
+    assert!(
+        refused.contains("the previous configuration cannot start either"),
+        "{refused}"
+    );
+    let first = supervisor
+        .retry_at()
+        .expect("the previous one is tried again");
+    assert!(first <= tokio::time::Instant::now() + Duration::from_secs(60));
+    // Still impossible: the next attempt waits longer (bounded).
+    assert!(!supervisor.retry_previous());
+    let second = supervisor.retry_at().expect("tried again later");
+    assert!(second > first, "the back-off grows");
+    assert!(second <= tokio::time::Instant::now() + Duration::from_secs(60));
+    assert!(supervisor.down().unwrap().contains("not running"));
+
+    // The disk is back: the next attempt starts the previous configuration.
+    std::fs::remove_file(&state).unwrap();
+    std::fs::rename(&away, &state).unwrap();
+    assert!(supervisor.retry_previous());
+    assert!(supervisor.retry_at().is_none());
+    wait_snapshot(
+        supervisor.daemon().unwrap().snapshot.clone(),
+        "a polled again",
+        |s| is(s, "a", "Available"),
+    )
+    .await;
+    assert_eq!(supervisor.config().state_dir, state);
+    assert!(supervisor.shutdown().await);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_from_the_first_log_line_on_reloads_and_never_kills_the_process() {
+    let sim = sim(false);
+    let addr = two_sockets(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &socket_a()));
+    let mut child = spawn_run(&path);
+    let pid = child.id() as libc::pid_t;
+    let rx = lines(&mut child);
+    let mut seen = Vec::new();
+    tokio::task::block_in_place(|| {
+        // The first line says the handlers are in place; from then on, SIGHUP after SIGHUP
+        // while the daemon starts, says ready and starts polling, until one has reloaded.
+        wait_line(&rx, &["starting: site test"], &mut seen);
+        let until = std::time::SystemTime::now() + PATIENCE;
+        let mut sent = 0;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "SIGHUP {sent} ended the process ({status:?}):\n{}",
+                    seen.join("\n")
+                );
+            }
+            assert!(
+                std::time::SystemTime::now() < until,
+                "no reload after {sent} SIGHUP(s):\n{}",
+                seen.join("\n")
+            );
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+            sent += 1;
+            match rx.recv_timeout(Duration::from_millis(5)) {
+                Ok(line) => {
+                    let reloaded = line.contains("configuration reloaded");
+                    seen.push(line);
+                    if reloaded {
+                        break;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(e) => panic!("{e} after {sent} SIGHUP(s):\n{}", seen.join("\n")),
+            }
+        }
+        wait_line(&rx, &["socket a:", "-> Available"], &mut seen);
+    });
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = tokio::task::block_in_place(|| child.wait().unwrap());
+    assert!(status.success(), "{status:?}\n{}", seen.join("\n"));
     sim.shutdown().await;
 }

@@ -738,3 +738,101 @@ async fn an_unknown_badge_is_asked_about_and_central_s_answer_starts_the_session
     site.stop().await;
     central.shutdown().await;
 }
+
+/// The site's `state` topic as a subscriber sees it: (retained, payload) as they come.
+async fn state_topic(
+    port: u16,
+    id: &str,
+) -> (
+    tokio::sync::mpsc::UnboundedReceiver<(bool, Value)>,
+    tokio::task::JoinHandle<()>,
+) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let mut options = MqttOptions::new(id, "127.0.0.1", port);
+    options.set_keep_alive(Duration::from_secs(30));
+    let (client, mut eventloop) = AsyncClient::new(options, 16);
+    client
+        .subscribe("sitegate/v1/test/state", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        let _client = client;
+        while let Ok(event) = eventloop.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event {
+                let json = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
+                if tx.send((p.retain, json)).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (rx, task)
+}
+
+/// The next message on `rx` whose status is `status`.
+async fn state_is(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(bool, Value)>,
+    status: &str,
+) -> (bool, Value) {
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(PATIENCE, async {
+        while let Some((retained, json)) = rx.recv().await {
+            if json["status"] == status {
+                return Some((retained, json));
+            }
+            seen.push(json);
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(m)) => m,
+        _ => panic!("no `{status}` on the site's state topic; got {seen:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_publishes_offline_itself_and_disconnects_so_central_sees_it_at_once() {
+    let broker = Mosquitto::start(MosquittoOpts::default()).await;
+    // Between the site and the broker, a link that keeps the broker's side open when the
+    // site's side closes: the broker learns the site has gone only from its DISCONNECT, or
+    // after a keep-alive and a half (90 s here, far beyond this test's waits). An `offline`
+    // seen at once is the site's own, not the last will the broker publishes for a lost link.
+    let proxy = crate::support::mqtt::SilentProxy::start_keeping_broker_side(broker.addr()).await;
+    let sim = sim(false);
+    let uplink = format!(
+        "[uplink]\nhost = \"127.0.0.1\"\nport = {}\ntls = false\nkeep_alive = \"60s\"\n",
+        proxy.addr().port()
+    );
+    let mut site = site_with(&sim, &uplink).await;
+    let (mut central, watcher) = state_topic(broker.port(), "central").await;
+    state_is(&mut central, "online").await;
+    let mut status = site.daemon().uplink.clone().unwrap();
+    tokio::time::timeout(PATIENCE, status.wait_for(|s| s.connected))
+        .await
+        .expect("the uplink connects")
+        .unwrap();
+
+    let daemon = site.daemon.take().unwrap();
+    assert!(daemon.shutdown(Duration::from_secs(10)).await);
+    let (_, offline) = state_is(&mut central, "offline").await;
+    assert_eq!(offline, serde_json::json!({"status": "offline"}));
+    // Retained: whoever looks later (central restarting) sees the site offline.
+    let (mut later, later_task) = state_topic(broker.port(), "central-later").await;
+    let (retained, first) = tokio::time::timeout(PATIENCE, later.recv())
+        .await
+        .expect("a retained state")
+        .unwrap();
+    assert!(retained, "{first}");
+    assert_eq!(first["status"], "offline", "{first}");
+    // The broker saw a clean DISCONNECT from the site (not a lost connection).
+    assert!(
+        broker.log().contains("Client test disconnected"),
+        "{}",
+        broker.log()
+    );
+    watcher.abort();
+    later_task.abort();
+    sim.shutdown().await;
+}

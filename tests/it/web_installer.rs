@@ -27,7 +27,12 @@ async fn start() -> Setup {
     let path = site_file(dir.path(), &tables);
     let config = sitegate::config::load(&path).unwrap();
     let supervisor = supervise_with_accounts(&path, web::INSTALLER_AND_MANAGER).await;
-    let web_addr = supervisor.daemon().web.expect("the page listens").addr;
+    let web_addr = supervisor
+        .daemon()
+        .unwrap()
+        .web
+        .expect("the page listens")
+        .addr;
     let tls = https::client_config(&config.state_dir.join("web-cert.pem"));
     Setup {
         supervisor,
@@ -45,7 +50,7 @@ const NEW_SOCKET: &str =
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_installer_adds_a_socket_through_the_form_and_sees_it_polled() {
     let mut s = start().await;
-    wait_snapshot(s.supervisor.daemon().snapshot.clone(), "a", |x| {
+    wait_snapshot(s.supervisor.daemon().unwrap().snapshot.clone(), "a", |x| {
         is(x, "a", "Available")
     })
     .await;
@@ -93,9 +98,11 @@ async fn an_installer_adds_a_socket_through_the_form_and_sees_it_polled() {
         .await
         .expect("the page asked for a reload");
     s.supervisor.reload().await.expect("reloaded");
-    wait_snapshot(s.supervisor.daemon().snapshot.clone(), "b polled", |x| {
-        is(x, "b", "Available")
-    })
+    wait_snapshot(
+        s.supervisor.daemon().unwrap().snapshot.clone(),
+        "b polled",
+        |x| is(x, "b", "Available"),
+    )
     .await;
 
     // The same login goes on after the reload, on the same address.
@@ -237,15 +244,17 @@ async fn a_bad_edit_is_refused_next_to_its_field_and_the_file_stays() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_in_use_is_not_removed_and_an_edit_keeps_the_rest_of_the_file() {
     let mut s = start().await;
-    wait_snapshot(s.supervisor.daemon().snapshot.clone(), "a", |x| {
+    wait_snapshot(s.supervisor.daemon().unwrap().snapshot.clone(), "a", |x| {
         is(x, "a", "Available")
     })
     .await;
     let installer = web::sign_in(s.tls.clone(), s.addr, "installer").await;
     plug_in(&s.sim, "gw", 1);
-    wait_snapshot(s.supervisor.daemon().snapshot.clone(), "a session", |x| {
-        x[0].view.session.is_some()
-    })
+    wait_snapshot(
+        s.supervisor.daemon().unwrap().snapshot.clone(),
+        "a session",
+        |x| x[0].view.session.is_some(),
+    )
     .await;
     let original = std::fs::read(&s.path).unwrap();
     let refused = installer.post_form("/installer/sockets/a/remove", "").await;
@@ -290,7 +299,7 @@ async fn a_socket_in_use_is_not_removed_and_an_edit_keeps_the_rest_of_the_file()
     assert_eq!(changes.changed, vec!["a".to_string()]);
     // The session is recovered and goes on (confirmed at the first poll after the restart).
     wait_snapshot(
-        s.supervisor.daemon().snapshot.clone(),
+        s.supervisor.daemon().unwrap().snapshot.clone(),
         "the session on",
         |x| x[0].view.session.is_some(),
     )

@@ -337,6 +337,19 @@ pub struct SilentProxy {
 
 impl SilentProxy {
     pub async fn start(target: SocketAddr) -> SilentProxy {
+        SilentProxy::start_with(target, false).await
+    }
+
+    /// As `start`, but when a client closes its side, the proxy keeps the broker's side open
+    /// (reading and dropping what the broker sends) until the broker closes it: the broker
+    /// learns that the client has gone only from a DISCONNECT the client sent, or from its
+    /// keep-alive, never from the close. So the broker publishes a last will only once the
+    /// keep-alive has expired.
+    pub async fn start_keeping_broker_side(target: SocketAddr) -> SilentProxy {
+        SilentProxy::start_with(target, true).await
+    }
+
+    async fn start_with(target: SocketAddr, keep_broker_side: bool) -> SilentProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (flow, _) = watch::channel(Flow::Forward);
@@ -357,12 +370,16 @@ impl SilentProxy {
                         let Ok(server) = TcpStream::connect(target).await else {
                             return;
                         };
-                        let (cr, cw) = client.into_split();
-                        let (sr, sw) = server.into_split();
-                        // Either direction ending closes both.
-                        tokio::select! {
-                            _ = pump(cr, sw, rx.clone()) => {}
-                            _ = pump(sr, cw, rx) => {}
+                        let (mut cr, mut cw) = client.into_split();
+                        let (mut sr, mut sw) = server.into_split();
+                        // Either direction ending closes both (unless `keep_broker_side`).
+                        let client_closed = tokio::select! {
+                            _ = pump(&mut cr, &mut sw, rx.clone()) => true,
+                            _ = pump(&mut sr, &mut cw, rx) => false,
+                        };
+                        if client_closed && keep_broker_side {
+                            let mut buf = vec![0u8; 16 * 1024];
+                            while sr.read(&mut buf).await.is_ok_and(|n| n > 0) {}
                         }
                     });
                     let mut list = connections.lock().unwrap();
@@ -422,8 +439,8 @@ impl Drop for SilentProxy {
 }
 
 async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
     mut flow: watch::Receiver<Flow>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
