@@ -91,7 +91,9 @@ pub fn site_offline() -> Vec<u8> {
     br#"{"status":"offline"}"#.to_vec()
 }
 
-/// A socket's retained state: what a display or central shows of it.
+/// A socket's retained state: what a display or central shows of it. `at` is an RFC 3339
+/// text here, as telemetry's (docs/asyncapi.yaml's `SocketStatePayload` and `Telemetry` still
+/// say a `Stamp` object).
 #[derive(Debug, Serialize)]
 struct SocketStateMessage<'a> {
     at: String,
