@@ -50,7 +50,7 @@ enum Command {
     },
     /// Reports for managers as CSV or XLSX: consumption, monthly expense notes, a user's
     /// statement. Reads the database read-only; works while the daemon runs.
-    Export(sitegate::export::cli::ExportArgs),
+    Export(sitegate::cli::export::ExportArgs),
     /// Tariffs: quote a session's cost from JSON files (tariff, promotion, session) with the
     /// daemon's own pricing code.
     Tariff(sitegate::cli::tariff::TariffArgs),
@@ -63,11 +63,11 @@ enum Command {
     /// Copy the database while the daemon runs (SQLite's online backup: one consistent
     /// snapshot, WAL included) to a file, or into a directory as
     /// `sitegate-<site>-<UTC time>.sqlite3`.
-    Backup(sitegate::store::backup_cli::BackupArgs),
+    Backup(sitegate::cli::backup::BackupArgs),
     /// Replace the database with a backup, the daemon stopped (refused while the database is
     /// in use, or for a file that is not a sound sitegate database); the replaced one is kept
     /// as `<db>.before-restore`. Exit codes: 65 refused file, 75 database in use.
-    Restore(sitegate::store::backup_cli::RestoreArgs),
+    Restore(sitegate::cli::backup::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -194,7 +194,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Export(args) => match sitegate::export::cli::run(&args) {
+        Command::Export(args) => match sitegate::cli::export::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -219,7 +219,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Backup(args) => match sitegate::store::backup_cli::run_backup(&args) {
+        Command::Backup(args) => match sitegate::cli::backup::run_backup(&args) {
             Ok(dest) => {
                 println!("backup written to {}", dest.display());
                 ExitCode::SUCCESS
@@ -229,7 +229,7 @@ fn main() -> ExitCode {
                 ExitCode::from(e.exit_code())
             }
         },
-        Command::Restore(args) => match sitegate::store::backup_cli::run_restore(&args) {
+        Command::Restore(args) => match sitegate::cli::backup::run_restore(&args) {
             Ok(message) => {
                 println!("{message}");
                 ExitCode::SUCCESS

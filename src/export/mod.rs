@@ -1,12 +1,11 @@
 //! Exports for managers: consumption per site or per user, monthly expense notes per user, and
 //! one user's statement for a period, each as CSV or XLSX. Owns which report is asked for
 //! (`Report`, `Period`) and the path from the store's answers to a file: `layout` decides what
-//! a report shows, `csv` and `xlsx` write it, `cli` is the `sitegate export` command.
+//! a report shows, `csv` and `xlsx` write it, `cli::export` is the `sitegate export` command.
 //!
 //! Never writes to the database and never reads a clock: periods come from the caller, and
 //! every time shown is one the daemon recorded (an impossible one is never shown).
 
-pub mod cli;
 pub mod csv;
 pub mod layout;
 pub mod table;

@@ -12,7 +12,6 @@
 pub mod access;
 pub mod accounts;
 pub mod backup;
-pub mod backup_cli;
 pub mod migrations;
 pub mod outbox;
 mod recovery;

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::backup::{self, BackupError};
 use crate::config;
+use crate::store::backup::{self, BackupError};
 
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
@@ -54,7 +54,7 @@ fn database(config_path: &Path) -> Result<(PathBuf, String), CliError> {
         path: config_path.display().to_string(),
         problems: problems.to_string(),
     })?;
-    Ok((config.state_dir.join(super::DB_FILE), config.site.id))
+    Ok((config.state_dir.join(crate::store::DB_FILE), config.site.id))
 }
 
 /// Takes the backup (online: the daemon may run); returns the file written.

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::{By, ExportError, Format, Period, Report, SiteInfo};
 use crate::config;
+use crate::export::{self, By, ExportError, Format, Period, Report, SiteInfo};
 use crate::store::{self, reports};
 
 #[derive(Debug, clap::Args)]
@@ -93,11 +93,11 @@ pub fn run(args: &ExportArgs) -> Result<(), ExportError> {
     };
     match &args.output {
         Some(path) => write_file(path, |out| {
-            super::export(&conn, &site, &report, format, out)
+            export::export(&conn, &site, &report, format, out)
         })?,
         None => {
             let mut out = std::io::stdout().lock();
-            super::export(&conn, &site, &report, format, &mut out)?;
+            export::export(&conn, &site, &report, format, &mut out)?;
             out.flush().map_err(ExportError::Write)?;
         }
     }
