@@ -2,8 +2,8 @@
 //! which collects every problem with its key path → the typed `Config` below. Parsing binds no
 //! port and opens no device: `check-config` and the daemon run the same code.
 
-pub mod diff;
-pub mod edit;
+pub(crate) mod diff;
+pub(crate) mod edit;
 mod raw;
 pub mod serial;
 mod uplink;

@@ -6,10 +6,10 @@
 //! Never writes to the database and never reads a clock: periods come from the caller, and
 //! every time shown is one the daemon recorded (an impossible one is never shown).
 
-pub mod csv;
-pub mod layout;
-pub mod table;
-pub mod xlsx;
+pub(crate) mod csv;
+pub(crate) mod layout;
+pub(crate) mod table;
+pub(crate) mod xlsx;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -2,16 +2,16 @@
 //! poll devices on them. Owns every socket and serial port the daemon opens toward devices;
 //! never decides what a reading means (that is `profile` and `core`).
 
-pub mod bus;
-pub mod crc;
-pub mod device;
-pub mod frame;
-pub mod health;
-pub mod link;
-pub mod pdu;
-pub mod rtu;
-pub mod schedule;
+pub(crate) mod bus;
+pub(crate) mod crc;
+pub(crate) mod device;
+pub(crate) mod frame;
+pub(crate) mod health;
+pub(crate) mod link;
+pub(crate) mod pdu;
+pub(crate) mod rtu;
+pub(crate) mod schedule;
 pub mod stats;
-pub mod tap;
-pub mod tcp;
-pub mod timing;
+pub(crate) mod tap;
+pub(crate) mod tcp;
+pub(crate) mod timing;

@@ -11,11 +11,9 @@ pub const EXCEPTION_FLAG: u8 = 0x80;
 pub const EXCEPTION_PDU_LEN: usize = 2;
 /// Most registers one function 16 request may carry (specification).
 pub const MAX_WRITE_REGISTERS: u16 = 123;
-/// Most coils one function 15 request may carry (specification).
-pub const MAX_WRITE_COILS: u16 = 1968;
-
 const FC_WRITE_COIL: u8 = 5;
 const FC_WRITE_REGISTER: u8 = 6;
+/// Function 15 (write coils): never sent, but framed when another master's answer is on the line.
 const FC_WRITE_COILS: u8 = 15;
 const FC_WRITE_REGISTERS: u8 = 16;
 /// Length of every write answer: function, address, value or quantity.
@@ -37,8 +35,6 @@ pub enum Request {
     WriteCoil { address: u16, value: bool },
     /// Function 6.
     WriteRegister { address: u16, value: u16 },
-    /// Function 15.
-    WriteCoils { address: u16, values: Vec<bool> },
     /// Function 16.
     WriteRegisters { address: u16, values: Vec<u16> },
 }
@@ -101,7 +97,6 @@ impl Request {
             Request::Read { table, .. } => table.read_function(),
             Request::WriteCoil { .. } => FC_WRITE_COIL,
             Request::WriteRegister { .. } => FC_WRITE_REGISTER,
-            Request::WriteCoils { .. } => FC_WRITE_COILS,
             Request::WriteRegisters { .. } => FC_WRITE_REGISTERS,
         }
     }
@@ -117,12 +112,6 @@ impl Request {
                 push_words(&mut pdu, &[*address, coil_word(*value)])
             }
             Request::WriteRegister { address, value } => push_words(&mut pdu, &[*address, *value]),
-            Request::WriteCoils { address, values } => {
-                let packed = pack_bits(values);
-                push_words(&mut pdu, &[*address, item_count(values.len())]);
-                pdu.push(packed.len() as u8);
-                pdu.extend_from_slice(&packed);
-            }
             Request::WriteRegisters { address, values } => {
                 push_words(&mut pdu, &[*address, item_count(values.len())]);
                 pdu.push((values.len() * 2) as u8);
@@ -164,7 +153,6 @@ impl Request {
                 count,
             } => (*address, usize::from(*count), table.protocol_read_limit()),
             Request::WriteCoil { .. } | Request::WriteRegister { .. } => return Ok(()),
-            Request::WriteCoils { address, values } => (*address, values.len(), MAX_WRITE_COILS),
             Request::WriteRegisters { address, values } => {
                 (*address, values.len(), MAX_WRITE_REGISTERS)
             }
@@ -204,9 +192,6 @@ pub fn decode_response(req: &Request, pdu: &[u8]) -> Result<Response, ModbusErro
         Request::Read { table, count, .. } => decode_read(req, *table, *count, pdu),
         Request::WriteCoil { address, value } => check_echo(pdu, *address, coil_word(*value)),
         Request::WriteRegister { address, value } => check_echo(pdu, *address, *value),
-        Request::WriteCoils { address, values } => {
-            check_echo(pdu, *address, item_count(values.len()))
-        }
         Request::WriteRegisters { address, values } => {
             check_echo(pdu, *address, item_count(values.len()))
         }
@@ -308,18 +293,6 @@ fn words(data: &[u8]) -> Vec<u16> {
         .collect()
 }
 
-/// Bits go least significant first within each byte, first item in the first byte.
-fn pack_bits(bits: &[bool]) -> Vec<u8> {
-    bits.chunks(8)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .enumerate()
-                .fold(0u8, |byte, (i, &bit)| byte | (u8::from(bit) << i))
-        })
-        .collect()
-}
-
 fn unpack_bits(data: &[u8], count: u16) -> Vec<bool> {
     (0..usize::from(count))
         .map(|i| data[i / 8] & (1 << (i % 8)) != 0)
@@ -398,15 +371,6 @@ mod tests {
             value: 0x0003,
         };
         assert_eq!(register.encode().unwrap(), [6, 0x00, 0x01, 0x00, 0x03]);
-        // The specification's example: coils 20..29 = 1,0,1,1,0,0,1,1 1,0.
-        let coils = Request::WriteCoils {
-            address: 0x0013,
-            values: [1, 0, 1, 1, 0, 0, 1, 1, 1, 0].map(|b| b == 1).to_vec(),
-        };
-        assert_eq!(
-            coils.encode().unwrap(),
-            [15, 0x00, 0x13, 0x00, 0x0A, 0x02, 0xCD, 0x01]
-        );
         let registers = Request::WriteRegisters {
             address: 0x0001,
             values: vec![0x000A, 0x0102],
@@ -431,10 +395,6 @@ mod tests {
             Request::WriteRegisters {
                 address: 0,
                 values: vec![0; 124],
-            },
-            Request::WriteCoils {
-                address: 0,
-                values: vec![true; 1969],
             },
         ] {
             assert!(
@@ -500,16 +460,6 @@ mod tests {
             decode_response(&register, &[6, 0, 1, 0, 3]).unwrap(),
             Response::Written
         );
-
-        let coils = Request::WriteCoils {
-            address: 0x13,
-            values: vec![true; 10],
-        };
-        assert_eq!(
-            decode_response(&coils, &[15, 0, 0x13, 0, 10]).unwrap(),
-            Response::Written
-        );
-        framing_text(decode_response(&coils, &[15, 0, 0x13, 0, 9]));
 
         let registers = Request::WriteRegisters {
             address: 1,

@@ -149,19 +149,15 @@ impl RtuLink {
     }
 
     /// What the link has seen so far.
+    #[cfg(test)]
     pub fn counters(&self) -> LinkCounters {
         self.counters
     }
 
     /// The line's character timing.
+    #[cfg(test)]
     pub fn timing(&self) -> LineTiming {
         self.line
-    }
-
-    /// Changes the gap before the next requests, e.g. for a device that needs more than the
-    /// bus default.
-    pub fn set_inter_request_delay(&mut self, delay: Duration) {
-        self.options.inter_request_delay = delay;
     }
 
     /// The earliest moment the next request may start.
@@ -1092,14 +1088,6 @@ mod tests {
             };
             link.write(&coil, TIMEOUT).await.unwrap();
             assert!(device.coils.lock().unwrap()[3]);
-
-            let coils = Request::WriteCoils {
-                address: 8,
-                values: vec![true, false, true],
-            };
-            let written = link.transact(UNIT, &coils, TIMEOUT).await.unwrap();
-            assert_eq!(written, Response::Written);
-            assert_eq!(device.coils.lock().unwrap()[8..11], [true, false, true]);
 
             let input = ReadRequest {
                 unit: UNIT,

@@ -35,15 +35,8 @@ impl LineTiming {
         }
     }
 
-    pub fn baud(&self) -> u32 {
-        self.baud
-    }
-
-    pub fn bits_per_char(&self) -> u32 {
-        self.bits_per_char
-    }
-
     /// The time one character occupies the line.
+    #[cfg(test)]
     pub fn char_time(&self) -> Duration {
         self.chars(1)
     }

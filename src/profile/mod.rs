@@ -4,12 +4,12 @@
 //! request planning and decoding; never performs I/O (the caller reads files and buses).
 
 mod builtin;
-pub mod compile;
-pub mod decode;
-pub mod model;
-pub mod plan;
+pub(crate) mod compile;
+pub(crate) mod decode;
+pub(crate) mod model;
+pub(crate) mod plan;
 mod raw;
-pub mod register;
+pub(crate) mod register;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub mod browse;
+pub(crate) mod browse;
 #[cfg(test)]
 mod tests;
 

@@ -11,13 +11,13 @@
 
 pub mod access;
 pub mod accounts;
-pub mod backup;
-pub mod migrations;
+pub(crate) mod backup;
+pub(crate) mod migrations;
 pub mod outbox;
 mod recovery;
 pub mod reports;
 pub mod roles;
-pub mod writer;
+pub(crate) mod writer;
 
 /// A time as central's bodies carry it (RFC 3339 UTC, milliseconds): the web page shows stored
 /// times the same way.

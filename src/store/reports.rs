@@ -451,7 +451,7 @@ fn parse_cost(session: &str, text: &str) -> Result<Decimal, ReportError> {
     })
 }
 
-pub mod listing;
+pub(crate) mod listing;
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
@@ -844,6 +843,3 @@ fn correct_times(tx: &Transaction<'_>, setup: &StoreSetup, at: &Stamp) -> Result
     )?;
     Ok(())
 }
-
-/// How long the writer may take to finish when the daemon stops.
-pub const STOP_GRACE: Duration = Duration::from_secs(5);

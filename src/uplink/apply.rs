@@ -2,7 +2,7 @@
 //! promotions and policies are made durable and then handed to the core, commands run at most
 //! once and are all answered. Every refusal changes nothing and is answered on `results`.
 
-use super::downlink::{self, Command, CommandKind, Downlink, DownlinkLimits};
+use super::downlink::{self, Command, CommandKind, Downlink, DownlinkLimits, RefusalReason};
 use super::link::Owner;
 use crate::core::session::{AuthMethod, StopReason};
 use crate::core::site::{Command as CoreCommand, Event};
@@ -32,7 +32,7 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
             if let Some(id) = &r.command_id {
                 owner.answer_command(id, Status::Refused, Some(r.reason.name()), &r.detail);
             } else {
-                owner.refuse(&reference, r.reason.name(), &r.detail);
+                owner.refuse(&reference, r.reason, &r.detail);
             }
             return;
         }
@@ -59,7 +59,7 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
                         }
                     }
                     Ok(None) => {}
-                    Err(e) => owner.refuse(reference, "ack_ahead", &e.to_string()),
+                    Err(e) => owner.refuse(reference, RefusalReason::AckAhead, &e.to_string()),
                 }
             }
             owner.pump();
@@ -168,10 +168,10 @@ pub(super) async fn apply(owner: &mut Owner, topic: &str, payload: &[u8]) {
 }
 
 /// The refusal reason of a store error.
-fn reason_of(e: &StoreError) -> &'static str {
+fn reason_of(e: &StoreError) -> RefusalReason {
     match e {
-        StoreError::VersionMismatch { .. } => "version_mismatch",
-        _ => "invalid",
+        StoreError::VersionMismatch { .. } => RefusalReason::VersionMismatch,
+        _ => RefusalReason::Invalid,
     }
 }
 
@@ -326,7 +326,7 @@ impl Owner {
                     reference,
                     None,
                     Status::Refused,
-                    Some("version_mismatch"),
+                    Some(RefusalReason::VersionMismatch.name()),
                     Some(&detail),
                     now,
                 )

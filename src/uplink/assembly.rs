@@ -4,7 +4,7 @@
 //! arrive, so the list is never held in memory; the swap happens only on a good commit. Pure:
 //! never writes, never reads a clock.
 
-use super::downlink::ListChecksum;
+use super::downlink::{ListChecksum, RefusalReason};
 use crate::core::access::SiteRules;
 
 /// Why a chunk or a commit is refused (the staged list is then discarded).
@@ -28,11 +28,11 @@ pub enum AssemblyError {
 
 impl AssemblyError {
     /// The refusal reason of docs/mqtt.md.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> RefusalReason {
         match self {
-            AssemblyError::ChecksumMismatch => "checksum_mismatch",
-            AssemblyError::Incomplete { .. } => "incomplete",
-            _ => "out_of_order",
+            AssemblyError::ChecksumMismatch => RefusalReason::ChecksumMismatch,
+            AssemblyError::Incomplete { .. } => RefusalReason::Incomplete,
+            _ => RefusalReason::OutOfOrder,
         }
     }
 }

@@ -85,6 +85,7 @@ impl DownTopic {
     }
 
     /// The full topic for `site` (what the site subscribes to, what signatures cover).
+    #[cfg(test)]
     pub fn full(self, site: &str) -> String {
         format!("{PREFIX}{site}/{}", self.name())
     }
@@ -134,6 +135,8 @@ pub enum RefusalReason {
     VersionMismatch,
     /// The caller's: an ack above what the site sent.
     AckAhead,
+    /// The caller's: a chunk out of order, or a commit with nothing of its version staged.
+    OutOfOrder,
     /// The caller's: a commit while chunks are missing (or of another version).
     Incomplete,
     /// The caller's: a commit whose checksum does not match the staged chunks.
@@ -152,6 +155,7 @@ impl RefusalReason {
             RefusalReason::Invalid => "invalid",
             RefusalReason::VersionMismatch => "version_mismatch",
             RefusalReason::AckAhead => "ack_ahead",
+            RefusalReason::OutOfOrder => "out_of_order",
             RefusalReason::Incomplete => "incomplete",
             RefusalReason::ChecksumMismatch => "checksum_mismatch",
         }
@@ -324,19 +328,7 @@ pub enum CommandKind {
     },
 }
 
-impl CommandKind {
-    /// The `command` value.
-    pub fn name(&self) -> &'static str {
-        match self {
-            CommandKind::RemoteStart { .. } => "remote_start",
-            CommandKind::RemoteStop { .. } => "remote_stop",
-            CommandKind::SetAvailability { .. } => "set_availability",
-            CommandKind::Reset { .. } => "reset",
-            CommandKind::ReportState => "report_state",
-            CommandKind::AuthorizeAnswer { .. } => "authorize_answer",
-        }
-    }
-}
+impl CommandKind {}
 
 /// Parses and validates one down message received on `topic` (the full topic) for `site`.
 /// `now_ms` is the site's wall time when its clock is trusted (`None` otherwise): it only

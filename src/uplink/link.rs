@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::delivery::Delivery;
+use super::downlink::RefusalReason;
 use super::topics::Topics;
 use super::up;
 use crate::core::site::{Event, SocketView};
@@ -570,7 +571,8 @@ impl Owner {
         );
     }
 
-    pub(super) fn refuse(&mut self, reference: &str, reason: &str, detail: &str) {
+    pub(super) fn refuse(&mut self, reference: &str, reason: RefusalReason, detail: &str) {
+        let reason = reason.name();
         self.status.refused += 1;
         self.status.last_refusal = Some(format!("{reference}: {reason}: {detail}"));
         // The reason travels as the journal field CODE (`journalctl CODE=...`).

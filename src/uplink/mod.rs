@@ -4,17 +4,17 @@
 //! `topics` and `up` the names and payloads, `tls` the rustls client configuration.
 
 mod apply;
-pub mod assembly;
-pub mod delivery;
-pub mod downlink;
-pub mod link;
-pub mod local;
+pub(crate) mod assembly;
+pub(crate) mod delivery;
+pub(crate) mod downlink;
+pub(crate) mod link;
+pub(crate) mod local;
 pub mod probe;
-pub mod signature;
-pub mod states;
+pub(crate) mod signature;
+pub(crate) mod states;
 pub mod tls;
-pub mod topics;
-pub mod up;
+pub(crate) mod topics;
+pub(crate) mod up;
 
 pub use link::{Backoff, Settings, UplinkStatus, Wiring, run};
 /// The uplink's settings from `[uplink]`: the TLS configuration is built here, once.

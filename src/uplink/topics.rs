@@ -36,6 +36,7 @@ impl Topics {
     }
 
     /// The down topic name (`ack`, `access/full`, ...) of a full topic of this site.
+    #[cfg(test)]
     pub fn down_name<'a>(&self, topic: &'a str) -> Option<&'a str> {
         topic
             .strip_prefix(self.prefix.as_str())

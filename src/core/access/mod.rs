@@ -4,8 +4,8 @@
 //! or a file: time, link state and what the store found for a token come in. Never holds the
 //! list or the cache: the store does (`store::access`, with the cache's eviction).
 
-pub mod decide;
-pub mod model;
+pub(crate) mod decide;
+pub(crate) mod model;
 
 pub use decide::{
     Decision, Grant, OfflinePolicy, PolicyPatch, Rejection, Request, Source, authorize,

@@ -5,13 +5,13 @@
 //! writes JSON (`crate::wire` makes the breakdown's) and never prints (`crate::cli::tariff`).
 //! See docs/pricing.md for the model, the rounding policy and worked examples.
 
-pub mod cost;
-pub mod input;
-pub mod precedence;
-pub mod promotion;
-pub mod tariff;
-pub mod timeline;
-pub mod wire;
+pub(crate) mod cost;
+pub(crate) mod input;
+pub(crate) mod precedence;
+pub(crate) mod promotion;
+pub(crate) mod tariff;
+pub(crate) mod timeline;
+pub(crate) mod wire;
 
 pub use cost::{Breakdown, ChargingPeriod, CostError, CostInput, CostSample, cost, round_money};
 pub use input::parse_session;

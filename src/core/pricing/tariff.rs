@@ -157,10 +157,6 @@ pub struct Moment {
 }
 
 impl Conditions {
-    pub fn is_unconditioned(&self) -> bool {
-        *self == Conditions::default()
-    }
-
     pub fn hold_at(&self, m: &Moment) -> bool {
         self.time_of_day_holds(m.local_time)
             && (self.days_of_week.is_empty() || self.days_of_week.contains(&m.weekday))

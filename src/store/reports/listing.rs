@@ -72,15 +72,6 @@ pub fn session_page(
     })
 }
 
-/// The socket ids and identities that have sessions, for the filters' choices: distinct values
-/// over the `(socket_id, …)` and `(identity, …)` indexes.
-pub fn known_sockets(conn: &Connection) -> Result<Vec<String>, ReportError> {
-    Ok(conn
-        .prepare("SELECT DISTINCT socket_id FROM sessions ORDER BY socket_id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
