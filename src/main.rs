@@ -32,6 +32,8 @@ enum Command {
         config: PathBuf,
     },
     /// A whole simulated site (TCP and RTU sockets) polled by the real daemon, with a live table.
+    /// Only in builds with the `demo` feature (the default; not the Debian package).
+    #[cfg(feature = "demo")]
     Demo {
         /// Stop after this many seconds (default: run until Ctrl-C).
         #[arg(long)]
@@ -163,6 +165,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { path } => check_config(&path),
+        #[cfg(feature = "demo")]
         Command::Demo { seconds, seed } => {
             sitegate::logging::init(log::LevelFilter::Warn);
             let runtime = match tokio::runtime::Builder::new_multi_thread()

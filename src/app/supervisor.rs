@@ -174,7 +174,8 @@ impl Supervisor {
             None => (1, RETRY_MIN),
         };
         log::error!(
-            "no daemon runs: the previous configuration cannot start ({error}); attempt {} in {}s",
+            "no daemon runs: the previous configuration cannot start (state directory {}): {error}; attempt {} in {}s",
+            self.config.state_dir.display(),
             attempts + 1,
             delay.as_secs()
         );

@@ -94,3 +94,27 @@ fn check_config_lists_every_problem_and_exits_64() {
       socket[0].poll_interval: `10ms` is outside 100ms..=1h
     ");
 }
+
+/// `sitegate demo` exists in the default build (the `demo` feature) and lists its options.
+#[cfg(feature = "demo")]
+#[test]
+fn the_default_build_has_the_demo() {
+    let out = sitegate().args(["demo", "--help"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--seconds"));
+}
+
+/// The package's build (no `demo` feature) has no `demo` subcommand: clap refuses it.
+#[cfg(not(feature = "demo"))]
+#[test]
+fn the_package_build_has_no_demo() {
+    let out = sitegate().arg("demo").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand 'demo'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let help = sitegate().arg("--help").output().unwrap();
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("demo"));
+}

@@ -16,6 +16,7 @@ mod browser_system;
 mod browser_tools;
 mod cli;
 mod decode;
+#[cfg(feature = "demo")]
 mod demo;
 mod export;
 mod faults;
