@@ -6,23 +6,22 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::accounts_page::{
-    AccountRow, change, hash, not_found, now_ms, one, parse_until, role_options, row, unavailable,
-};
+use super::accounts_page::{AccountRow, change, hash, now_ms, one, parse_until, role_options, row};
 use super::auth::password;
+use super::error::WebError;
 use super::form::{Refusals, input, policy_message, select};
 use super::i18n::{Text, t};
-use super::page::Ctx;
+use super::page::{Ctx, html_page};
 use super::pages::layout;
 use super::state::AppState;
 use crate::store::StoreError;
-use crate::store::accounts::AccountAction;
+use crate::store::accounts::{Account, AccountAction};
 use crate::store::roles::{Action, Role};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -70,40 +69,29 @@ async fn edit_page(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(username): Path<String>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match one(&app, &username).await {
-        Ok(Some(a)) => {
-            let r = row(&app, &a, now_ms());
-            Html(
-                edit_html(
-                    &ctx,
-                    &app.inner.site_name,
-                    &r,
-                    &EditForm::default(),
-                    &Refusals::default(),
-                    None,
-                )
-                .into_string(),
-            )
-            .into_response()
-        }
-        Ok(None) => not_found(&ctx),
-        Err(r) => r,
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    let a = one(&app, &ctx, &username).await?;
+    let r = row(&app, &a, now_ms());
+    let page = edit_html(
+        &ctx,
+        &app.inner.site_name,
+        &r,
+        &EditForm::default(),
+        &Refusals::default(),
+        None,
+    );
+    Ok(html_page(StatusCode::OK, page))
 }
 
-async fn one_json(State(app): State<AppState>, ctx: Ctx, Path(username): Path<String>) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match one(&app, &username).await {
-        Ok(Some(a)) => Json(row(&app, &a, now_ms())).into_response(),
-        Ok(None) => not_found(&ctx),
-        Err(r) => r,
-    }
+async fn one_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(username): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    let a = one(&app, &ctx, &username).await?;
+    Ok(Json(row(&app, &a, now_ms())).into_response())
 }
 
 async fn edit_submit_page(
@@ -111,18 +99,17 @@ async fn edit_submit_page(
     ctx: Ctx,
     Path(username): Path<String>,
     Form(form): Form<EditForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match edit(&app, &ctx, &username, &form).await {
-        Ok(name) => Redirect::to(&format!("/accounts/{name}")).into_response(),
-        Err(Ok((r, refusals))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Html(edit_html(&ctx, &app.inner.site_name, &r, &form, &refusals, None).into_string()),
-        )
-            .into_response(),
-        Err(Err(r)) => r,
+) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    let account = one(&app, &ctx, &username).await?;
+    let current = row(&app, &account, now_ms());
+    match edit(&app, &ctx, &account, &form).await {
+        Ok(name) => Ok(Redirect::to(&format!("/accounts/{name}")).into_response()),
+        Err(WebError::Refused { refusals, .. }) => {
+            let page = edit_html(&ctx, &app.inner.site_name, &current, &form, &refusals, None);
+            Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -131,40 +118,23 @@ async fn edit_json(
     ctx: Ctx,
     Path(username): Path<String>,
     Json(form): Json<EditForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match edit(&app, &ctx, &username, &form).await {
-        Ok(name) => match one(&app, &name).await {
-            Ok(Some(a)) => Json(row(&app, &a, now_ms())).into_response(),
-            Ok(None) => not_found(&ctx),
-            Err(r) => r,
-        },
-        Err(Ok((_, refusals))) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
-        }
-        Err(Err(r)) => r,
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    let account = one(&app, &ctx, &username).await?;
+    let name = edit(&app, &ctx, &account, &form).await?;
+    let a = one(&app, &ctx, &name).await?;
+    Ok(Json(row(&app, &a, now_ms())).into_response())
 }
 
-type Refused = Result<(AccountRow, Refusals), Response>;
-
-/// Changes what differs from the account as stored, in one transaction; the account's
-/// sessions end. `Ok`: the account's username.
+/// Changes what differs from `account` as stored, in one transaction; the account's sessions
+/// end. `Ok`: the account's username.
 async fn edit(
     app: &AppState,
     ctx: &Ctx,
-    username: &str,
+    account: &Account,
     form: &EditForm,
-) -> Result<String, Refused> {
+) -> Result<String, WebError> {
     let lang = ctx.lang;
-    let account = match one(app, username).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return Err(Err(not_found(ctx))),
-        Err(r) => return Err(Err(r)),
-    };
-    let current = row(app, &account, now_ms());
     let name = account.username.clone();
     let mut refusals = Refusals::default();
     let mut actions = Vec::new();
@@ -213,7 +183,7 @@ async fn edit(
         });
     }
     if !refusals.is_empty() {
-        return Err(Ok((current, refusals)));
+        return Err(refusals.into());
     }
     if actions.is_empty() {
         return Ok(name);
@@ -238,9 +208,9 @@ async fn edit(
                 why
             };
             refusals.add(demoting.unwrap_or("role"), message);
-            Err(Ok((current, refusals)))
+            Err(refusals.into())
         }
-        Err(e) => Err(Err(unavailable(e))),
+        Err(e) => Err(WebError::unreadable(format!("accounts: {e}"))),
     }
 }
 
@@ -249,43 +219,33 @@ async fn reset_page(
     ctx: Ctx,
     Path(username): Path<String>,
     Form(form): Form<PasswordForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match reset(&app, &ctx, &username, &form).await {
-        Ok(r) => Html(
-            edit_html(
-                &ctx,
-                &app.inner.site_name,
-                &r,
-                &EditForm::default(),
-                &Refusals::default(),
-                Some(ctx.lang.pick(
-                    "The password is reset; the account's sessions ended.",
-                    "Le mot de passe est réinitialisé ; les sessions du compte sont fermées.",
-                )),
-            )
-            .into_string(),
-        )
-        .into_response(),
-        Err(Ok((r, refusals))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Html(
-                edit_html(
-                    &ctx,
-                    &app.inner.site_name,
-                    &r,
-                    &EditForm::default(),
-                    &refusals,
-                    None,
-                )
-                .into_string(),
-            ),
-        )
-            .into_response(),
-        Err(Err(r)) => r,
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    let account = one(&app, &ctx, &username).await?;
+    let current = row(&app, &account, now_ms());
+    let (status, refusals, done) = match reset(&app, &ctx, &account, &form).await {
+        Ok(()) => (
+            StatusCode::OK,
+            Refusals::default(),
+            Some(ctx.lang.pick(
+                "The password is reset; the account's sessions ended.",
+                "Le mot de passe est réinitialisé ; les sessions du compte sont fermées.",
+            )),
+        ),
+        Err(WebError::Refused { refusals, .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, refusals, None)
+        }
+        Err(e) => return Err(e),
+    };
+    let page = edit_html(
+        &ctx,
+        &app.inner.site_name,
+        &current,
+        &EditForm::default(),
+        &refusals,
+        done,
+    );
+    Ok(html_page(status, page))
 }
 
 async fn reset_json(
@@ -293,37 +253,25 @@ async fn reset_json(
     ctx: Ctx,
     Path(username): Path<String>,
     Json(form): Json<PasswordForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match reset(&app, &ctx, &username, &form).await {
-        Ok(r) => Json(r).into_response(),
-        Err(Ok((_, refusals))) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
-        }
-        Err(Err(r)) => r,
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    let account = one(&app, &ctx, &username).await?;
+    let current = row(&app, &account, now_ms());
+    reset(&app, &ctx, &account, &form).await?;
+    Ok(Json(current).into_response())
 }
 
+/// Sets a new password (the policy's); the account's sessions end.
 async fn reset(
     app: &AppState,
     ctx: &Ctx,
-    username: &str,
+    account: &Account,
     form: &PasswordForm,
-) -> Result<AccountRow, Refused> {
-    let account = match one(app, username).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return Err(Err(not_found(ctx))),
-        Err(r) => return Err(Err(r)),
-    };
-    let current = row(app, &account, now_ms());
+) -> Result<(), WebError> {
     if let Err(e) = password::check(&form.password, &account.username) {
-        let mut refusals = Refusals::default();
-        refusals.add("password", policy_message(ctx.lang, &e));
-        return Err(Ok((current, refusals)));
+        return Err(Refusals::from([("password", policy_message(ctx.lang, &e))]).into());
     }
-    let hash = hash(form.password.clone()).await.map_err(Err)?;
+    let hash = hash(form.password.clone()).await?;
     let action = AccountAction::SetPassword {
         username: account.username.clone(),
         password_hash: hash,
@@ -336,9 +284,9 @@ async fn reset(
                 ctx.session.username,
                 account.username
             );
-            Ok(current)
+            Ok(())
         }
-        Err(e) => Err(Err(unavailable(e))),
+        Err(e) => Err(WebError::unreadable(format!("accounts: {e}"))),
     }
 }
 

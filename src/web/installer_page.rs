@@ -6,18 +6,18 @@
 //! reload: the reload stops the server this handler runs in, so it answers first (303 or 202)
 //! and the supervisor reloads after.
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
+use super::error::{Said, Shape, WebError};
+use super::form::Refusals;
 use super::i18n::{Lang, state_words};
 use super::installer_html as html;
-use super::page::Ctx;
+use super::page::{Ctx, html_page};
 use super::state::AppState;
 use crate::config::edit::{self, EditError, SocketForm, UplinkForm};
 use crate::store::Write;
@@ -55,15 +55,16 @@ pub struct InstallerView {
     /// 0 at start, one more per applied reload.
     pub generation: u64,
     pub last_reload: Option<ReloadOutcome>,
-    pub buses: Vec<BusView>,
+    pub buses: Vec<BusSockets>,
     /// Profiles a socket may name: the built-in ones and the file's `[profiles]`.
     pub profiles: Vec<String>,
     /// The file's `[uplink]` connection settings (no password); `None` without the section.
     pub uplink: Option<UplinkForm>,
 }
 
+/// A bus and the sockets the configuration puts on it.
 #[derive(Debug, Clone, Serialize)]
-pub struct BusView {
+pub struct BusSockets {
     pub name: String,
     /// TCP address, or serial device and settings.
     pub link: String,
@@ -92,10 +93,10 @@ pub async fn build(app: &AppState, lang: Lang) -> InstallerView {
     use std::sync::atomic::Ordering::Relaxed;
     let config = app.inner.config.clone();
     let snapshot = app.inner.sockets.borrow().clone();
-    let mut buses: Vec<BusView> = config
+    let mut buses: Vec<BusSockets> = config
         .buses
         .iter()
-        .map(|b| BusView {
+        .map(|b| BusSockets {
             name: b.name.clone(),
             link: b.link.to_string(),
             sockets: Vec::new(),
@@ -169,31 +170,25 @@ pub async fn build(app: &AppState, lang: Lang) -> InstallerView {
     }
 }
 
-/// What a form shows again: the values sent and the problems by field.
-#[derive(Debug, Default)]
-pub struct Refusal {
-    pub errors: BTreeMap<String, Vec<String>>,
-}
-
 #[derive(serde::Deserialize)]
 struct Applied {
     applied: Option<u64>,
 }
 
-async fn page(State(app): State<AppState>, ctx: Ctx, Query(q): Query<Applied>) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
+async fn page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<Applied>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
     let view = build(&app, ctx.lang).await;
     let page = html::page(&ctx, &app.inner.site_name, &view, q.applied, None);
-    Html(page.into_string()).into_response()
+    Ok(html_page(StatusCode::OK, page))
 }
 
-async fn json(State(app): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    axum::Json(build(&app, ctx.lang).await).into_response()
+async fn json(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    Ok(axum::Json(build(&app, ctx.lang).await).into_response())
 }
 
 /// Which form a refusal belongs to, with what was sent.
@@ -204,12 +199,34 @@ pub enum Sent {
     Notice(String),
 }
 
-fn unavailable(ctx: &Ctx) -> Response {
+/// 503 when the daemon does not run from a file (tests, demo): nothing to edit.
+fn unavailable(ctx: &Ctx) -> WebError {
     let message = ctx.lang.pick(
         "editing is unavailable: the daemon does not run from a configuration file",
         "modification impossible : le démon ne tourne pas depuis un fichier de configuration",
     );
-    (StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+    WebError::Unavailable {
+        cause: None,
+        said: Said::Text(message.into()),
+    }
+}
+
+/// A refused edit: on a page every problem is shown by field (anything else under `""`);
+/// the API answers 404 for an unknown socket, else 422 with every problem by field.
+fn refused(e: EditError, api: bool) -> WebError {
+    match e {
+        EditError::UnknownSocket(id) if api => {
+            WebError::NotFound(Said::Json(format!("no socket `{id}`").into()))
+        }
+        EditError::Refused(fields) => WebError::Refused {
+            refusals: fields.into(),
+            shape: Shape::Lists,
+        },
+        other => WebError::Refused {
+            refusals: Refusals::from([("", other.to_string())]),
+            shape: Shape::Lists,
+        },
+    }
 }
 
 /// Runs an edit of the file off the async threads; on success audits it for central (`audit`:
@@ -218,143 +235,124 @@ fn unavailable(ctx: &Ctx) -> Response {
 async fn run_edit(
     app: &AppState,
     ctx: &Ctx,
+    api: bool,
     (action, target): (&'static str, String),
     change: impl FnOnce(&str) -> Result<edit::Candidate, EditError> + Send + 'static,
-) -> Option<Result<u64, EditError>> {
-    let link = app.inner.installer.clone()?;
+) -> Result<u64, WebError> {
+    let link = app
+        .inner
+        .installer
+        .clone()
+        .ok_or_else(|| unavailable(ctx))?;
     let before = link.status.borrow().generation;
     let file = link.config_file.clone();
-    let outcome = tokio::task::spawn_blocking(move || file.edit(change))
+    tokio::task::spawn_blocking(move || file.edit(change))
         .await
         .unwrap_or_else(|_| {
             Err(EditError::Io(std::io::Error::other(
                 "the edit was interrupted",
             )))
-        });
-    if outcome.is_ok() {
-        let audit = crate::store::ConfigAudit {
-            actor: ctx.session.username.clone(),
-            action,
-            target,
-            at: app.inner.clock.now(),
-        };
-        // The file is written: a failed audit is logged, the edit stands.
-        if let Err(e) = app
-            .inner
-            .store
-            .apply(vec![Write::ConfigAudit(Box::new(audit))])
-            .await
-        {
-            log::error!("web: the audit of a configuration edit failed: {e}");
-        }
+        })
+        .map_err(|e| refused(e, api))?;
+    let audit = crate::store::ConfigAudit {
+        actor: ctx.session.username.clone(),
+        action,
+        target,
+        at: app.inner.clock.now(),
+    };
+    // The file is written: a failed audit is logged, the edit stands.
+    if let Err(e) = app
+        .inner
+        .store
+        .apply(vec![Write::ConfigAudit(Box::new(audit))])
+        .await
+    {
+        log::error!("web: the audit of a configuration edit failed: {e}");
     }
-    Some(outcome.map(|_| {
-        // Full: a reload is already pending, and it will read this file.
-        let _ = link.reloads.try_send(());
-        log::info!(
-            "configuration file edited by {} on the installer page; reload requested",
-            ctx.session.username
-        );
-        before
-    }))
+    // Full: a reload is already pending, and it will read this file.
+    let _ = link.reloads.try_send(());
+    log::info!(
+        "configuration file edited by {} on the installer page; reload requested",
+        ctx.session.username
+    );
+    Ok(before)
 }
 
-/// The errors of a refused edit by field (anything else under `""`).
-fn refusal(e: EditError) -> BTreeMap<String, Vec<String>> {
-    match e {
-        EditError::Refused(fields) => fields,
-        other => BTreeMap::from([(String::new(), vec![other.to_string()])]),
-    }
+/// After a page's edit: the installer page, refreshing until the reload applied it.
+fn applied(before: u64) -> Response {
+    Redirect::to(&format!("/installer?applied={before}")).into_response()
 }
 
-async fn refused_page(app: &AppState, ctx: &Ctx, sent: Sent, e: EditError) -> Response {
+/// The page again with a form's refusals next to its fields (422); other errors answer.
+async fn refused_page(
+    app: &AppState,
+    ctx: &Ctx,
+    sent: Sent,
+    e: WebError,
+) -> Result<Response, WebError> {
+    let WebError::Refused { refusals, .. } = e else {
+        return Err(e);
+    };
     let view = build(app, ctx.lang).await;
-    let refusal = Refusal { errors: refusal(e) };
     let page = html::page(
         ctx,
         &app.inner.site_name,
         &view,
         None,
-        Some((&sent, &refusal)),
+        Some((&sent, &refusals)),
     );
-    (StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response()
+    Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
 }
 
 async fn add_socket(
     State(app): State<AppState>,
     ctx: Ctx,
     axum::Form(form): axum::Form<SocketForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
     let sent = form.clone();
-    match run_edit(
-        &app,
-        &ctx,
-        ("socket_added", form.id.trim().to_string()),
-        move |text| edit::add_socket(text, &form),
-    )
+    let target = form.id.trim().to_string();
+    match run_edit(&app, &ctx, false, ("socket_added", target), move |text| {
+        edit::add_socket(text, &form)
+    })
     .await
     {
-        None => unavailable(&ctx),
-        Some(Ok(before)) => Redirect::to(&format!("/installer?applied={before}")).into_response(),
-        Some(Err(e)) => refused_page(&app, &ctx, Sent::AddSocket(sent), e).await,
+        Ok(before) => Ok(applied(before)),
+        Err(e) => refused_page(&app, &ctx, Sent::AddSocket(sent), e).await,
     }
 }
 
 /// The API's answer to an edit: 202 once the file is written (the reload follows; watch
-/// `generation` in `GET /api/v1/installer`), 422 with the problems by field, 409 while a
-/// session runs on the socket, 404 for an unknown socket.
-fn api_answer(ctx: &Ctx, outcome: Option<Result<u64, EditError>>) -> Response {
-    match outcome {
-        None => unavailable(ctx),
-        Some(Ok(before)) => (
-            StatusCode::ACCEPTED,
-            axum::Json(serde_json::json!({ "generation_before": before })),
-        )
-            .into_response(),
-        Some(Err(EditError::UnknownSocket(id))) => (
-            StatusCode::NOT_FOUND,
-            axum::Json(serde_json::json!({ "error": format!("no socket `{id}`") })),
-        )
-            .into_response(),
-        Some(Err(e)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            axum::Json(serde_json::json!({ "errors": refusal(e) })),
-        )
-            .into_response(),
-    }
+/// `generation` in `GET /api/v1/installer`).
+fn accepted(before: u64) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({ "generation_before": before })),
+    )
+        .into_response()
 }
 
-fn in_use(ctx: &Ctx) -> Response {
+/// 409: the socket's session keeps it (and its id) in the file.
+fn in_use(ctx: &Ctx) -> WebError {
     let message = ctx.lang.pick(
         "a session runs on this socket: it cannot be removed or renamed now",
         "une session est en cours sur cette prise : elle ne peut être retirée ni renommée maintenant",
     );
-    (
-        StatusCode::CONFLICT,
-        axum::Json(serde_json::json!({ "error": message })),
-    )
-        .into_response()
+    WebError::Conflict(Said::Json(message.into()))
 }
 
 async fn add_socket_json(
     State(app): State<AppState>,
     ctx: Ctx,
     axum::Json(form): axum::Json<SocketForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    let outcome = run_edit(
-        &app,
-        &ctx,
-        ("socket_added", form.id.trim().to_string()),
-        move |text| edit::add_socket(text, &form),
-    )
-    .await;
-    api_answer(&ctx, outcome)
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    let target = form.id.trim().to_string();
+    let before = run_edit(&app, &ctx, true, ("socket_added", target), move |text| {
+        edit::add_socket(text, &form)
+    })
+    .await?;
+    Ok(accepted(before))
 }
 
 async fn edit_socket_json(
@@ -362,74 +360,66 @@ async fn edit_socket_json(
     ctx: Ctx,
     Path(id): Path<String>,
     axum::Json(form): axum::Json<SocketForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
     if form.id.trim() != id && session_running(&app, &id) {
-        return in_use(&ctx);
+        return Err(in_use(&ctx));
     }
-    let outcome = run_edit(&app, &ctx, ("socket_changed", id.clone()), move |text| {
-        edit::edit_socket(text, &id, &form)
+    let target = id.clone();
+    let before = run_edit(&app, &ctx, true, ("socket_changed", id), move |text| {
+        edit::edit_socket(text, &target, &form)
     })
-    .await;
-    api_answer(&ctx, outcome)
+    .await?;
+    Ok(accepted(before))
 }
 
 async fn remove_socket_json(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
     if session_running(&app, &id) {
-        return in_use(&ctx);
+        return Err(in_use(&ctx));
     }
-    let outcome = run_edit(&app, &ctx, ("socket_removed", id.clone()), move |text| {
-        edit::remove_socket(text, &id)
+    let target = id.clone();
+    let before = run_edit(&app, &ctx, true, ("socket_removed", id), move |text| {
+        edit::remove_socket(text, &target)
     })
-    .await;
-    api_answer(&ctx, outcome)
+    .await?;
+    Ok(accepted(before))
 }
 
 async fn set_uplink_json(
     State(app): State<AppState>,
     ctx: Ctx,
     axum::Json(form): axum::Json<UplinkForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::UplinkSettings) {
-        return f.into_response();
-    }
-    let outcome = run_edit(
-        &app,
-        &ctx,
-        ("uplink_changed", form.host.trim().to_string()),
-        move |text| edit::set_uplink(text, &form),
-    )
-    .await;
-    api_answer(&ctx, outcome)
+) -> Result<Response, WebError> {
+    ctx.require(Action::UplinkSettings)?;
+    let target = form.host.trim().to_string();
+    let before = run_edit(&app, &ctx, true, ("uplink_changed", target), move |text| {
+        edit::set_uplink(text, &form)
+    })
+    .await?;
+    Ok(accepted(before))
 }
 
-async fn socket_page(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
+async fn socket_page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
     let view = build(&app, ctx.lang).await;
-    let Some(row) = view
+    let Some((bus, s)) = view
         .buses
         .iter()
         .flat_map(|b| b.sockets.iter().map(move |s| (b.name.clone(), s)))
         .find(|(_, s)| s.id == id)
     else {
-        return (
-            StatusCode::NOT_FOUND,
-            ctx.lang.pick("no such socket", "prise inconnue"),
-        )
-            .into_response();
+        let message = ctx.lang.pick("no such socket", "prise inconnue");
+        return Err(WebError::NotFound(Said::Text(message.into())));
     };
-    let (bus, s) = row;
     let form = SocketForm {
         id: s.id.clone(),
         name: s.name.clone(),
@@ -445,9 +435,9 @@ async fn socket_page(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Strin
         &view,
         &id,
         &form,
-        &Refusal::default(),
+        &Refusals::default(),
     );
-    Html(page.into_string()).into_response()
+    Ok(html_page(StatusCode::OK, page))
 }
 
 fn session_running(app: &AppState, id: &str) -> bool {
@@ -463,62 +453,71 @@ async fn edit_socket(
     ctx: Ctx,
     Path(id): Path<String>,
     axum::Form(form): axum::Form<SocketForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
     let sent = form.clone();
     let outcome = if form.id.trim() != id && session_running(&app, &id) {
-        Some(Err(EditError::Refused(BTreeMap::from([(
-            "id".to_string(),
-            vec![ctx
-                .lang
-                .pick(
+        Err(WebError::Refused {
+            refusals: Refusals::from([(
+                "id",
+                ctx.lang.pick(
                     "a session runs on this socket: its id cannot change now",
                     "une session est en cours sur cette prise : son identifiant ne peut changer maintenant",
-                )
-                .to_string()],
-        )]))))
+                ),
+            )]),
+            shape: Shape::Lists,
+        })
     } else {
         let target = id.clone();
-        run_edit(&app, &ctx, ("socket_changed", id.clone()), move |text| {
-            edit::edit_socket(text, &target, &form)
-        })
+        run_edit(
+            &app,
+            &ctx,
+            false,
+            ("socket_changed", id.clone()),
+            move |text| edit::edit_socket(text, &target, &form),
+        )
         .await
     };
     match outcome {
-        None => unavailable(&ctx),
-        Some(Ok(before)) => Redirect::to(&format!("/installer?applied={before}")).into_response(),
-        Some(Err(e)) => {
+        Ok(before) => Ok(applied(before)),
+        Err(WebError::Refused { refusals, .. }) => {
             let view = build(&app, ctx.lang).await;
-            let refusal = Refusal { errors: refusal(e) };
-            let page = html::socket_page(&ctx, &app.inner.site_name, &view, &id, &sent, &refusal);
-            (StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response()
+            let page = html::socket_page(&ctx, &app.inner.site_name, &view, &id, &sent, &refusals);
+            Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
         }
+        Err(e) => Err(e),
     }
 }
 
-async fn remove_socket(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
+async fn remove_socket(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
     if session_running(&app, &id) {
         let message = ctx.lang.pick(
             "a session runs on this socket: it cannot be removed now",
             "une session est en cours sur cette prise : elle ne peut être retirée maintenant",
         );
-        let e = EditError::Refused(BTreeMap::from([(String::new(), vec![message.to_string()])]));
+        let e = WebError::Refused {
+            refusals: Refusals::from([("", message)]),
+            shape: Shape::Lists,
+        };
         return refused_page(&app, &ctx, Sent::Notice(id), e).await;
     }
     let target = id.clone();
-    match run_edit(&app, &ctx, ("socket_removed", id.clone()), move |text| {
-        edit::remove_socket(text, &target)
-    })
+    match run_edit(
+        &app,
+        &ctx,
+        false,
+        ("socket_removed", id.clone()),
+        move |text| edit::remove_socket(text, &target),
+    )
     .await
     {
-        None => unavailable(&ctx),
-        Some(Ok(before)) => Redirect::to(&format!("/installer?applied={before}")).into_response(),
-        Some(Err(e)) => refused_page(&app, &ctx, Sent::Notice(id), e).await,
+        Ok(before) => Ok(applied(before)),
+        Err(e) => refused_page(&app, &ctx, Sent::Notice(id), e).await,
     }
 }
 
@@ -526,22 +525,17 @@ async fn set_uplink(
     State(app): State<AppState>,
     ctx: Ctx,
     axum::Form(form): axum::Form<UplinkForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::UplinkSettings) {
-        return f.into_response();
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::UplinkSettings)?;
     let mut sent = form.clone();
     sent.password.clear();
-    match run_edit(
-        &app,
-        &ctx,
-        ("uplink_changed", form.host.trim().to_string()),
-        move |text| edit::set_uplink(text, &form),
-    )
+    let target = form.host.trim().to_string();
+    match run_edit(&app, &ctx, false, ("uplink_changed", target), move |text| {
+        edit::set_uplink(text, &form)
+    })
     .await
     {
-        None => unavailable(&ctx),
-        Some(Ok(before)) => Redirect::to(&format!("/installer?applied={before}")).into_response(),
-        Some(Err(e)) => refused_page(&app, &ctx, Sent::Uplink(sent), e).await,
+        Ok(before) => Ok(applied(before)),
+        Err(e) => refused_page(&app, &ctx, Sent::Uplink(sent), e).await,
     }
 }

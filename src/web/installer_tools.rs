@@ -10,7 +10,7 @@ mod scan;
 mod uplink;
 
 pub use api_doc::{API_PATHS, openapi_paths};
-pub use scan::{FieldErrors, FoundUnit, SCAN_LIMIT, ScanForm, ScanResult};
+pub use scan::{FoundUnit, SCAN_LIMIT, ScanForm, ScanResult};
 pub use uplink::{UPLINK_STEP_LIMIT, UplinkForm, UplinkTestResult};
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -19,11 +19,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
-use super::page::Ctx;
+use super::error::WebError;
+use super::page::{Ctx, html_page};
 use super::state::AppState;
 use crate::config::{Config, UplinkConfig};
 use crate::core::site::{Command, RELAY_TEST_MAX, refusal_from_view};
@@ -204,26 +205,18 @@ fn overview(app: &AppState) -> Overview {
     }
 }
 
-fn html(status: StatusCode, markup: maud::Markup) -> Response {
-    (status, Html(markup.into_string())).into_response()
-}
-
-async fn overview_page(State(app): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
+async fn overview_page(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
     let o = overview(&app);
-    html(
+    Ok(html_page(
         StatusCode::OK,
         render::overview(&ctx, &app.inner.site_name, &o, &render::Results::default()),
-    )
+    ))
 }
 
-async fn overview_json(State(app): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    axum::Json(overview(&app)).into_response()
+async fn overview_json(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    Ok(axum::Json(overview(&app)).into_response())
 }
 
 // ---- a socket's live registers ----
@@ -265,42 +258,34 @@ fn socket_registers(app: &AppState, id: &str) -> Option<(usize, SocketRegisters)
     ))
 }
 
-fn not_found(ctx: &Ctx) -> Response {
-    let message = ctx
-        .lang
-        .pick("no such socket or bus", "prise ou bus inconnu");
-    if ctx.wants_json {
-        (
-            StatusCode::NOT_FOUND,
-            axum::Json(serde_json::json!({ "error": message })),
-        )
-            .into_response()
-    } else {
-        (StatusCode::NOT_FOUND, Html(format!("<p>{message}</p>"))).into_response()
-    }
+fn not_found(ctx: &Ctx) -> WebError {
+    ctx.not_found(
+        ctx.lang
+            .pick("no such socket or bus", "prise ou bus inconnu"),
+    )
 }
 
-async fn socket_page(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    match socket_registers(&app, &id) {
-        Some((_, r)) => html(
-            StatusCode::OK,
-            render::socket(&ctx, &app.inner.site_name, &r, None),
-        ),
-        None => not_found(&ctx),
-    }
+async fn socket_page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    let (_, r) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
+    Ok(html_page(
+        StatusCode::OK,
+        render::socket(&ctx, &app.inner.site_name, &r, None),
+    ))
 }
 
-async fn socket_json(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    match socket_registers(&app, &id) {
-        Some((_, r)) => axum::Json(r).into_response(),
-        None => not_found(&ctx),
-    }
+async fn socket_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    let (_, r) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
+    Ok(axum::Json(r).into_response())
 }
 
 async fn registers_js() -> impl IntoResponse {
@@ -394,34 +379,24 @@ async fn relay_test_page(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    let Some((index, _)) = socket_registers(&app, &id) else {
-        return not_found(&ctx);
-    };
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    let (index, _) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
     let (status, outcome) = relay_test(&app, &ctx, index).await;
-    let Some((_, r)) = socket_registers(&app, &id) else {
-        return not_found(&ctx);
-    };
-    html(
+    let (_, r) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
+    Ok(html_page(
         status,
         render::socket(&ctx, &app.inner.site_name, &r, Some(&outcome)),
-    )
+    ))
 }
 
 async fn relay_test_json(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    let Some((index, _)) = socket_registers(&app, &id) else {
-        return not_found(&ctx);
-    };
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    let (index, _) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
     let (status, outcome) = relay_test(&app, &ctx, index).await;
-    (status, axum::Json(outcome)).into_response()
+    Ok((status, axum::Json(outcome)).into_response())
 }

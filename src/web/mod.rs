@@ -10,6 +10,7 @@ pub mod accounts_page;
 pub mod auth;
 pub mod cert;
 pub mod dashboard;
+mod error;
 mod form;
 pub mod i18n;
 mod installer_html;
@@ -31,5 +32,5 @@ pub mod socket_page;
 pub mod state;
 pub mod system_page;
 
-pub use server::{ClientAddr, Web, WebError};
+pub use server::{ClientAddr, ServeError, Web};
 pub use state::{AppState, Parts};

@@ -1,6 +1,7 @@
 //! What every signed-in handler starts from: `Ctx`, the request's account (role, CSRF token)
-//! and language (the account's setting, else Accept-Language). Owns the role check that turns
-//! a forbidden action into 403 and the hidden CSRF field of forms; never reads the database.
+//! and language (the account's setting, else Accept-Language). Owns the one role check
+//! (`require`: 403 in the request's language and kind) and the hidden CSRF field of forms;
+//! never reads the database.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -10,6 +11,7 @@ use maud::{Markup, html};
 
 use super::auth::csrf;
 use super::auth::sessions::Session;
+use super::error::{Said, WebError};
 use super::i18n::Lang;
 use crate::store::accounts::Language;
 use crate::store::roles::{Action, can};
@@ -26,36 +28,46 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// `Ok` when the account's role may do `action`; else the 403 answer to return
-    /// (`Forbidden` is a response: handlers returning `Result<_, Response>` can `?` it after
-    /// `.map_err(IntoResponse::into_response)`).
-    pub fn require(&self, action: Action) -> Result<(), Forbidden> {
+    /// `Ok` when the account's role may do `action`; else 403, in the request's language and
+    /// kind.
+    pub fn require(&self, action: Action) -> Result<(), WebError> {
         if can(self.session.role, action) {
             Ok(())
         } else {
-            Err(Forbidden {
-                lang: self.lang,
-                json: self.wants_json,
-            })
+            Err(WebError::Forbidden(self.said(self.lang.pick(
+                "your role does not allow this",
+                "votre rôle ne le permet pas",
+            ))))
         }
     }
 
-    pub fn forbidden(&self) -> Response {
-        Forbidden {
-            lang: self.lang,
-            json: self.wants_json,
+    pub fn may(&self, action: Action) -> bool {
+        can(self.session.role, action)
+    }
+
+    /// A page's own words in the request's kind: `{"error": ..}` for JSON, else a paragraph.
+    pub fn said(&self, message: &'static str) -> Said {
+        if self.wants_json {
+            Said::Json(message.into())
+        } else {
+            Said::Html(message)
         }
-        .into_response()
+    }
+
+    /// 404 with the page's words, in the request's kind.
+    pub fn not_found(&self, message: &'static str) -> WebError {
+        WebError::NotFound(self.said(message))
     }
 
     /// The hidden field every form of a signed-in page carries (checked by the guard).
     pub fn csrf_field(&self) -> Markup {
         html! { input type="hidden" name=(csrf::FORM_FIELD) value=(self.session.csrf_token); }
     }
+}
 
-    pub fn may(&self, action: Action) -> bool {
-        can(self.session.role, action)
-    }
+/// A page's HTML with its status.
+pub fn html_page(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -86,31 +98,5 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             lang,
             wants_json,
         })
-    }
-}
-
-/// The answer to an action the account's role does not allow: 403, in the request's language
-/// and kind (JSON for the API).
-#[derive(Debug, Clone, Copy)]
-pub struct Forbidden {
-    lang: Lang,
-    json: bool,
-}
-
-impl IntoResponse for Forbidden {
-    fn into_response(self) -> Response {
-        let message = self.lang.pick(
-            "your role does not allow this",
-            "votre rôle ne le permet pas",
-        );
-        if self.json {
-            (
-                StatusCode::FORBIDDEN,
-                axum::Json(serde_json::json!({ "error": message })),
-            )
-                .into_response()
-        } else {
-            (StatusCode::FORBIDDEN, Html(format!("<p>{message}</p>"))).into_response()
-        }
     }
 }

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tokio_stream::{Stream, StreamExt};
 
 use super::dashboard;
+use super::error::WebError;
 use super::i18n::Lang;
 use super::page::Ctx;
 use super::pages;
@@ -70,27 +71,14 @@ fn lang(headers: &HeaderMap) -> Lang {
     )
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Response {
-    log::error!("web: {e}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database cannot be read",
-    )
-        .into_response()
+async fn dashboard_page(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    let d = dashboard::build(&app, ctx.lang).await?;
+    Ok(Html(pages::dashboard(&ctx, &d).into_string()).into_response())
 }
 
-async fn dashboard_page(State(app): State<AppState>, ctx: Ctx) -> Response {
-    match dashboard::build(&app, ctx.lang).await {
-        Ok(d) => Html(pages::dashboard(&ctx, &d).into_string()).into_response(),
-        Err(e) => unavailable(e),
-    }
-}
-
-async fn dashboard_json(State(app): State<AppState>, ctx: Ctx) -> Response {
-    match dashboard::build(&app, ctx.lang).await {
-        Ok(d) => axum::Json(d).into_response(),
-        Err(e) => unavailable(e),
-    }
+async fn dashboard_json(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    let d = dashboard::build(&app, ctx.lang).await?;
+    Ok(axum::Json(d).into_response())
 }
 
 async fn sockets_json(State(app): State<AppState>, ctx: Ctx) -> Response {

@@ -7,19 +7,19 @@
 mod export;
 mod statement;
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{Datelike, NaiveDate};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
+use super::error::WebError;
+use super::form::{Refusals, field};
 use super::i18n::Lang;
-use super::page::Ctx;
+use super::page::{Ctx, html_page};
 use super::pages::layout;
 use super::state::AppState;
 use crate::export::table::{hms, kwh, money};
@@ -56,48 +56,6 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Problems with the fields of a form, by field name: shown next to the field (page) or as
-/// `{"errors": {...}}` (API), with status 422.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(transparent)]
-pub(super) struct FieldErrors(BTreeMap<&'static str, &'static str>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: &'static str, message: &'static str) {
-        self.0.entry(field).or_insert(message);
-    }
-
-    pub fn get(&self, field: &str) -> Option<&'static str> {
-        self.0.get(field).copied()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// A labelled input; with an error, the message below it and `aria-describedby` pointing at it.
-pub(super) fn field(
-    name: &'static str,
-    label: &str,
-    kind: &str,
-    value: &str,
-    errors: &FieldErrors,
-) -> Markup {
-    let error = errors.get(name);
-    html! {
-        div class="field" {
-            label for=(name) { (label) }
-            input type=(kind) id=(name) name=(name) value=(value)
-                aria-invalid=[error.map(|_| "true")]
-                aria-describedby=[error.map(|_| format!("{name}-error"))];
-            @if let Some(message) = error {
-                p class="field-error" id={(name) "-error"} { (message) }
-            }
-        }
-    }
-}
-
 /// The site's today, for default periods.
 pub(super) fn today(app: &AppState) -> NaiveDate {
     crate::clock::wall_utc()
@@ -124,8 +82,8 @@ pub(super) fn parse_filter(
     q: &FilterQuery,
     today: NaiveDate,
     lang: Lang,
-) -> Result<(Filter, u64), FieldErrors> {
-    let mut errors = FieldErrors::default();
+) -> Result<(Filter, u64), Refusals> {
+    let mut errors = Refusals::default();
     let (month_from, month_to) = month_of(today);
     let bad_date = lang.pick("a date written YYYY-MM-DD", "une date écrite AAAA-MM-JJ");
     let from = match given(&q.from) {
@@ -254,15 +212,14 @@ pub struct SessionList {
 }
 
 /// Reads one page of sessions (the same function serves the page and the API).
-async fn build(app: &AppState, filter: Filter, page: u64) -> Result<SessionList, Response> {
+async fn build(app: &AppState, filter: Filter, page: u64) -> Result<SessionList, WebError> {
     let offset = (page - 1).saturating_mul(u64::from(PER_PAGE));
     let query = filter.clone();
     let found: SessionPage = app
         .read(move |conn| {
             listing::session_page(conn, &query, PER_PAGE, offset).map_err(report_error)
         })
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let mut sessions: Vec<SessionLine> = found.sessions.iter().map(SessionLine::of).collect();
     live_figures(app, &mut sessions);
     Ok(SessionList {
@@ -301,34 +258,20 @@ pub(super) fn report_error(e: crate::store::reports::ReportError) -> crate::stor
     crate::store::StoreError::Failed(e.to_string())
 }
 
-pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
-    log::error!("web: {e}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database cannot be read",
-    )
-        .into_response()
+async fn json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<FilterQuery>,
+) -> Result<Response, WebError> {
+    let (filter, page) = parse_filter(&q, today(&app), ctx.lang)?;
+    Ok(axum::Json(build(&app, filter, page).await?).into_response())
 }
 
-pub(super) fn refused_json(errors: &FieldErrors) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(serde_json::json!({ "errors": errors })),
-    )
-        .into_response()
-}
-
-async fn json(State(app): State<AppState>, ctx: Ctx, Query(q): Query<FilterQuery>) -> Response {
-    match parse_filter(&q, today(&app), ctx.lang) {
-        Err(errors) => refused_json(&errors),
-        Ok((filter, page)) => match build(&app, filter, page).await {
-            Ok(list) => axum::Json(list).into_response(),
-            Err(r) => r,
-        },
-    }
-}
-
-async fn page(State(app): State<AppState>, ctx: Ctx, Query(q): Query<FilterQuery>) -> Response {
+async fn page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<FilterQuery>,
+) -> Result<Response, WebError> {
     let sockets: Vec<(String, String)> = app
         .inner
         .sockets
@@ -339,18 +282,18 @@ async fn page(State(app): State<AppState>, ctx: Ctx, Query(q): Query<FilterQuery
     let today = today(&app);
     let (status, list, errors) = match parse_filter(&q, today, ctx.lang) {
         Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
-        Ok((filter, page)) => match build(&app, filter, page).await {
-            Ok(list) => (StatusCode::OK, Some(list), FieldErrors::default()),
-            Err(r) => return r,
-        },
+        Ok((filter, page)) => (
+            StatusCode::OK,
+            Some(build(&app, filter, page).await?),
+            Refusals::default(),
+        ),
     };
     let body = render(&ctx, &q, today, &sockets, list.as_ref(), &errors);
     let title = ctx.lang.pick("Sessions", "Sessions");
-    (
+    Ok(html_page(
         status,
-        Html(layout(ctx.lang, title, &app.inner.site_name, Some(&ctx), body).into_string()),
-    )
-        .into_response()
+        layout(ctx.lang, title, &app.inner.site_name, Some(&ctx), body),
+    ))
 }
 
 /// `path?query` keeping the filter, with `extra` fields (e.g. the page).
@@ -376,7 +319,7 @@ fn render(
     today: NaiveDate,
     sockets: &[(String, String)],
     list: Option<&SessionList>,
-    errors: &FieldErrors,
+    errors: &Refusals,
 ) -> Markup {
     let lang = ctx.lang;
     let value = |v: &Option<String>| v.clone().unwrap_or_default();

@@ -5,16 +5,17 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::auth::password;
+use super::error::WebError;
 use super::form::{Refusals, input, policy_message, select};
 use super::i18n::{Lang, Text, t};
-use super::page::Ctx;
+use super::page::{Ctx, html_page};
 use super::pages::layout;
 use super::state::AppState;
 use crate::store::Write;
@@ -64,7 +65,10 @@ pub struct PasswordForm {
 }
 
 async fn page(State(app): State<AppState>, ctx: Ctx) -> Response {
-    Html(render(&ctx, &app.inner.site_name, &Refusals::default()).into_string()).into_response()
+    html_page(
+        StatusCode::OK,
+        render(&ctx, &app.inner.site_name, &Refusals::default()),
+    )
 }
 
 async fn json(ctx: Ctx) -> Response {
@@ -75,15 +79,14 @@ async fn language_page(
     State(app): State<AppState>,
     ctx: Ctx,
     Form(form): Form<LanguageForm>,
-) -> Response {
+) -> Result<Response, WebError> {
     match set_language(&app, &ctx, &form).await {
-        Ok(_) => Redirect::to("/settings").into_response(),
-        Err(Ok(refusals)) => (
+        Ok(_) => Ok(Redirect::to("/settings").into_response()),
+        Err(WebError::Refused { refusals, .. }) => Ok(html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Html(render(&ctx, &app.inner.site_name, &refusals).into_string()),
-        )
-            .into_response(),
-        Err(Err(r)) => *r,
+            render(&ctx, &app.inner.site_name, &refusals),
+        )),
+        Err(e) => Err(e),
     }
 }
 
@@ -91,44 +94,25 @@ async fn language_json(
     State(app): State<AppState>,
     ctx: Ctx,
     Json(form): Json<LanguageForm>,
-) -> Response {
-    match set_language(&app, &ctx, &form).await {
-        Ok(language) => {
-            let mut s = settings(&ctx);
-            s.language = language.map(Language::as_str);
-            Json(s).into_response()
-        }
-        Err(Ok(refusals)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
-        }
-        Err(Err(r)) => *r,
-    }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> Response {
-    log::error!("web: settings: {e}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database cannot be written",
-    )
-        .into_response()
+) -> Result<Response, WebError> {
+    let language = set_language(&app, &ctx, &form).await?;
+    let mut s = settings(&ctx);
+    s.language = language.map(Language::as_str);
+    Ok(Json(s).into_response())
 }
 
 async fn set_language(
     app: &AppState,
     ctx: &Ctx,
     form: &LanguageForm,
-) -> Result<Option<Language>, Result<Refusals, Box<Response>>> {
+) -> Result<Option<Language>, WebError> {
     let text = form.language.trim();
     let language = Language::parse(text);
     if !text.is_empty() && language.is_none() {
-        let mut refusals = Refusals::default();
-        refusals.add(
-            "language",
-            ctx.lang
-                .pick("Choose a language.", "Choisissez une langue."),
-        );
-        return Err(Ok(refusals));
+        let message = ctx
+            .lang
+            .pick("Choose a language.", "Choisissez une langue.");
+        return Err(Refusals::from([("language", message)]).into());
     }
     let change = AccountChange {
         actor: ctx.session.username.clone(),
@@ -142,7 +126,7 @@ async fn set_language(
         .store
         .apply(vec![Write::Account(Box::new(change))])
         .await
-        .map_err(|e| Err(Box::new(unavailable(e))))?;
+        .map_err(|e| WebError::unwritable(format!("settings: {e}")))?;
     app.inner
         .sessions
         .set_language(ctx.session.account_id, language);
@@ -153,15 +137,14 @@ async fn password_page(
     State(app): State<AppState>,
     ctx: Ctx,
     Form(form): Form<PasswordForm>,
-) -> Response {
+) -> Result<Response, WebError> {
     match change_password(&app, &ctx, &form).await {
-        Ok(()) => Redirect::to("/login").into_response(),
-        Err(Ok(refusals)) => (
+        Ok(()) => Ok(Redirect::to("/login").into_response()),
+        Err(WebError::Refused { refusals, .. }) => Ok(html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Html(render(&ctx, &app.inner.site_name, &refusals).into_string()),
-        )
-            .into_response(),
-        Err(Err(r)) => *r,
+            render(&ctx, &app.inner.site_name, &refusals),
+        )),
+        Err(e) => Err(e),
     }
 }
 
@@ -169,34 +152,22 @@ async fn password_json(
     State(app): State<AppState>,
     ctx: Ctx,
     Json(form): Json<PasswordForm>,
-) -> Response {
-    match change_password(&app, &ctx, &form).await {
-        Ok(()) => Json(serde_json::json!({ "changed": true, "signed_out": true })).into_response(),
-        Err(Ok(refusals)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
-        }
-        Err(Err(r)) => *r,
-    }
+) -> Result<Response, WebError> {
+    change_password(&app, &ctx, &form).await?;
+    Ok(Json(serde_json::json!({ "changed": true, "signed_out": true })).into_response())
 }
 
 /// Checks the current password (argon2, off the async threads) and the new one's policy, then
 /// saves it; the account's sessions end.
-async fn change_password(
-    app: &AppState,
-    ctx: &Ctx,
-    form: &PasswordForm,
-) -> Result<(), Result<Refusals, Box<Response>>> {
+async fn change_password(app: &AppState, ctx: &Ctx, form: &PasswordForm) -> Result<(), WebError> {
     let lang = ctx.lang;
     let username = ctx.session.username.clone();
     let name = username.clone();
-    let account = match app
+    let account = app
         .read(move |conn| accounts::by_username(conn, &name))
         .await
-    {
-        Ok(Some(a)) => a,
-        Ok(None) => return Err(Err(Box::new(unavailable("the account vanished")))),
-        Err(e) => return Err(Err(Box::new(unavailable(e)))),
-    };
+        .map_err(|e| WebError::unwritable(format!("settings: {e}")))?
+        .ok_or_else(|| WebError::unwritable("settings: the account vanished"))?;
     let (current, new) = (form.current_password.clone(), form.new_password.clone());
     let checked = tokio::task::spawn_blocking(move || {
         let right = password::verify(&current, &account.password_hash);
@@ -208,26 +179,22 @@ async fn change_password(
         refusals.add("new_password", policy_message(lang, &e));
     }
     let Ok((right, hash)) = checked.await else {
-        return Err(Err(Box::new(unavailable("cannot check the password"))));
+        return Err(WebError::unwritable("settings: cannot check the password"));
     };
     if !right {
-        refusals.0.insert(
-            0,
-            (
-                "current_password",
-                lang.pick(
-                    "This is not your current password.",
-                    "Ce n'est pas votre mot de passe actuel.",
-                )
-                .into(),
+        refusals.add_first(
+            "current_password",
+            lang.pick(
+                "This is not your current password.",
+                "Ce n'est pas votre mot de passe actuel.",
             ),
         );
     }
     if !refusals.is_empty() {
-        return Err(Ok(refusals));
+        return Err(refusals.into());
     }
     let Some(hash) = hash else {
-        return Err(Err(Box::new(unavailable("cannot hash the password"))));
+        return Err(WebError::unwritable("settings: cannot hash the password"));
     };
     let change = AccountChange {
         actor: username.clone(),
@@ -241,7 +208,7 @@ async fn change_password(
         .store
         .apply(vec![Write::Account(Box::new(change))])
         .await
-        .map_err(|e| Err(Box::new(unavailable(e))))?;
+        .map_err(|e| WebError::unwritable(format!("settings: {e}")))?;
     app.inner.sessions.end_account(ctx.session.account_id);
     log::info!("web: {username} changed their password");
     Ok(())

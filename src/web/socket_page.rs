@@ -7,16 +7,17 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use maud::html;
 use serde::Deserialize;
 
+use super::error::{Said, WebError};
 use super::i18n::{Lang, Text, t};
-use super::page::Ctx;
+use super::page::{Ctx, html_page};
 use super::pages::layout;
-use super::state::{AppState, DbError};
+use super::state::AppState;
 use crate::core::SocketSnapshot;
 use crate::core::session::{AuthMethod, StopReason};
 use crate::core::site::Command;
@@ -160,16 +161,27 @@ pub(super) fn find(app: &AppState, id: &str) -> Option<(usize, SocketSnapshot)> 
         .map(|(i, s)| (i, s.clone()))
 }
 
-fn unavailable(e: DbError) -> Response {
-    log::error!("web: socket page: {e}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database cannot be read",
-    )
-        .into_response()
+/// 404 for a socket the site does not have: the page with the message, or `{"error": ..}`.
+fn unknown_socket(app: &AppState, ctx: &Ctx, json: bool) -> WebError {
+    let message = ControlError::UnknownSocket.message(ctx.lang);
+    WebError::NotFound(if json {
+        Said::Json(message.into())
+    } else {
+        Said::Page(layout(
+            ctx.lang,
+            t(ctx.lang, Text::Socket),
+            &app.inner.site_name,
+            Some(ctx),
+            html! { p class="error" { (message) } },
+        ))
+    })
 }
 
-async fn page(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
+async fn page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
     render_page(&app, &ctx, &id, None, StatusCode::OK).await
 }
 
@@ -179,41 +191,23 @@ async fn render_page(
     id: &str,
     refused: Option<(&ControlError, &str)>,
     status: StatusCode,
-) -> Response {
-    match super::socket_detail::build(app, ctx, id).await {
-        Ok(Some(d)) => (
-            status,
-            Html(super::socket_html::render(ctx, &app.inner.site_name, &d, refused).into_string()),
-        )
-            .into_response(),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            Html(
-                layout(
-                    ctx.lang,
-                    t(ctx.lang, Text::Socket),
-                    &app.inner.site_name,
-                    Some(ctx),
-                    html! { p class="error" { (ControlError::UnknownSocket.message(ctx.lang)) } },
-                )
-                .into_string(),
-            ),
-        )
-            .into_response(),
-        Err(e) => unavailable(e),
-    }
+) -> Result<Response, WebError> {
+    let d = super::socket_detail::build(app, ctx, id)
+        .await?
+        .ok_or_else(|| unknown_socket(app, ctx, false))?;
+    let page = super::socket_html::render(ctx, &app.inner.site_name, &d, refused);
+    Ok(html_page(status, page))
 }
 
-async fn detail_json(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    match super::socket_detail::build(&app, &ctx, &id).await {
-        Ok(Some(d)) => Json(d).into_response(),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({ "error": ControlError::UnknownSocket.message(ctx.lang) })),
-        )
-            .into_response(),
-        Err(e) => unavailable(e),
-    }
+async fn detail_json(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let d = super::socket_detail::build(&app, &ctx, &id)
+        .await?
+        .ok_or_else(|| unknown_socket(&app, &ctx, true))?;
+    Ok(Json(d).into_response())
 }
 
 /// What a start carries (pages: a form field; the API: JSON). Other actions carry nothing.
@@ -228,13 +222,12 @@ async fn act_page(
     ctx: Ctx,
     Path((id, action)): Path<(String, String)>,
     Form(body): Form<ActionBody>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ControlSockets) {
-        return f.into_response();
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::ControlSockets)?;
     let typed = body.user.clone().unwrap_or_default();
     match act(&app, &ctx, &id, &action, body).await {
-        Ok(()) => Redirect::to(&format!("/sockets/{id}")).into_response(),
+        Ok(()) => Ok(Redirect::to(&format!("/sockets/{id}")).into_response()),
+        // The page again, the refusal next to its field or its buttons.
         Err(e) => render_page(&app, &ctx, &id, Some((&e, &typed)), e.status()).await,
     }
 }
@@ -244,30 +237,21 @@ async fn act_json(
     ctx: Ctx,
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ControlSockets) {
-        return f.into_response();
-    }
+) -> Result<Response, WebError> {
+    ctx.require(Action::ControlSockets)?;
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()
     } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(serde_json::json!({ "error": e.to_string() })),
-                )
-                    .into_response();
-            }
-        }
+        serde_json::from_slice(&body)
+            .map_err(|e| WebError::BadRequest(Said::Json(e.to_string().into())))?
     };
-    match act(&app, &ctx, &id, &action, body).await {
+    Ok(match act(&app, &ctx, &id, &action, body).await {
         Ok(()) => (
             StatusCode::ACCEPTED,
             Json(serde_json::json!({ "socket": id, "action": action, "accepted": true })),
         )
             .into_response(),
+        // The socket's own answer: the message, and the field it belongs next to.
         Err(e) => (
             e.status(),
             Json(serde_json::json!({
@@ -276,7 +260,7 @@ async fn act_json(
             })),
         )
             .into_response(),
-    }
+    })
 }
 
 /// Checks the action against the socket's state, audits it, then tells the core.

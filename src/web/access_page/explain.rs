@@ -5,16 +5,17 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use crate::core::access::{Decision, IdToken, Rejection, Request, Source, authorize};
 use crate::core::site::{local_weekday_minute, user_running};
+use crate::web::error::WebError;
+use crate::web::form::{Refusals, field};
 use crate::web::i18n::Lang;
-use crate::web::page::Ctx;
+use crate::web::page::{Ctx, html_page};
 use crate::web::pages::layout;
-use crate::web::sessions_page::{FieldErrors, field, refused_json, unavailable};
 use crate::web::state::AppState;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -51,8 +52,8 @@ struct Asked {
     socket: String,
 }
 
-fn validate(q: &ExplainQuery, sockets: &[String], lang: Lang) -> Result<Asked, FieldErrors> {
-    let mut errors = FieldErrors::default();
+fn validate(q: &ExplainQuery, sockets: &[String], lang: Lang) -> Result<Asked, Refusals> {
+    let mut errors = Refusals::default();
     let token = match q.token.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => {
             errors.add("token", lang.pick("a token is needed", "il faut un badge"));
@@ -128,7 +129,7 @@ fn reason_words(lang: Lang, r: Rejection) -> &'static str {
 }
 
 /// Decides as the core would now.
-async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation, Response> {
+async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation, WebError> {
     let site_id = app.inner.site_id.clone();
     let base = app.inner.config.access;
     let token = asked.token.clone();
@@ -139,8 +140,7 @@ async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation
             let policy = crate::app::daemon::policy_in_force(conn, &site_id, base);
             Ok((rules, found, policy))
         })
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let online = app
         .inner
         .uplink
@@ -234,52 +234,47 @@ pub(super) async fn json(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<ExplainQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     let ids: Vec<String> = socket_ids(&app).into_iter().map(|(id, _)| id).collect();
     // Nothing asked: the choices, as the empty form shows them.
     if q.token.is_none() && q.socket.is_none() {
-        return axum::Json(serde_json::json!({ "sockets": ids, "explanation": null }))
-            .into_response();
+        return Ok(
+            axum::Json(serde_json::json!({ "sockets": ids, "explanation": null })).into_response(),
+        );
     }
-    match validate(&q, &ids, ctx.lang) {
-        Err(errors) => refused_json(&errors),
-        Ok(asked) => match explain(&app, asked, ctx.lang).await {
-            Ok(e) => {
-                axum::Json(serde_json::json!({ "sockets": ids, "explanation": e })).into_response()
-            }
-            Err(r) => r,
-        },
-    }
+    let asked = validate(&q, &ids, ctx.lang)?;
+    let e = explain(&app, asked, ctx.lang).await?;
+    Ok(axum::Json(serde_json::json!({ "sockets": ids, "explanation": e })).into_response())
 }
 
 pub(super) async fn page(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<ExplainQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     let lang = ctx.lang;
     let sockets = socket_ids(&app);
     let ids: Vec<String> = sockets.iter().map(|(id, _)| id.clone()).collect();
     // The first visit shows the empty form; once asked, every field is checked.
     let asked = q.token.is_some() || q.socket.is_some();
     let (status, answer, errors) = if !asked {
-        (StatusCode::OK, None, FieldErrors::default())
+        (StatusCode::OK, None, Refusals::default())
     } else {
         match validate(&q, &ids, lang) {
             Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
-            Ok(a) => match explain(&app, a, lang).await {
-                Ok(e) => (StatusCode::OK, Some(e), FieldErrors::default()),
-                Err(r) => return r,
-            },
+            Ok(a) => (
+                StatusCode::OK,
+                Some(explain(&app, a, lang).await?),
+                Refusals::default(),
+            ),
         }
     };
     let body = render(lang, &q, &sockets, answer.as_ref(), &errors);
     let title = lang.pick("Explain a decision", "Expliquer une décision");
-    (
+    Ok(html_page(
         status,
-        Html(layout(lang, title, &app.inner.site_name, Some(&ctx), body).into_string()),
-    )
-        .into_response()
+        layout(lang, title, &app.inner.site_name, Some(&ctx), body),
+    ))
 }
 
 fn render(
@@ -287,7 +282,7 @@ fn render(
     q: &ExplainQuery,
     sockets: &[(String, String)],
     answer: Option<&Explanation>,
-    errors: &FieldErrors,
+    errors: &Refusals,
 ) -> Markup {
     let chosen = q.socket.clone().unwrap_or_default();
     let socket_error = errors.get("socket");

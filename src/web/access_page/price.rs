@@ -4,7 +4,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDateTime, TimeZone};
 use maud::{Markup, html};
 use rust_decimal::Decimal;
@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::session::Phase;
 use crate::pricing::{Breakdown, CostInput, CostSample, Party, cost, parse_tariff};
+use crate::web::error::WebError;
+use crate::web::form::{Refusals, field};
 use crate::web::i18n::Lang;
-use crate::web::page::Ctx;
+use crate::web::page::{Ctx, html_page};
 use crate::web::pages::layout;
-use crate::web::sessions_page::{FieldErrors, field, refused_json, unavailable};
 use crate::web::state::AppState;
 
 /// The longest session the calculator prices: a week.
@@ -58,8 +59,8 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn validate(q: &PriceQuery, tariffs: &[String], lang: Lang) -> Result<Asked, FieldErrors> {
-    let mut errors = FieldErrors::default();
+fn validate(q: &PriceQuery, tariffs: &[String], lang: Lang) -> Result<Asked, Refusals> {
+    let mut errors = Refusals::default();
     let tariff = match given(&q.tariff) {
         Some(t) if tariffs.iter().any(|x| x == t) => Some(t.to_owned()),
         Some(_) => {
@@ -163,10 +164,8 @@ fn validate(q: &PriceQuery, tariffs: &[String], lang: Lang) -> Result<Asked, Fie
     }
 }
 
-async fn stored_tariffs(app: &AppState) -> Result<Vec<(String, String)>, Response> {
-    app.read(crate::store::access::tariffs)
-        .await
-        .map_err(unavailable)
+async fn stored_tariffs(app: &AppState) -> Result<Vec<(String, String)>, WebError> {
+    Ok(app.read(crate::store::access::tariffs).await?)
 }
 
 /// Prices the asked session: energy delivered evenly, charging all along, no promotion.
@@ -175,8 +174,8 @@ fn quote(
     asked: Asked,
     tariffs: &[(String, String)],
     lang: Lang,
-) -> Result<Quote, FieldErrors> {
-    let mut errors = FieldErrors::default();
+) -> Result<Quote, Refusals> {
+    let mut errors = Refusals::default();
     let tz = app.inner.time_zone;
     let Some(json) = tariffs
         .iter()
@@ -255,22 +254,17 @@ pub(super) async fn json(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<PriceQuery>,
-) -> Response {
-    let tariffs = match stored_tariffs(&app).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+) -> Result<Response, WebError> {
+    let tariffs = stored_tariffs(&app).await?;
     let ids: Vec<String> = tariffs.iter().map(|(id, _)| id.clone()).collect();
     // Nothing asked: the choices, as the empty form shows them.
     if !asked(&q) {
-        return axum::Json(serde_json::json!({ "tariffs": ids, "quote": null })).into_response();
+        return Ok(
+            axum::Json(serde_json::json!({ "tariffs": ids, "quote": null })).into_response(),
+        );
     }
-    match validate(&q, &ids, ctx.lang).and_then(|a| quote(&app, a, &tariffs, ctx.lang)) {
-        Ok(quote) => {
-            axum::Json(serde_json::json!({ "tariffs": ids, "quote": quote })).into_response()
-        }
-        Err(errors) => refused_json(&errors),
-    }
+    let quote = validate(&q, &ids, ctx.lang).and_then(|a| quote(&app, a, &tariffs, ctx.lang))?;
+    Ok(axum::Json(serde_json::json!({ "tariffs": ids, "quote": quote })).into_response())
 }
 
 fn asked(q: &PriceQuery) -> bool {
@@ -281,20 +275,17 @@ pub(super) async fn page(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<PriceQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     let lang = ctx.lang;
-    let tariffs = match stored_tariffs(&app).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+    let tariffs = stored_tariffs(&app).await?;
     let ids: Vec<String> = tariffs.iter().map(|(id, _)| id.clone()).collect();
     let asked =
         q.tariff.is_some() || q.energy_kwh.is_some() || q.start.is_some() || q.duration.is_some();
     let (status, answer, errors) = if !asked {
-        (StatusCode::OK, None, FieldErrors::default())
+        (StatusCode::OK, None, Refusals::default())
     } else {
         match validate(&q, &ids, lang).and_then(|a| quote(&app, a, &tariffs, lang)) {
-            Ok(quote) => (StatusCode::OK, Some(quote), FieldErrors::default()),
+            Ok(quote) => (StatusCode::OK, Some(quote), Refusals::default()),
             Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
         }
     };
@@ -304,11 +295,10 @@ pub(super) async fn page(
         .to_string();
     let body = render(lang, &q, &ids, &now, answer.as_ref(), &errors);
     let title = lang.pick("Price calculator", "Calculateur de prix");
-    (
+    Ok(html_page(
         status,
-        Html(layout(lang, title, &app.inner.site_name, Some(&ctx), body).into_string()),
-    )
-        .into_response()
+        layout(lang, title, &app.inner.site_name, Some(&ctx), body),
+    ))
 }
 
 fn render(
@@ -317,7 +307,7 @@ fn render(
     tariffs: &[String],
     now: &str,
     answer: Option<&Quote>,
-    errors: &FieldErrors,
+    errors: &Refusals,
 ) -> Markup {
     let chosen = q.tariff.clone().unwrap_or_default();
     let tariff_error = errors.get("tariff");

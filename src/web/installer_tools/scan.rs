@@ -8,11 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{html, not_found, overview, render};
+use super::{not_found, overview, render};
 use crate::modbus::frame::{ModbusError, ReadData, ReadRequest};
 use crate::modbus::tap::BusTap;
 use crate::store::roles::Action;
-use crate::web::page::Ctx;
+use crate::web::error::{Shape, WebError};
+use crate::web::form::Refusals;
+use crate::web::page::{Ctx, html_page};
 use crate::web::state::AppState;
 
 /// A whole scan stops after this, with what it found so far.
@@ -38,11 +40,8 @@ pub struct ScanRequest {
     pub timeout: Duration,
 }
 
-/// A field and what is wrong with it.
-pub type FieldErrors = Vec<(&'static str, &'static str)>;
-
-fn parse_scan(form: &ScanForm, lang: crate::web::i18n::Lang) -> Result<ScanRequest, FieldErrors> {
-    let mut errors = Vec::new();
+fn parse_scan(form: &ScanForm, lang: crate::web::i18n::Lang) -> Result<ScanRequest, Refusals> {
+    let mut errors = Refusals::default();
     let unit = |text: &str, default: u8| -> Option<u8> {
         let t = text.trim();
         if t.is_empty() {
@@ -54,21 +53,21 @@ fn parse_scan(form: &ScanForm, lang: crate::web::i18n::Lang) -> Result<ScanReque
     let first = unit(&form.first, 1);
     let last = unit(&form.last, 247);
     if first.is_none() {
-        errors.push(("first", bad_unit));
+        errors.add("first", bad_unit);
     }
     if last.is_none() {
-        errors.push(("last", bad_unit));
+        errors.add("last", bad_unit);
     }
     if let (Some(f), Some(l)) = (first, last)
         && f > l
     {
-        errors.push((
+        errors.add(
             "last",
             lang.pick(
                 "the last unit id comes after the first",
                 "le dernier numéro suit le premier",
             ),
-        ));
+        );
     }
     let t = form.timeout_ms.trim();
     let timeout_ms = if t.is_empty() {
@@ -77,10 +76,10 @@ fn parse_scan(form: &ScanForm, lang: crate::web::i18n::Lang) -> Result<ScanReque
         t.parse::<u64>().ok().filter(|ms| (10..=5000).contains(ms))
     };
     if timeout_ms.is_none() {
-        errors.push((
+        errors.add(
             "timeout_ms",
             lang.pick("a timeout from 10 to 5000 ms", "un délai de 10 à 5000 ms"),
-        ));
+        );
     }
     match (first, last, timeout_ms, errors.is_empty()) {
         (Some(first), Some(last), Some(ms), true) => Ok(ScanRequest {
@@ -182,13 +181,9 @@ pub(super) async fn scan_page(
     ctx: Ctx,
     Path(name): Path<String>,
     axum::Form(form): axum::Form<ScanForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    let Some(bus) = bus_named(&app, &name) else {
-        return not_found(&ctx);
-    };
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    let bus = bus_named(&app, &name).ok_or_else(|| not_found(&ctx))?;
     let mut results = render::Results {
         scan_bus: Some(name.clone()),
         scan_form: form.clone(),
@@ -204,10 +199,10 @@ pub(super) async fn scan_page(
             StatusCode::UNPROCESSABLE_ENTITY
         }
     };
-    html(
+    Ok(html_page(
         status,
         render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
-    )
+    ))
 }
 
 /// The API's scan request: numbers, each optional (1, 247, 200 ms).
@@ -218,16 +213,12 @@ pub struct ScanJson {
     pub timeout_ms: Option<u64>,
 }
 
-pub(super) fn field_errors_json(errors: FieldErrors) -> Response {
-    let fields: serde_json::Map<String, serde_json::Value> = errors
-        .into_iter()
-        .map(|(f, m)| (f.to_string(), serde_json::Value::from(m)))
-        .collect();
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(serde_json::json!({ "error": "invalid fields", "fields": fields })),
-    )
-        .into_response()
+/// 422 as the tools' API writes it: `{"error": "invalid fields", "fields": {..}}`.
+pub(super) fn invalid_fields(refusals: Refusals) -> WebError {
+    WebError::Refused {
+        refusals,
+        shape: Shape::InvalidFields,
+    }
 }
 
 pub(super) async fn scan_json(
@@ -235,13 +226,9 @@ pub(super) async fn scan_json(
     ctx: Ctx,
     Path(name): Path<String>,
     body: Option<axum::Json<ScanJson>>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    let Some(bus) = bus_named(&app, &name) else {
-        return not_found(&ctx);
-    };
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    let bus = bus_named(&app, &name).ok_or_else(|| not_found(&ctx))?;
     let j = body.map(|b| b.0).unwrap_or_default();
     let text = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
     let form = ScanForm {
@@ -249,10 +236,8 @@ pub(super) async fn scan_json(
         last: text(j.last),
         timeout_ms: text(j.timeout_ms),
     };
-    match parse_scan(&form, ctx.lang) {
-        Ok(req) => axum::Json(scan(&app, bus, req).await).into_response(),
-        Err(errors) => field_errors_json(errors),
-    }
+    let req = parse_scan(&form, ctx.lang).map_err(invalid_fields)?;
+    Ok(axum::Json(scan(&app, bus, req).await).into_response())
 }
 
 #[cfg(test)]
@@ -275,9 +260,12 @@ mod tests {
         assert_eq!((req.first, req.last), (1, 247));
         assert_eq!(req.timeout, Duration::from_millis(200));
         let errors = parse_scan(&form("0", "300", "5"), Lang::En).unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|(f, _)| *f).collect();
+        let fields: Vec<_> = errors.iter().map(|(f, _)| f).collect();
         assert_eq!(fields, vec!["first", "last", "timeout_ms"]);
         let errors = parse_scan(&form("9", "3", ""), Lang::Fr).unwrap_err();
-        assert_eq!(errors, vec![("last", "le dernier numéro suit le premier")]);
+        assert_eq!(
+            errors,
+            Refusals::from([("last", "le dernier numéro suit le premier")])
+        );
     }
 }

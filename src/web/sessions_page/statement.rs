@@ -6,15 +6,17 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Serialize;
 
-use super::{FieldErrors, FilterQuery, field, given, parse_filter, refused_json, today};
+use super::{FilterQuery, given, parse_filter, today};
 use crate::export::table::{LineKind, kwh, money};
 use crate::store::reports::Totals;
+use crate::web::error::WebError;
+use crate::web::form::{Refusals, field};
 use crate::web::i18n::Lang;
-use crate::web::page::Ctx;
+use crate::web::page::{Ctx, html_page};
 use crate::web::pages::layout;
 use crate::web::state::AppState;
 
@@ -50,25 +52,17 @@ pub struct StatementTotals {
 }
 
 /// The user's completed sessions in the filter's period, through the export's layout.
-async fn build(
-    app: &AppState,
-    q: &FilterQuery,
-    lang: Lang,
-) -> Result<Result<Statement, FieldErrors>, Response> {
-    let (mut filter, _) = match parse_filter(q, today(app), lang) {
-        Ok(f) => f,
-        Err(errors) => return Ok(Err(errors)),
-    };
+async fn build(app: &AppState, q: &FilterQuery, lang: Lang) -> Result<Statement, WebError> {
+    let (mut filter, _) = parse_filter(q, today(app), lang)?;
     let Some(user) = given(&q.user).map(str::to_owned) else {
-        let mut errors = FieldErrors::default();
-        errors.add(
+        return Err(Refusals::from([(
             "user",
             lang.pick(
                 "whose statement? a user",
                 "le relevé de qui ? un utilisateur",
             ),
-        );
-        return Ok(Err(errors));
+        )])
+        .into());
     };
     filter.identity = Some(user.clone());
     let site = crate::export::SiteInfo {
@@ -127,25 +121,21 @@ async fn build(
                 },
             })
         })
-        .await
-        .map_err(super::unavailable)?;
-    Ok(Ok(statement))
+        .await?;
+    Ok(statement)
 }
 
 pub(super) async fn json(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<FilterQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     // Nothing asked: no statement, as the empty form shows it.
     if !asked(&q) {
-        return axum::Json(serde_json::json!({ "statement": null })).into_response();
+        return Ok(axum::Json(serde_json::json!({ "statement": null })).into_response());
     }
-    match build(&app, &q, ctx.lang).await {
-        Err(r) => r,
-        Ok(Err(errors)) => refused_json(&errors),
-        Ok(Ok(s)) => axum::Json(serde_json::json!({ "statement": s })).into_response(),
-    }
+    let s = build(&app, &q, ctx.lang).await?;
+    Ok(axum::Json(serde_json::json!({ "statement": s })).into_response())
 }
 
 fn asked(q: &FilterQuery) -> bool {
@@ -156,12 +146,14 @@ pub(super) async fn page(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<FilterQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     let (status, statement, errors) = match build(&app, &q, ctx.lang).await {
-        _ if !asked(&q) => (StatusCode::OK, None, FieldErrors::default()),
-        Err(r) => return r,
-        Ok(Err(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
-        Ok(Ok(s)) => (StatusCode::OK, Some(s), FieldErrors::default()),
+        _ if !asked(&q) => (StatusCode::OK, None, Refusals::default()),
+        Err(WebError::Refused { refusals, .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, None, refusals)
+        }
+        Err(e) => return Err(e),
+        Ok(s) => (StatusCode::OK, Some(s), Refusals::default()),
     };
     let lang = ctx.lang;
     let value = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -178,11 +170,10 @@ pub(super) async fn page(
         @if let Some(s) = &statement { (render(lang, s)) }
     };
     let title = lang.pick("Statement", "Relevé");
-    (
+    Ok(html_page(
         status,
-        Html(layout(lang, title, &app.inner.site_name, Some(&ctx), body).into_string()),
-    )
-        .into_response()
+        layout(lang, title, &app.inner.site_name, Some(&ctx), body),
+    ))
 }
 
 fn render(lang: Lang, s: &Statement) -> Markup {
