@@ -31,6 +31,8 @@ mod socket_html;
 pub mod socket_page;
 pub mod state;
 pub mod system_page;
+#[cfg(test)]
+mod tests;
 
 pub use server::{ClientAddr, ServeError, Web};
 pub use state::{AppState, Parts};
