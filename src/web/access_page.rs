@@ -33,10 +33,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/access/communities", get(communities_json))
         .route("/api/v1/access/tariffs", get(tariffs_json))
         .route("/api/v1/access/promotions", get(promotions_json))
-        .route("/access/explain", get(explain::page))
-        .route("/api/v1/access/explain", get(explain::json))
-        .route("/access/price", get(price::page))
-        .route("/api/v1/access/price", get(price::json))
+        .route("/access/explain", get(explain::explain))
+        .route("/api/v1/access/explain", get(explain::explain))
+        .route("/access/price", get(price::price))
+        .route("/api/v1/access/price", get(price::price))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -8,15 +8,18 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::accounts_page::{AccountRow, change, hash, now_ms, one, parse_until, role_options, row};
+use super::accounts_page::{
+    AccountRow, account_named, change, hash, now_ms, parse_until, role_options, row,
+};
 use super::auth::password;
 use super::error::WebError;
 use super::form::{Refusals, input, policy_message, select};
 use super::i18n::{Text, t};
+use super::input::{Input, Posted};
 use super::page::{Ctx, html_page};
 use super::pages::layout;
 use super::state::AppState;
@@ -26,13 +29,10 @@ use crate::store::roles::{Action, Role};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/accounts/{username}",
-            get(edit_page).post(edit_submit_page),
-        )
-        .route("/api/v1/accounts/{username}", get(one_json).post(edit_json))
-        .route("/accounts/{username}/password", post(reset_page))
-        .route("/api/v1/accounts/{username}/password", post(reset_json))
+        .route("/accounts/{username}", get(one).post(change_account))
+        .route("/api/v1/accounts/{username}", get(one).post(change_account))
+        .route("/accounts/{username}/password", post(reset_password))
+        .route("/api/v1/accounts/{username}/password", post(reset_password))
 }
 
 /// What the edit form (and `POST /api/v1/accounts/{username}`) sends; a field left out stays.
@@ -65,65 +65,57 @@ pub struct PasswordForm {
     pub password: String,
 }
 
-async fn edit_page(
+impl Posted for EditForm {}
+
+impl Posted for PasswordForm {}
+
+/// The account's page, or the account as the API serves it.
+async fn one(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(username): Path<String>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::ManageAccounts)?;
-    let a = one(&app, &ctx, &username).await?;
+    let a = account_named(&app, &ctx, &username).await?;
     let r = row(&app, &a, now_ms());
-    let page = edit_html(
-        &ctx,
-        &app.inner.site_name,
-        &r,
-        &EditForm::default(),
-        &Refusals::default(),
-        None,
-    );
-    Ok(html_page(StatusCode::OK, page))
+    Ok(ctx.reply(
+        || {
+            let page = edit_html(
+                &ctx,
+                &app,
+                &r,
+                &EditForm::default(),
+                &Refusals::default(),
+                None,
+            );
+            html_page(StatusCode::OK, page)
+        },
+        || Json(&r),
+    ))
 }
 
-async fn one_json(
+async fn change_account(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(username): Path<String>,
+    Input(form): Input<EditForm>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::ManageAccounts)?;
-    let a = one(&app, &ctx, &username).await?;
-    Ok(Json(row(&app, &a, now_ms())).into_response())
-}
-
-async fn edit_submit_page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(username): Path<String>,
-    Form(form): Form<EditForm>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::ManageAccounts)?;
-    let account = one(&app, &ctx, &username).await?;
+    let account = account_named(&app, &ctx, &username).await?;
     let current = row(&app, &account, now_ms());
     match edit(&app, &ctx, &account, &form).await {
-        Ok(name) => Ok(Redirect::to(&format!("/accounts/{name}")).into_response()),
-        Err(WebError::Refused { refusals, .. }) => {
-            let page = edit_html(&ctx, &app.inner.site_name, &current, &form, &refusals, None);
+        Ok(name) if !ctx.api => Ok(Redirect::to(&format!("/accounts/{name}")).into_response()),
+        // The account as changed.
+        Ok(name) => {
+            let a = account_named(&app, &ctx, &name).await?;
+            Ok(Json(row(&app, &a, now_ms())).into_response())
+        }
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => {
+            let page = edit_html(&ctx, &app, &current, &form, &refusals, None);
             Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
         }
         Err(e) => Err(e),
     }
-}
-
-async fn edit_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(username): Path<String>,
-    Json(form): Json<EditForm>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::ManageAccounts)?;
-    let account = one(&app, &ctx, &username).await?;
-    let name = edit(&app, &ctx, &account, &form).await?;
-    let a = one(&app, &ctx, &name).await?;
-    Ok(Json(row(&app, &a, now_ms())).into_response())
 }
 
 /// Changes what differs from `account` as stored, in one transaction; the account's sessions
@@ -214,16 +206,17 @@ async fn edit(
     }
 }
 
-async fn reset_page(
+async fn reset_password(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(username): Path<String>,
-    Form(form): Form<PasswordForm>,
+    Input(form): Input<PasswordForm>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::ManageAccounts)?;
-    let account = one(&app, &ctx, &username).await?;
+    let account = account_named(&app, &ctx, &username).await?;
     let current = row(&app, &account, now_ms());
     let (status, refusals, done) = match reset(&app, &ctx, &account, &form).await {
+        Ok(()) if ctx.api => return Ok(Json(current).into_response()),
         Ok(()) => (
             StatusCode::OK,
             Refusals::default(),
@@ -232,33 +225,13 @@ async fn reset_page(
                 "Le mot de passe est réinitialisé ; les sessions du compte sont fermées.",
             )),
         ),
-        Err(WebError::Refused { refusals, .. }) => {
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => {
             (StatusCode::UNPROCESSABLE_ENTITY, refusals, None)
         }
         Err(e) => return Err(e),
     };
-    let page = edit_html(
-        &ctx,
-        &app.inner.site_name,
-        &current,
-        &EditForm::default(),
-        &refusals,
-        done,
-    );
+    let page = edit_html(&ctx, &app, &current, &EditForm::default(), &refusals, done);
     Ok(html_page(status, page))
-}
-
-async fn reset_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(username): Path<String>,
-    Json(form): Json<PasswordForm>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::ManageAccounts)?;
-    let account = one(&app, &ctx, &username).await?;
-    let current = row(&app, &account, now_ms());
-    reset(&app, &ctx, &account, &form).await?;
-    Ok(Json(current).into_response())
 }
 
 /// Sets a new password (the policy's); the account's sessions end.
@@ -292,7 +265,7 @@ async fn reset(
 
 fn edit_html(
     ctx: &Ctx,
-    site: &str,
+    app: &AppState,
     a: &AccountRow,
     form: &EditForm,
     refusals: &Refusals,
@@ -323,5 +296,5 @@ fn edit_html(
             button type="submit" { (lang.pick("Reset the password", "Réinitialiser le mot de passe")) }
         }
     };
-    layout(lang, &a.username, site, Some(ctx), body)
+    layout(lang, &a.username, &app.inner.site_name, Some(ctx), body)
 }

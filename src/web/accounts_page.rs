@@ -6,9 +6,9 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use chrono::{NaiveDate, TimeZone};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use super::auth::password;
 use super::error::WebError;
 use super::form::{Refusals, input, policy_message, select};
 use super::i18n::{Lang, Text, t};
+use super::input::{Input, Posted};
 use super::page::{Ctx, html_page};
 use super::pages::layout;
 use super::state::AppState;
@@ -28,8 +29,8 @@ use crate::store::{StoreError, Write};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/accounts", get(list_page).post(create_page))
-        .route("/api/v1/accounts", get(list_json).post(create_json))
+        .route("/accounts", get(list).post(create))
+        .route("/api/v1/accounts", get(list).post(create))
         .merge(super::account_edit::routes())
 }
 
@@ -91,7 +92,11 @@ async fn all(app: &AppState) -> Result<Vec<AccountRow>, WebError> {
 }
 
 /// The account named `username`; 404 when there is none.
-pub(super) async fn one(app: &AppState, ctx: &Ctx, username: &str) -> Result<Account, WebError> {
+pub(super) async fn account_named(
+    app: &AppState,
+    ctx: &Ctx,
+    username: &str,
+) -> Result<Account, WebError> {
     let name = username.to_string();
     app.read(move |conn| accounts::by_username(conn, &name))
         .await?
@@ -129,7 +134,7 @@ fn language_options(lang: Lang) -> [(&'static str, &'static str); 3] {
 
 /// What the create form (and `POST /api/v1/accounts`) sends.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct CreateForm {
+pub(super) struct CreateForm {
     #[serde(default)]
     pub username: String,
     #[serde(default)]
@@ -146,58 +151,47 @@ pub struct CreateForm {
     pub language: String,
 }
 
-async fn list_page(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+impl Posted for CreateForm {}
+
+async fn list(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
     ctx.require(Action::ManageAccounts)?;
     let rows = all(&app).await?;
-    let page = list_html(
-        &ctx,
-        &app.inner.site_name,
-        &rows,
-        &CreateForm::default(),
-        &Refusals::default(),
-    );
-    Ok(html_page(StatusCode::OK, page))
+    Ok(ctx.reply(
+        || {
+            let empty = CreateForm::default();
+            let page = list_html(&ctx, &app, &rows, &empty, &Refusals::default());
+            html_page(StatusCode::OK, page)
+        },
+        || Json(serde_json::json!({ "accounts": rows })),
+    ))
 }
 
-async fn list_json(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
-    ctx.require(Action::ManageAccounts)?;
-    let rows = all(&app).await?;
-    Ok(Json(serde_json::json!({ "accounts": rows })).into_response())
-}
-
-async fn create_page(
+async fn create(
     State(app): State<AppState>,
     ctx: Ctx,
-    Form(form): Form<CreateForm>,
+    Input(form): Input<CreateForm>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::ManageAccounts)?;
-    match create(&app, &ctx, &form).await {
-        Ok(()) => Ok(Redirect::to("/accounts").into_response()),
-        Err(WebError::Refused { refusals, .. }) => {
+    match create_account(&app, &ctx, &form).await {
+        Ok(()) => Ok(ctx.reply(
+            || Redirect::to("/accounts"),
+            || {
+                let created = serde_json::json!({ "created": form.username.trim() });
+                (StatusCode::CREATED, Json(created))
+            },
+        )),
+        // The list again, the form as sent with its refusals.
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => {
             let rows = all(&app).await?;
-            let page = list_html(&ctx, &app.inner.site_name, &rows, &form, &refusals);
+            let page = list_html(&ctx, &app, &rows, &form, &refusals);
             Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
         }
         Err(e) => Err(e),
     }
 }
 
-async fn create_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Json(form): Json<CreateForm>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::ManageAccounts)?;
-    create(&app, &ctx, &form).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "created": form.username.trim() })),
-    )
-        .into_response())
-}
-
 /// Validates every field (all refusals at once), then creates the account.
-async fn create(app: &AppState, ctx: &Ctx, form: &CreateForm) -> Result<(), WebError> {
+async fn create_account(app: &AppState, ctx: &Ctx, form: &CreateForm) -> Result<(), WebError> {
     let lang = ctx.lang;
     let mut refusals = Refusals::default();
     let username = form.username.trim().to_string();
@@ -328,9 +322,10 @@ pub(super) async fn change(
     app.inner.store.apply(writes).await
 }
 
+/// The list, and the create form as sent with its refusals.
 fn list_html(
     ctx: &Ctx,
-    site: &str,
+    app: &AppState,
     rows: &[AccountRow],
     form: &CreateForm,
     refusals: &Refusals,
@@ -383,7 +378,13 @@ fn list_html(
             button type="submit" { (lang.pick("Create the account", "Créer le compte")) }
         }
     };
-    layout(lang, t(lang, Text::Accounts), site, Some(ctx), body)
+    layout(
+        lang,
+        t(lang, Text::Accounts),
+        &app.inner.site_name,
+        Some(ctx),
+        body,
+    )
 }
 
 #[cfg(test)]

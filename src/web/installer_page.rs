@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::error::{Said, Shape, WebError};
 use super::form::Refusals;
 use super::i18n::{Lang, state_words};
+use super::input::{Input, Posted};
 use super::installer_html as html;
 use super::page::{Ctx, html_page};
 use super::state::AppState;
@@ -29,7 +30,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/installer", get(page))
         .route("/api/v1/installer", get(json))
         .route("/installer/sockets", post(add_socket))
-        .route("/api/v1/installer/sockets", post(add_socket_json))
+        .route("/api/v1/installer/sockets", post(add_socket))
         .route(
             "/installer/sockets/{id}",
             get(socket_page).post(edit_socket),
@@ -38,12 +39,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/installer/uplink", post(set_uplink))
         .route(
             "/api/v1/installer/sockets/{id}",
-            axum::routing::put(edit_socket_json).delete(remove_socket_json),
+            axum::routing::put(edit_socket).delete(remove_socket),
         )
-        .route(
-            "/api/v1/installer/uplink",
-            axum::routing::put(set_uplink_json),
-        )
+        .route("/api/v1/installer/uplink", axum::routing::put(set_uplink))
 }
 
 /// Everything the installer page shows.
@@ -175,6 +173,7 @@ struct Applied {
     applied: Option<u64>,
 }
 
+/// The page; `?applied=N` while the reload of an edit made at generation N is pending.
 async fn page(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -199,6 +198,10 @@ pub enum Sent {
     Notice(String),
 }
 
+impl Posted for SocketForm {}
+
+impl Posted for UplinkForm {}
+
 /// 503 when the daemon does not run from a file (tests, demo): nothing to edit.
 fn unavailable(ctx: &Ctx) -> WebError {
     let message = ctx.lang.pick(
@@ -213,19 +216,24 @@ fn unavailable(ctx: &Ctx) -> WebError {
 
 /// A refused edit: on a page every problem is shown by field (anything else under `""`);
 /// the API answers 404 for an unknown socket, else 422 with every problem by field.
-fn refused(e: EditError, api: bool) -> WebError {
+fn refused(e: EditError, ctx: &Ctx) -> WebError {
     match e {
-        EditError::UnknownSocket(id) if api => {
+        EditError::UnknownSocket(id) if ctx.api => {
             WebError::NotFound(Said::Json(format!("no socket `{id}`").into()))
         }
         EditError::Refused(fields) => WebError::Refused {
             refusals: fields.into(),
             shape: Shape::Lists,
         },
-        other => WebError::Refused {
-            refusals: Refusals::from([("", other.to_string())]),
-            shape: Shape::Lists,
-        },
+        other => refusal("", other.to_string()),
+    }
+}
+
+/// One problem, by field (`""`: the form as a whole), as the installer's edits write them.
+fn refusal(field: &'static str, message: impl Into<String>) -> WebError {
+    WebError::Refused {
+        refusals: Refusals::from([(field, message.into())]),
+        shape: Shape::Lists,
     }
 }
 
@@ -235,7 +243,6 @@ fn refused(e: EditError, api: bool) -> WebError {
 async fn run_edit(
     app: &AppState,
     ctx: &Ctx,
-    api: bool,
     (action, target): (&'static str, String),
     change: impl FnOnce(&str) -> Result<edit::Candidate, EditError> + Send + 'static,
 ) -> Result<u64, WebError> {
@@ -253,7 +260,7 @@ async fn run_edit(
                 "the edit was interrupted",
             )))
         })
-        .map_err(|e| refused(e, api))?;
+        .map_err(|e| refused(e, ctx))?;
     let audit = crate::store::ConfigAudit {
         actor: ctx.session.username.clone(),
         action,
@@ -278,58 +285,36 @@ async fn run_edit(
     Ok(before)
 }
 
-/// After a page's edit: the installer page, refreshing until the reload applied it.
-fn applied(before: u64) -> Response {
-    Redirect::to(&format!("/installer?applied={before}")).into_response()
-}
-
-/// The page again with a form's refusals next to its fields (422); other errors answer.
-async fn refused_page(
+/// An edit's answer: the page refreshes until the reload applied it (303); the API says 202
+/// once the file is written (the reload follows; watch `generation` in `GET /api/v1/installer`).
+/// Refused, the page is shown again with the problems next to the form `sent`.
+async fn answer(
     app: &AppState,
     ctx: &Ctx,
+    edited: Result<u64, WebError>,
     sent: Sent,
-    e: WebError,
 ) -> Result<Response, WebError> {
-    let WebError::Refused { refusals, .. } = e else {
-        return Err(e);
-    };
-    let view = build(app, ctx.lang).await;
-    let page = html::page(
-        ctx,
-        &app.inner.site_name,
-        &view,
-        None,
-        Some((&sent, &refusals)),
-    );
-    Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
-}
-
-async fn add_socket(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    axum::Form(form): axum::Form<SocketForm>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::InstallerConfig)?;
-    let sent = form.clone();
-    let target = form.id.trim().to_string();
-    match run_edit(&app, &ctx, false, ("socket_added", target), move |text| {
-        edit::add_socket(text, &form)
-    })
-    .await
-    {
-        Ok(before) => Ok(applied(before)),
-        Err(e) => refused_page(&app, &ctx, Sent::AddSocket(sent), e).await,
+    match edited {
+        Ok(before) => Ok(ctx.reply(
+            || Redirect::to(&format!("/installer?applied={before}")),
+            || {
+                let accepted = serde_json::json!({ "generation_before": before });
+                (StatusCode::ACCEPTED, axum::Json(accepted))
+            },
+        )),
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => {
+            let view = build(app, ctx.lang).await;
+            let page = html::page(
+                ctx,
+                &app.inner.site_name,
+                &view,
+                None,
+                Some((&sent, &refusals)),
+            );
+            Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+        Err(e) => Err(e),
     }
-}
-
-/// The API's answer to an edit: 202 once the file is written (the reload follows; watch
-/// `generation` in `GET /api/v1/installer`).
-fn accepted(before: u64) -> Response {
-    (
-        StatusCode::ACCEPTED,
-        axum::Json(serde_json::json!({ "generation_before": before })),
-    )
-        .into_response()
 }
 
 /// 409: the socket's session keeps it (and its id) in the file.
@@ -341,67 +326,99 @@ fn in_use(ctx: &Ctx) -> WebError {
     WebError::Conflict(Said::Json(message.into()))
 }
 
-async fn add_socket_json(
+async fn add_socket(
     State(app): State<AppState>,
     ctx: Ctx,
-    axum::Json(form): axum::Json<SocketForm>,
+    Input(form): Input<SocketForm>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::InstallerConfig)?;
+    let sent = Sent::AddSocket(form.clone());
     let target = form.id.trim().to_string();
-    let before = run_edit(&app, &ctx, true, ("socket_added", target), move |text| {
+    let edited = run_edit(&app, &ctx, ("socket_added", target), move |text| {
         edit::add_socket(text, &form)
     })
-    .await?;
-    Ok(accepted(before))
+    .await;
+    answer(&app, &ctx, edited, sent).await
 }
 
-async fn edit_socket_json(
+async fn edit_socket(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
-    axum::Json(form): axum::Json<SocketForm>,
+    Input(form): Input<SocketForm>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::InstallerConfig)?;
-    if form.id.trim() != id && session_running(&app, &id) {
-        return Err(in_use(&ctx));
+    let sent = form.clone();
+    let edited = if form.id.trim() != id && session_running(&app, &id) {
+        Err(if ctx.api {
+            in_use(&ctx)
+        } else {
+            refusal(
+                "id",
+                ctx.lang.pick(
+                    "a session runs on this socket: its id cannot change now",
+                    "une session est en cours sur cette prise : son identifiant ne peut changer maintenant",
+                ),
+            )
+        })
+    } else {
+        let target = id.clone();
+        run_edit(&app, &ctx, ("socket_changed", id.clone()), move |text| {
+            edit::edit_socket(text, &target, &form)
+        })
+        .await
+    };
+    match edited {
+        // This socket's form again, with the problems next to its fields.
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => {
+            let view = build(&app, ctx.lang).await;
+            let page = html::socket_page(&ctx, &app.inner.site_name, &view, &id, &sent, &refusals);
+            Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+        edited => answer(&app, &ctx, edited, Sent::Notice(id)).await,
     }
-    let target = id.clone();
-    let before = run_edit(&app, &ctx, true, ("socket_changed", id), move |text| {
-        edit::edit_socket(text, &target, &form)
-    })
-    .await?;
-    Ok(accepted(before))
 }
 
-async fn remove_socket_json(
+async fn remove_socket(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::InstallerConfig)?;
-    if session_running(&app, &id) {
-        return Err(in_use(&ctx));
-    }
-    let target = id.clone();
-    let before = run_edit(&app, &ctx, true, ("socket_removed", id), move |text| {
-        edit::remove_socket(text, &target)
-    })
-    .await?;
-    Ok(accepted(before))
+    let edited = if !session_running(&app, &id) {
+        let target = id.clone();
+        run_edit(&app, &ctx, ("socket_removed", id.clone()), move |text| {
+            edit::remove_socket(text, &target)
+        })
+        .await
+    } else if ctx.api {
+        Err(in_use(&ctx))
+    } else {
+        Err(refusal(
+            "",
+            ctx.lang.pick(
+                "a session runs on this socket: it cannot be removed now",
+                "une session est en cours sur cette prise : elle ne peut être retirée maintenant",
+            ),
+        ))
+    };
+    answer(&app, &ctx, edited, Sent::Notice(id)).await
 }
 
-async fn set_uplink_json(
+async fn set_uplink(
     State(app): State<AppState>,
     ctx: Ctx,
-    axum::Json(form): axum::Json<UplinkForm>,
+    Input(form): Input<UplinkForm>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::UplinkSettings)?;
+    let mut sent = form.clone();
+    sent.password.clear();
     let target = form.host.trim().to_string();
-    let before = run_edit(&app, &ctx, true, ("uplink_changed", target), move |text| {
+    let edited = run_edit(&app, &ctx, ("uplink_changed", target), move |text| {
         edit::set_uplink(text, &form)
     })
-    .await?;
-    Ok(accepted(before))
+    .await;
+    answer(&app, &ctx, edited, Sent::Uplink(sent)).await
 }
 
 async fn socket_page(
@@ -446,96 +463,4 @@ fn session_running(app: &AppState, id: &str) -> bool {
         .borrow()
         .iter()
         .any(|s| s.id == id && s.view.session.is_some())
-}
-
-async fn edit_socket(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    axum::Form(form): axum::Form<SocketForm>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::InstallerConfig)?;
-    let sent = form.clone();
-    let outcome = if form.id.trim() != id && session_running(&app, &id) {
-        Err(WebError::Refused {
-            refusals: Refusals::from([(
-                "id",
-                ctx.lang.pick(
-                    "a session runs on this socket: its id cannot change now",
-                    "une session est en cours sur cette prise : son identifiant ne peut changer maintenant",
-                ),
-            )]),
-            shape: Shape::Lists,
-        })
-    } else {
-        let target = id.clone();
-        run_edit(
-            &app,
-            &ctx,
-            false,
-            ("socket_changed", id.clone()),
-            move |text| edit::edit_socket(text, &target, &form),
-        )
-        .await
-    };
-    match outcome {
-        Ok(before) => Ok(applied(before)),
-        Err(WebError::Refused { refusals, .. }) => {
-            let view = build(&app, ctx.lang).await;
-            let page = html::socket_page(&ctx, &app.inner.site_name, &view, &id, &sent, &refusals);
-            Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-async fn remove_socket(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::InstallerConfig)?;
-    if session_running(&app, &id) {
-        let message = ctx.lang.pick(
-            "a session runs on this socket: it cannot be removed now",
-            "une session est en cours sur cette prise : elle ne peut être retirée maintenant",
-        );
-        let e = WebError::Refused {
-            refusals: Refusals::from([("", message)]),
-            shape: Shape::Lists,
-        };
-        return refused_page(&app, &ctx, Sent::Notice(id), e).await;
-    }
-    let target = id.clone();
-    match run_edit(
-        &app,
-        &ctx,
-        false,
-        ("socket_removed", id.clone()),
-        move |text| edit::remove_socket(text, &target),
-    )
-    .await
-    {
-        Ok(before) => Ok(applied(before)),
-        Err(e) => refused_page(&app, &ctx, Sent::Notice(id), e).await,
-    }
-}
-
-async fn set_uplink(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    axum::Form(form): axum::Form<UplinkForm>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::UplinkSettings)?;
-    let mut sent = form.clone();
-    sent.password.clear();
-    let target = form.host.trim().to_string();
-    match run_edit(&app, &ctx, false, ("uplink_changed", target), move |text| {
-        edit::set_uplink(text, &form)
-    })
-    .await
-    {
-        Ok(before) => Ok(applied(before)),
-        Err(e) => refused_page(&app, &ctx, Sent::Uplink(sent), e).await,
-    }
 }

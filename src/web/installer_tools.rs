@@ -76,28 +76,25 @@ impl Tools {
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/installer/tools", get(overview_page))
-        .route("/api/v1/installer/tools", get(overview_json))
+        .route("/installer/tools", get(overview_of_buses))
+        .route("/api/v1/installer/tools", get(overview_of_buses))
         .route("/installer/tools/registers.js", get(registers_js))
-        .route("/installer/tools/sockets/{id}", get(socket_page))
-        .route("/api/v1/installer/tools/sockets/{id}", get(socket_json))
-        .route(
-            "/installer/tools/sockets/{id}/relay-test",
-            post(relay_test_page),
-        )
+        .route("/installer/tools/sockets/{id}", get(registers))
+        .route("/api/v1/installer/tools/sockets/{id}", get(registers))
+        .route("/installer/tools/sockets/{id}/relay-test", post(relay_test))
         .route(
             "/api/v1/installer/tools/sockets/{id}/relay-test",
-            post(relay_test_json),
+            post(relay_test),
         )
-        .route("/installer/tools/buses/{name}/scan", post(scan::scan_page))
+        .route("/installer/tools/buses/{name}/scan", post(scan::scan_bus))
         .route(
             "/api/v1/installer/tools/buses/{name}/scan",
-            post(scan::scan_json),
+            post(scan::scan_bus),
         )
-        .route("/installer/tools/uplink-test", post(uplink::uplink_page))
+        .route("/installer/tools/uplink-test", post(uplink::test_uplink))
         .route(
             "/api/v1/installer/tools/uplink-test",
-            post(uplink::uplink_json),
+            post(uplink::test_uplink),
         )
 }
 
@@ -205,18 +202,19 @@ fn overview(app: &AppState) -> Overview {
     }
 }
 
-async fn overview_page(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+async fn overview_of_buses(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
     ctx.require(Action::InstallerConfig)?;
     let o = overview(&app);
-    Ok(html_page(
-        StatusCode::OK,
-        render::overview(&ctx, &app.inner.site_name, &o, &render::Results::default()),
+    Ok(ctx.reply(
+        || {
+            let results = render::Results::default();
+            html_page(
+                StatusCode::OK,
+                render::overview(&ctx, &app.inner.site_name, &o, &results),
+            )
+        },
+        || axum::Json(&o),
     ))
-}
-
-async fn overview_json(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
-    ctx.require(Action::InstallerConfig)?;
-    Ok(axum::Json(overview(&app)).into_response())
 }
 
 // ---- a socket's live registers ----
@@ -265,27 +263,20 @@ fn not_found(ctx: &Ctx) -> WebError {
     )
 }
 
-async fn socket_page(
+async fn registers(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::InstallerConfig)?;
     let (_, r) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
-    Ok(html_page(
-        StatusCode::OK,
-        render::socket(&ctx, &app.inner.site_name, &r, None),
+    Ok(ctx.reply(
+        || {
+            let page = render::socket(&ctx, &app.inner.site_name, &r, None);
+            html_page(StatusCode::OK, page)
+        },
+        || axum::Json(&r),
     ))
-}
-
-async fn socket_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::InstallerConfig)?;
-    let (_, r) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
-    Ok(axum::Json(r).into_response())
 }
 
 async fn registers_js() -> impl IntoResponse {
@@ -306,7 +297,7 @@ pub struct RelayTestOutcome {
 }
 
 /// Checks what the published view tells, then asks the core (which checks again).
-async fn relay_test(app: &AppState, ctx: &Ctx, index: usize) -> (StatusCode, RelayTestOutcome) {
+async fn test_relay(app: &AppState, ctx: &Ctx, index: usize) -> (StatusCode, RelayTestOutcome) {
     let view = app
         .inner
         .sockets
@@ -375,28 +366,19 @@ async fn relay_test(app: &AppState, ctx: &Ctx, index: usize) -> (StatusCode, Rel
     )
 }
 
-async fn relay_test_page(
+async fn relay_test(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::InstallerConfig)?;
     let (index, _) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
-    let (status, outcome) = relay_test(&app, &ctx, index).await;
+    let (status, outcome) = test_relay(&app, &ctx, index).await;
+    if ctx.api {
+        return Ok((status, axum::Json(outcome)).into_response());
+    }
+    // The registers as the test left them, and its outcome.
     let (_, r) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
-    Ok(html_page(
-        status,
-        render::socket(&ctx, &app.inner.site_name, &r, Some(&outcome)),
-    ))
-}
-
-async fn relay_test_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::InstallerConfig)?;
-    let (index, _) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
-    let (status, outcome) = relay_test(&app, &ctx, index).await;
-    Ok((status, axum::Json(outcome)).into_response())
+    let page = render::socket(&ctx, &app.inner.site_name, &r, Some(&outcome));
+    Ok(html_page(status, page))
 }

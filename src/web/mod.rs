@@ -13,6 +13,7 @@ pub mod dashboard;
 mod error;
 mod form;
 pub mod i18n;
+mod input;
 mod installer_html;
 pub mod installer_page;
 pub mod installer_tools;

@@ -12,6 +12,7 @@ use maud::{Markup, html};
 use super::auth::csrf;
 use super::auth::sessions::Session;
 use super::error::{Said, WebError};
+use super::form::Refusals;
 use super::i18n::Lang;
 use crate::store::accounts::Language;
 use crate::store::roles::{Action, can};
@@ -22,6 +23,8 @@ use crate::store::roles::{Action, can};
 pub struct Ctx {
     pub session: Session,
     pub lang: Lang,
+    /// Whether the route is the API's (under `/api/`): the answer is JSON, else the page.
+    pub api: bool,
     /// Whether the client asked for JSON (an API path or `Accept: application/json`): errors
     /// answer in kind.
     pub wants_json: bool,
@@ -59,6 +62,43 @@ impl Ctx {
         WebError::NotFound(self.said(message))
     }
 
+    /// The answer in the route's kind: `page()` on a page, `api()` under `/api/` (only the one
+    /// asked for is made).
+    pub fn reply<P: IntoResponse, J: IntoResponse>(
+        &self,
+        page: impl FnOnce() -> P,
+        api: impl FnOnce() -> J,
+    ) -> Response {
+        if self.api {
+            api().into_response()
+        } else {
+            page().into_response()
+        }
+    }
+
+    /// The answer of a page with a form, and of its API twin: on the page, the form again with
+    /// the answer, or with the refusals next to their fields (422); under `/api/`, the answer,
+    /// or the refusals by field (422). Other errors answer for themselves.
+    pub fn reply_form<T, J: IntoResponse>(
+        &self,
+        answer: Result<T, WebError>,
+        page: impl FnOnce(Option<&T>, &Refusals) -> Markup,
+        api: impl FnOnce(T) -> J,
+    ) -> Result<Response, WebError> {
+        match answer {
+            Ok(answer) if self.api => Ok(api(answer).into_response()),
+            Ok(answer) => Ok(html_page(
+                StatusCode::OK,
+                page(Some(&answer), &Refusals::default()),
+            )),
+            Err(WebError::Refused { refusals, .. }) if !self.api => Ok(html_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(None, &refusals),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The hidden field every form of a signed-in page carries (checked by the guard).
     pub fn csrf_field(&self) -> Markup {
         html! { input type="hidden" name=(csrf::FORM_FIELD) value=(self.session.csrf_token); }
@@ -87,7 +127,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                     .and_then(|v| v.to_str().ok()),
             ),
         };
-        let wants_json = parts.uri.path().starts_with("/api/")
+        let api = parts.uri.path().starts_with("/api/");
+        let wants_json = api
             || parts
                 .headers
                 .get(header::ACCEPT)
@@ -96,6 +137,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
         Ok(Ctx {
             session,
             lang,
+            api,
             wants_json,
         })
     }

@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio_stream::{Stream, StreamExt};
 
 use super::dashboard;
 use super::error::WebError;
 use super::i18n::Lang;
-use super::page::Ctx;
+use super::page::{Ctx, html_page};
 use super::pages;
 use super::state::AppState;
 
@@ -25,8 +25,8 @@ const STREAM_PERIOD: Duration = Duration::from_secs(1);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(dashboard_page))
-        .route("/api/v1/dashboard", get(dashboard_json))
+        .route("/", get(dashboard))
+        .route("/api/v1/dashboard", get(dashboard))
         .route("/api/v1/sockets", get(sockets_json))
         .route("/api/v1/stream", get(stream))
         .route(
@@ -71,14 +71,12 @@ fn lang(headers: &HeaderMap) -> Lang {
     )
 }
 
-async fn dashboard_page(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+async fn dashboard(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
     let d = dashboard::build(&app, ctx.lang).await?;
-    Ok(Html(pages::dashboard(&ctx, &d).into_string()).into_response())
-}
-
-async fn dashboard_json(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
-    let d = dashboard::build(&app, ctx.lang).await?;
-    Ok(axum::Json(d).into_response())
+    Ok(ctx.reply(
+        || html_page(StatusCode::OK, pages::dashboard(&ctx, &d)),
+        || axum::Json(&d),
+    ))
 }
 
 async fn sockets_json(State(app): State<AppState>, ctx: Ctx) -> Response {

@@ -9,8 +9,7 @@ mod statement;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use chrono::{Datelike, NaiveDate};
 use maud::{Markup, html};
@@ -19,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::error::WebError;
 use super::form::{Refusals, field};
 use super::i18n::Lang;
-use super::page::{Ctx, html_page};
+use super::page::Ctx;
 use super::pages::layout;
 use super::state::AppState;
 use crate::export::table::{hms, kwh, money};
@@ -32,14 +31,14 @@ pub const PER_PAGE: u32 = 50;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/sessions", get(page))
-        .route("/api/v1/sessions", get(json))
+        .route("/sessions", get(list))
+        .route("/api/v1/sessions", get(list))
         .route("/sessions/export.csv", get(export::csv))
         .route("/sessions/export.xlsx", get(export::xlsx))
         .route("/api/v1/sessions/export.csv", get(export::csv))
         .route("/api/v1/sessions/export.xlsx", get(export::xlsx))
-        .route("/sessions/statement", get(statement::page))
-        .route("/api/v1/sessions/statement", get(statement::json))
+        .route("/sessions/statement", get(statement::statement))
+        .route("/api/v1/sessions/statement", get(statement::statement))
 }
 
 /// What the filter form sends; every field optional (empty means "not given").
@@ -258,42 +257,32 @@ pub(super) fn report_error(e: crate::store::reports::ReportError) -> crate::stor
     crate::store::StoreError::Failed(e.to_string())
 }
 
-async fn json(
+async fn list(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<FilterQuery>,
 ) -> Result<Response, WebError> {
-    let (filter, page) = parse_filter(&q, today(&app), ctx.lang)?;
-    Ok(axum::Json(build(&app, filter, page).await?).into_response())
-}
-
-async fn page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<FilterQuery>,
-) -> Result<Response, WebError> {
-    let sockets: Vec<(String, String)> = app
-        .inner
-        .sockets
-        .borrow()
-        .iter()
-        .map(|s| (s.id.clone(), s.name.clone()))
-        .collect();
     let today = today(&app);
-    let (status, list, errors) = match parse_filter(&q, today, ctx.lang) {
-        Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
-        Ok((filter, page)) => (
-            StatusCode::OK,
-            Some(build(&app, filter, page).await?),
-            Refusals::default(),
-        ),
+    let list = async {
+        let (filter, page) = parse_filter(&q, today, ctx.lang)?;
+        build(&app, filter, page).await
     };
-    let body = render(&ctx, &q, today, &sockets, list.as_ref(), &errors);
-    let title = ctx.lang.pick("Sessions", "Sessions");
-    Ok(html_page(
-        status,
-        layout(ctx.lang, title, &app.inner.site_name, Some(&ctx), body),
-    ))
+    ctx.reply_form(
+        list.await,
+        |list, refusals| {
+            let sockets: Vec<(String, String)> = app
+                .inner
+                .sockets
+                .borrow()
+                .iter()
+                .map(|s| (s.id.clone(), s.name.clone()))
+                .collect();
+            let body = render(&ctx, &q, today, &sockets, list, refusals);
+            let title = ctx.lang.pick("Sessions", "Sessions");
+            layout(ctx.lang, title, &app.inner.site_name, Some(&ctx), body)
+        },
+        axum::Json,
+    )
 }
 
 /// `path?query` keeping the filter, with `extra` fields (e.g. the page).

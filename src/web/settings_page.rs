@@ -7,14 +7,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
-use super::auth::password;
+use super::auth::password as policy;
 use super::error::WebError;
 use super::form::{Refusals, input, policy_message, select};
 use super::i18n::{Lang, Text, t};
+use super::input::{Input, Posted};
 use super::page::{Ctx, html_page};
 use super::pages::layout;
 use super::state::AppState;
@@ -23,10 +24,10 @@ use crate::store::accounts::{self, AccountAction, AccountChange, Language};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/settings", get(page).post(language_page))
-        .route("/api/v1/settings", get(json).post(language_json))
-        .route("/settings/password", post(password_page))
-        .route("/api/v1/settings/password", post(password_json))
+        .route("/settings", get(show).post(language))
+        .route("/api/v1/settings", get(show).post(language))
+        .route("/settings/password", post(password))
+        .route("/api/v1/settings/password", post(password))
 }
 
 /// The account's settings as the page shows them and the API serialises them.
@@ -64,41 +65,38 @@ pub struct PasswordForm {
     pub new_password: String,
 }
 
-async fn page(State(app): State<AppState>, ctx: Ctx) -> Response {
-    html_page(
-        StatusCode::OK,
-        render(&ctx, &app.inner.site_name, &Refusals::default()),
+impl Posted for LanguageForm {}
+
+impl Posted for PasswordForm {}
+
+async fn show(State(app): State<AppState>, ctx: Ctx) -> Response {
+    ctx.reply(
+        || {
+            let page = render(&ctx, &app.inner.site_name, &Refusals::default());
+            html_page(StatusCode::OK, page)
+        },
+        || Json(settings(&ctx)),
     )
 }
 
-async fn json(ctx: Ctx) -> Response {
-    Json(settings(&ctx)).into_response()
-}
-
-async fn language_page(
+async fn language(
     State(app): State<AppState>,
     ctx: Ctx,
-    Form(form): Form<LanguageForm>,
+    Input(form): Input<LanguageForm>,
 ) -> Result<Response, WebError> {
     match set_language(&app, &ctx, &form).await {
-        Ok(_) => Ok(Redirect::to("/settings").into_response()),
-        Err(WebError::Refused { refusals, .. }) => Ok(html_page(
+        Ok(_) if !ctx.api => Ok(Redirect::to("/settings").into_response()),
+        Ok(language) => {
+            let mut s = settings(&ctx);
+            s.language = language.map(Language::as_str);
+            Ok(Json(s).into_response())
+        }
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => Ok(html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             render(&ctx, &app.inner.site_name, &refusals),
         )),
         Err(e) => Err(e),
     }
-}
-
-async fn language_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Json(form): Json<LanguageForm>,
-) -> Result<Response, WebError> {
-    let language = set_language(&app, &ctx, &form).await?;
-    let mut s = settings(&ctx);
-    s.language = language.map(Language::as_str);
-    Ok(Json(s).into_response())
 }
 
 async fn set_language(
@@ -133,28 +131,22 @@ async fn set_language(
     Ok(language)
 }
 
-async fn password_page(
+async fn password(
     State(app): State<AppState>,
     ctx: Ctx,
-    Form(form): Form<PasswordForm>,
+    Input(form): Input<PasswordForm>,
 ) -> Result<Response, WebError> {
     match change_password(&app, &ctx, &form).await {
-        Ok(()) => Ok(Redirect::to("/login").into_response()),
-        Err(WebError::Refused { refusals, .. }) => Ok(html_page(
+        Ok(()) => Ok(ctx.reply(
+            || Redirect::to("/login"),
+            || Json(serde_json::json!({ "changed": true, "signed_out": true })),
+        )),
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => Ok(html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             render(&ctx, &app.inner.site_name, &refusals),
         )),
         Err(e) => Err(e),
     }
-}
-
-async fn password_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Json(form): Json<PasswordForm>,
-) -> Result<Response, WebError> {
-    change_password(&app, &ctx, &form).await?;
-    Ok(Json(serde_json::json!({ "changed": true, "signed_out": true })).into_response())
 }
 
 /// Checks the current password (argon2, off the async threads) and the new one's policy, then
@@ -170,12 +162,12 @@ async fn change_password(app: &AppState, ctx: &Ctx, form: &PasswordForm) -> Resu
         .ok_or_else(|| WebError::unwritable("settings: the account vanished"))?;
     let (current, new) = (form.current_password.clone(), form.new_password.clone());
     let checked = tokio::task::spawn_blocking(move || {
-        let right = password::verify(&current, &account.password_hash);
-        let hash = password::hash(&new).ok();
+        let right = policy::verify(&current, &account.password_hash);
+        let hash = policy::hash(&new).ok();
         (right, hash)
     });
     let mut refusals = Refusals::default();
-    if let Err(e) = password::check(&form.new_password, &username) {
+    if let Err(e) = policy::check(&form.new_password, &username) {
         refusals.add("new_password", policy_message(lang, &e));
     }
     let Ok((right, hash)) = checked.await else {

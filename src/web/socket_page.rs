@@ -4,19 +4,20 @@
 //! to the core, and logged once. Never switches a socket itself: the core decides and the page
 //! shows what the live snapshot says.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use maud::html;
 use serde::Deserialize;
 
 use super::error::{Said, WebError};
 use super::i18n::{Lang, Text, t};
+use super::input::{Input, Posted, lenient_json};
 use super::page::{Ctx, html_page};
 use super::pages::layout;
+use super::socket_detail::SocketDetail;
 use super::state::AppState;
 use crate::core::SocketSnapshot;
 use crate::core::session::{AuthMethod, StopReason};
@@ -30,10 +31,10 @@ const MAX_USER: usize = 64;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/sockets/{id}", get(page))
-        .route("/api/v1/sockets/{id}", get(detail_json))
-        .route("/sockets/{id}/{action}", post(act_page))
-        .route("/api/v1/sockets/{id}/{action}", post(act_json))
+        .route("/sockets/{id}", get(detail))
+        .route("/api/v1/sockets/{id}", get(detail))
+        .route("/sockets/{id}/{action}", post(act))
+        .route("/api/v1/sockets/{id}/{action}", post(act))
 }
 
 /// Why a page or action is refused; the status says how.
@@ -162,9 +163,9 @@ pub(super) fn find(app: &AppState, id: &str) -> Option<(usize, SocketSnapshot)> 
 }
 
 /// 404 for a socket the site does not have: the page with the message, or `{"error": ..}`.
-fn unknown_socket(app: &AppState, ctx: &Ctx, json: bool) -> WebError {
+fn unknown_socket(app: &AppState, ctx: &Ctx) -> WebError {
     let message = ControlError::UnknownSocket.message(ctx.lang);
-    WebError::NotFound(if json {
+    WebError::NotFound(if ctx.api {
         Said::Json(message.into())
     } else {
         Said::Page(layout(
@@ -177,94 +178,77 @@ fn unknown_socket(app: &AppState, ctx: &Ctx, json: bool) -> WebError {
     })
 }
 
-async fn page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    render_page(&app, &ctx, &id, None, StatusCode::OK).await
-}
-
-async fn render_page(
-    app: &AppState,
-    ctx: &Ctx,
-    id: &str,
-    refused: Option<(&ControlError, &str)>,
-    status: StatusCode,
-) -> Result<Response, WebError> {
-    let d = super::socket_detail::build(app, ctx, id)
-        .await?
-        .ok_or_else(|| unknown_socket(app, ctx, false))?;
-    let page = super::socket_html::render(ctx, &app.inner.site_name, &d, refused);
-    Ok(html_page(status, page))
-}
-
-async fn detail_json(
+async fn detail(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let d = super::socket_detail::build(&app, &ctx, &id)
         .await?
-        .ok_or_else(|| unknown_socket(&app, &ctx, true))?;
-    Ok(Json(d).into_response())
+        .ok_or_else(|| unknown_socket(&app, &ctx))?;
+    Ok(ctx.reply(|| page(&app, &ctx, &d, None, StatusCode::OK), || Json(&d)))
 }
 
-/// What a start carries (pages: a form field; the API: JSON). Other actions carry nothing.
+fn page(
+    app: &AppState,
+    ctx: &Ctx,
+    d: &SocketDetail,
+    refused: Option<(&ControlError, &str)>,
+    status: StatusCode,
+) -> Response {
+    let page = super::socket_html::render(ctx, &app.inner.site_name, d, refused);
+    html_page(status, page)
+}
+
+/// What a start carries (pages: a form field; the API: JSON, or nothing). Other actions carry
+/// nothing.
 #[derive(Debug, Default, Deserialize)]
 struct ActionBody {
     #[serde(default)]
     user: Option<String>,
 }
 
-async fn act_page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path((id, action)): Path<(String, String)>,
-    Form(body): Form<ActionBody>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::ControlSockets)?;
-    let typed = body.user.clone().unwrap_or_default();
-    match act(&app, &ctx, &id, &action, body).await {
-        Ok(()) => Ok(Redirect::to(&format!("/sockets/{id}")).into_response()),
-        // The page again, the refusal next to its field or its buttons.
-        Err(e) => render_page(&app, &ctx, &id, Some((&e, &typed)), e.status()).await,
+impl Posted for ActionBody {
+    async fn from_json(request: Request) -> Result<Self, Response> {
+        lenient_json(request).await
     }
 }
 
-async fn act_json(
+async fn act(
     State(app): State<AppState>,
     ctx: Ctx,
     Path((id, action)): Path<(String, String)>,
-    body: Bytes,
+    Input(body): Input<ActionBody>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::ControlSockets)?;
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        ActionBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| WebError::BadRequest(Said::Json(e.to_string().into())))?
-    };
-    Ok(match act(&app, &ctx, &id, &action, body).await {
-        Ok(()) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "socket": id, "action": action, "accepted": true })),
-        )
-            .into_response(),
-        // The socket's own answer: the message, and the field it belongs next to.
-        Err(e) => (
+    let typed = body.user.clone().unwrap_or_default();
+    match control(&app, &ctx, &id, &action, body).await {
+        Ok(()) => Ok(ctx.reply(
+            || Redirect::to(&format!("/sockets/{id}")),
+            || {
+                let accepted =
+                    serde_json::json!({ "socket": id, "action": action, "accepted": true });
+                (StatusCode::ACCEPTED, Json(accepted))
+            },
+        )),
+        // The socket's own answer: the API's names the field; the page is shown again with the
+        // refusal next to its field or its buttons.
+        Err(e) if ctx.api => Ok((
             e.status(),
-            Json(serde_json::json!({
-                "error": e.message(ctx.lang),
-                "field": e.field(),
-            })),
+            Json(serde_json::json!({ "error": e.message(ctx.lang), "field": e.field() })),
         )
-            .into_response(),
-    })
+            .into_response()),
+        Err(e) => {
+            let d = super::socket_detail::build(&app, &ctx, &id)
+                .await?
+                .ok_or_else(|| unknown_socket(&app, &ctx))?;
+            Ok(page(&app, &ctx, &d, Some((&e, &typed)), e.status()))
+        }
+    }
 }
 
 /// Checks the action against the socket's state, audits it, then tells the core.
-async fn act(
+async fn control(
     app: &AppState,
     ctx: &Ctx,
     id: &str,

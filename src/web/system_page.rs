@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use maud::{Markup, html};
 
@@ -27,8 +27,8 @@ pub const LOG_LINES: usize = crate::logging::ring::CAPACITY;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/system", get(system_page))
-        .route("/api/v1/system", get(system_json))
+        .route("/system", get(system))
+        .route("/api/v1/system", get(system))
         .route("/system/backup", get(download_backup))
         .merge(super::metrics::routes())
 }
@@ -196,18 +196,12 @@ fn unavailable(e: impl std::fmt::Display) -> WebError {
     WebError::unreadable(format!("system page: {e}"))
 }
 
-async fn system_json(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+async fn system(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
     ctx.require(Action::View)?;
     let s = build(&app, ctx.lang).await.map_err(unavailable)?;
-    Ok(axum::Json(s).into_response())
-}
-
-async fn system_page(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
-    ctx.require(Action::View)?;
-    let s = build(&app, ctx.lang).await.map_err(unavailable)?;
-    Ok(html_page(
-        StatusCode::OK,
-        page(&ctx, &app.inner.site_name, &s),
+    Ok(ctx.reply(
+        || html_page(StatusCode::OK, page(&ctx, &app.inner.site_name, &s)),
+        || axum::Json(&s),
     ))
 }
 

@@ -570,3 +570,48 @@ async fn a_change_without_the_sessions_csrf_token_is_refused_before_any_handler(
     let after = h.send(&ROUTES[0], Some(&installer), None).await;
     assert_eq!(after.location.as_deref(), Some("/login"), "signed out");
 }
+
+#[tokio::test]
+async fn a_page_reads_its_form_and_its_api_twin_json_and_each_refuses_the_other_kind() {
+    let h = Harness::new().await;
+    let installer = h.sign_in(Role::Installer).await;
+    let post = |path: &str, kind: Option<&str>, body: &'static str| {
+        let mut request = Request::post(path)
+            .header(header::COOKIE, &installer.cookie)
+            .header(csrf::HEADER, &installer.csrf);
+        if let Some(kind) = kind {
+            request = request.header(header::CONTENT_TYPE, kind);
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+    let form = Some("application/x-www-form-urlencoded");
+    let json = Some("application/json");
+    // Each kind where it belongs: the account is refused by field, in the route's kind.
+    let page = h.call(post("/accounts", form, "username=")).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("id=\"username-error\""), "{}", page.body);
+    let api = h.call(post("/api/v1/accounts", json, "{}")).await;
+    assert_eq!(api.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(api.body.starts_with(r#"{"errors":{"#), "{}", api.body);
+    // The other kind is refused as axum's Form and Json refuse it.
+    let page = h.call(post("/accounts", json, "{}")).await;
+    assert_eq!(page.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let api = h.call(post("/api/v1/accounts", form, "username=")).await;
+    assert_eq!(api.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // A control's body may be empty, of any kind; malformed JSON is a 400 in JSON.
+    let stop = h.call(post("/api/v1/sockets/s/stop", None, " ")).await;
+    assert_eq!(stop.status, StatusCode::CONFLICT, "{}", stop.body);
+    let bad = h.call(post("/api/v1/sockets/s/start", json, "{")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.starts_with(r#"{"error":"#), "{}", bad.body);
+    // A tool's body may be left out: its defaults.
+    let scan = h
+        .call(post("/api/v1/installer/tools/uplink-test", None, ""))
+        .await;
+    assert_eq!(scan.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        scan.body.contains(r#""error":"invalid fields""#),
+        "{}",
+        scan.body
+    );
+}

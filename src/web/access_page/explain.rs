@@ -4,8 +4,7 @@
 //! socket's live state and the user's running sessions); decides nothing itself.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +13,7 @@ use crate::core::site::{local_weekday_minute, user_running};
 use crate::web::error::WebError;
 use crate::web::form::{Refusals, field};
 use crate::web::i18n::Lang;
-use crate::web::page::{Ctx, html_page};
+use crate::web::page::Ctx;
 use crate::web::pages::layout;
 use crate::web::state::AppState;
 
@@ -129,7 +128,7 @@ fn reason_words(lang: Lang, r: Rejection) -> &'static str {
 }
 
 /// Decides as the core would now.
-async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation, WebError> {
+async fn decide(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation, WebError> {
     let site_id = app.inner.site_id.clone();
     let base = app.inner.config.access;
     let token = asked.token.clone();
@@ -230,51 +229,32 @@ fn socket_ids(app: &AppState) -> Vec<(String, String)> {
         .collect()
 }
 
-pub(super) async fn json(
+pub(super) async fn explain(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<ExplainQuery>,
 ) -> Result<Response, WebError> {
-    let ids: Vec<String> = socket_ids(&app).into_iter().map(|(id, _)| id).collect();
-    // Nothing asked: the choices, as the empty form shows them.
-    if q.token.is_none() && q.socket.is_none() {
-        return Ok(
-            axum::Json(serde_json::json!({ "sockets": ids, "explanation": null })).into_response(),
-        );
-    }
-    let asked = validate(&q, &ids, ctx.lang)?;
-    let e = explain(&app, asked, ctx.lang).await?;
-    Ok(axum::Json(serde_json::json!({ "sockets": ids, "explanation": e })).into_response())
-}
-
-pub(super) async fn page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<ExplainQuery>,
-) -> Result<Response, WebError> {
-    let lang = ctx.lang;
     let sockets = socket_ids(&app);
     let ids: Vec<String> = sockets.iter().map(|(id, _)| id.clone()).collect();
-    // The first visit shows the empty form; once asked, every field is checked.
-    let asked = q.token.is_some() || q.socket.is_some();
-    let (status, answer, errors) = if !asked {
-        (StatusCode::OK, None, Refusals::default())
-    } else {
-        match validate(&q, &ids, lang) {
-            Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
-            Ok(a) => (
-                StatusCode::OK,
-                Some(explain(&app, a, lang).await?),
-                Refusals::default(),
-            ),
-        }
+    // Nothing asked (the first visit): the empty form, the choices; once asked, every field is
+    // checked.
+    let answer = match q.token.is_some() || q.socket.is_some() {
+        false => Ok(None),
+        true => match validate(&q, &ids, ctx.lang) {
+            Ok(asked) => decide(&app, asked, ctx.lang).await.map(Some),
+            Err(refusals) => Err(refusals.into()),
+        },
     };
-    let body = render(lang, &q, &sockets, answer.as_ref(), &errors);
-    let title = lang.pick("Explain a decision", "Expliquer une décision");
-    Ok(html_page(
-        status,
-        layout(lang, title, &app.inner.site_name, Some(&ctx), body),
-    ))
+    ctx.reply_form(
+        answer,
+        |answer, errors| {
+            let lang = ctx.lang;
+            let body = render(lang, &q, &sockets, answer.and_then(Option::as_ref), errors);
+            let title = lang.pick("Explain a decision", "Expliquer une décision");
+            layout(lang, title, &app.inner.site_name, Some(&ctx), body)
+        },
+        |answer| axum::Json(serde_json::json!({ "sockets": ids, "explanation": answer })),
+    )
 }
 
 fn render(

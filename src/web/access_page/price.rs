@@ -3,8 +3,7 @@
 //! charges evenly from start to end. Owns the form and its validation; prices nothing itself.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{NaiveDateTime, TimeZone};
 use maud::{Markup, html};
 use rust_decimal::Decimal;
@@ -15,7 +14,7 @@ use crate::pricing::{Breakdown, CostInput, CostSample, Party, cost, parse_tariff
 use crate::web::error::WebError;
 use crate::web::form::{Refusals, field};
 use crate::web::i18n::Lang;
-use crate::web::page::{Ctx, html_page};
+use crate::web::page::Ctx;
 use crate::web::pages::layout;
 use crate::web::state::AppState;
 
@@ -250,7 +249,11 @@ fn quote(
     }
 }
 
-pub(super) async fn json(
+fn asked(q: &PriceQuery) -> bool {
+    q.tariff.is_some() || q.energy_kwh.is_some() || q.start.is_some() || q.duration.is_some()
+}
+
+pub(super) async fn price(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<PriceQuery>,
@@ -258,47 +261,27 @@ pub(super) async fn json(
     let tariffs = stored_tariffs(&app).await?;
     let ids: Vec<String> = tariffs.iter().map(|(id, _)| id.clone()).collect();
     // Nothing asked: the choices, as the empty form shows them.
-    if !asked(&q) {
-        return Ok(
-            axum::Json(serde_json::json!({ "tariffs": ids, "quote": null })).into_response(),
-        );
-    }
-    let quote = validate(&q, &ids, ctx.lang).and_then(|a| quote(&app, a, &tariffs, ctx.lang))?;
-    Ok(axum::Json(serde_json::json!({ "tariffs": ids, "quote": quote })).into_response())
-}
-
-fn asked(q: &PriceQuery) -> bool {
-    q.tariff.is_some() || q.energy_kwh.is_some() || q.start.is_some() || q.duration.is_some()
-}
-
-pub(super) async fn page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<PriceQuery>,
-) -> Result<Response, WebError> {
-    let lang = ctx.lang;
-    let tariffs = stored_tariffs(&app).await?;
-    let ids: Vec<String> = tariffs.iter().map(|(id, _)| id.clone()).collect();
-    let asked =
-        q.tariff.is_some() || q.energy_kwh.is_some() || q.start.is_some() || q.duration.is_some();
-    let (status, answer, errors) = if !asked {
-        (StatusCode::OK, None, Refusals::default())
-    } else {
-        match validate(&q, &ids, lang).and_then(|a| quote(&app, a, &tariffs, lang)) {
-            Ok(quote) => (StatusCode::OK, Some(quote), Refusals::default()),
-            Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
-        }
+    let quote = match asked(&q) {
+        false => Ok(None),
+        true => validate(&q, &ids, ctx.lang)
+            .and_then(|a| quote(&app, a, &tariffs, ctx.lang))
+            .map(Some)
+            .map_err(WebError::from),
     };
-    let now = crate::clock::wall_utc()
-        .with_timezone(&app.inner.time_zone)
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let body = render(lang, &q, &ids, &now, answer.as_ref(), &errors);
-    let title = lang.pick("Price calculator", "Calculateur de prix");
-    Ok(html_page(
-        status,
-        layout(lang, title, &app.inner.site_name, Some(&ctx), body),
-    ))
+    ctx.reply_form(
+        quote,
+        |quote, errors| {
+            let lang = ctx.lang;
+            let now = crate::clock::wall_utc()
+                .with_timezone(&app.inner.time_zone)
+                .format("%Y-%m-%dT%H:%M")
+                .to_string();
+            let body = render(lang, &q, &ids, &now, quote.and_then(Option::as_ref), errors);
+            let title = lang.pick("Price calculator", "Calculateur de prix");
+            layout(lang, title, &app.inner.site_name, Some(&ctx), body)
+        },
+        |quote| axum::Json(serde_json::json!({ "tariffs": ids, "quote": quote })),
+    )
 }
 
 fn render(

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use crate::modbus::tap::BusTap;
 use crate::store::roles::Action;
 use crate::web::error::{Shape, WebError};
 use crate::web::form::Refusals;
+use crate::web::input::{Input, Posted, optional_json};
 use crate::web::page::{Ctx, html_page};
 use crate::web::state::AppState;
 
@@ -176,41 +177,24 @@ fn bus_named<'a>(app: &'a AppState, name: &str) -> Option<&'a BusTap> {
         .find(|b| b.bus.name == name)
 }
 
-pub(super) async fn scan_page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(name): Path<String>,
-    axum::Form(form): axum::Form<ScanForm>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::InstallerConfig)?;
-    let bus = bus_named(&app, &name).ok_or_else(|| not_found(&ctx))?;
-    let mut results = render::Results {
-        scan_bus: Some(name.clone()),
-        scan_form: form.clone(),
-        ..Default::default()
-    };
-    let status = match parse_scan(&form, ctx.lang) {
-        Ok(req) => {
-            results.scan = Some(scan(&app, bus, req).await);
-            StatusCode::OK
-        }
-        Err(errors) => {
-            results.scan_errors = errors;
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-    };
-    Ok(html_page(
-        status,
-        render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
-    ))
+/// The API's scan request: numbers, each optional (1, 247, 200 ms), or no body at all.
+#[derive(Debug, Default, Deserialize)]
+struct ScanJson {
+    first: Option<u64>,
+    last: Option<u64>,
+    timeout_ms: Option<u64>,
 }
 
-/// The API's scan request: numbers, each optional (1, 247, 200 ms).
-#[derive(Debug, Default, Deserialize)]
-pub struct ScanJson {
-    pub first: Option<u64>,
-    pub last: Option<u64>,
-    pub timeout_ms: Option<u64>,
+impl Posted for ScanForm {
+    async fn from_json(request: Request) -> Result<Self, Response> {
+        let j: ScanJson = optional_json(request).await?;
+        let text = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+        Ok(ScanForm {
+            first: text(j.first),
+            last: text(j.last),
+            timeout_ms: text(j.timeout_ms),
+        })
+    }
 }
 
 /// 422 as the tools' API writes it: `{"error": "invalid fields", "fields": {..}}`.
@@ -221,23 +205,42 @@ pub(super) fn invalid_fields(refusals: Refusals) -> WebError {
     }
 }
 
-pub(super) async fn scan_json(
+pub(super) async fn scan_bus(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(name): Path<String>,
-    body: Option<axum::Json<ScanJson>>,
+    Input(form): Input<ScanForm>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::InstallerConfig)?;
     let bus = bus_named(&app, &name).ok_or_else(|| not_found(&ctx))?;
-    let j = body.map(|b| b.0).unwrap_or_default();
-    let text = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
-    let form = ScanForm {
-        first: text(j.first),
-        last: text(j.last),
-        timeout_ms: text(j.timeout_ms),
+    let scanned = match parse_scan(&form, ctx.lang) {
+        Ok(req) => Ok(scan(&app, bus, req).await),
+        Err(refusals) => Err(refusals),
     };
-    let req = parse_scan(&form, ctx.lang).map_err(invalid_fields)?;
-    Ok(axum::Json(scan(&app, bus, req).await).into_response())
+    if ctx.api {
+        let result = scanned.map_err(invalid_fields)?;
+        return Ok(axum::Json(result).into_response());
+    }
+    // The tools page again, this bus's form as sent with its result or its refusals.
+    let mut results = render::Results {
+        scan_bus: Some(name.clone()),
+        scan_form: form,
+        ..Default::default()
+    };
+    let status = match scanned {
+        Ok(result) => {
+            results.scan = Some(result);
+            StatusCode::OK
+        }
+        Err(refusals) => {
+            results.scan_errors = refusals;
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    };
+    Ok(html_page(
+        status,
+        render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
+    ))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The uplink connection test of the tools page: the configured broker (or the host and port
 //! the form gives) tried once through `uplink::probe`, each step's result in words.
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use crate::store::roles::Action;
 use crate::uplink::probe;
 use crate::web::error::WebError;
 use crate::web::form::Refusals;
+use crate::web::input::{Input, Posted, optional_json};
 use crate::web::page::{Ctx, html_page};
 use crate::web::state::AppState;
 
@@ -128,17 +129,40 @@ async fn uplink_test(
     })
 }
 
-pub(super) async fn uplink_page(
+/// The API's uplink test: both fields optional (the configured uplink), or no body at all.
+#[derive(Debug, Default, Deserialize)]
+struct UplinkJson {
+    host: Option<String>,
+    port: Option<u16>,
+}
+
+impl Posted for UplinkForm {
+    async fn from_json(request: Request) -> Result<Self, Response> {
+        let j: UplinkJson = optional_json(request).await?;
+        Ok(UplinkForm {
+            host: j.host.unwrap_or_default(),
+            port: j.port.map(|p| p.to_string()).unwrap_or_default(),
+        })
+    }
+}
+
+pub(super) async fn test_uplink(
     State(app): State<AppState>,
     ctx: Ctx,
-    axum::Form(form): axum::Form<UplinkForm>,
+    Input(form): Input<UplinkForm>,
 ) -> Result<Response, WebError> {
     ctx.require(Action::UplinkSettings)?;
+    let tested = uplink_test(&app, &ctx, &form).await;
+    if ctx.api {
+        let result = tested.map_err(invalid_fields)?;
+        return Ok(axum::Json(result).into_response());
+    }
+    // The tools page again, the form as sent with the steps tried or its refusals.
     let mut results = render::Results {
-        uplink_form: form.clone(),
+        uplink_form: form,
         ..Default::default()
     };
-    let status = match uplink_test(&app, &ctx, &form).await {
+    let status = match tested {
         Ok(r) => {
             results.uplink = Some(r);
             StatusCode::OK
@@ -152,28 +176,4 @@ pub(super) async fn uplink_page(
         status,
         render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
     ))
-}
-
-/// The API's uplink test: both fields optional (the configured uplink).
-#[derive(Debug, Default, Deserialize)]
-pub struct UplinkJson {
-    pub host: Option<String>,
-    pub port: Option<u16>,
-}
-
-pub(super) async fn uplink_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    body: Option<axum::Json<UplinkJson>>,
-) -> Result<Response, WebError> {
-    ctx.require(Action::UplinkSettings)?;
-    let j = body.map(|b| b.0).unwrap_or_default();
-    let form = UplinkForm {
-        host: j.host.unwrap_or_default(),
-        port: j.port.map(|p| p.to_string()).unwrap_or_default(),
-    };
-    let r = uplink_test(&app, &ctx, &form)
-        .await
-        .map_err(invalid_fields)?;
-    Ok(axum::Json(r).into_response())
 }

@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use serde::Serialize;
 
@@ -16,7 +15,7 @@ use crate::store::reports::Totals;
 use crate::web::error::WebError;
 use crate::web::form::{Refusals, field};
 use crate::web::i18n::Lang;
-use crate::web::page::{Ctx, html_page};
+use crate::web::page::Ctx;
 use crate::web::pages::layout;
 use crate::web::state::AppState;
 
@@ -125,55 +124,43 @@ async fn build(app: &AppState, q: &FilterQuery, lang: Lang) -> Result<Statement,
     Ok(statement)
 }
 
-pub(super) async fn json(
+fn asked(q: &FilterQuery) -> bool {
+    q.user.is_some() || q.from.is_some() || q.to.is_some()
+}
+
+pub(super) async fn statement(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<FilterQuery>,
 ) -> Result<Response, WebError> {
     // Nothing asked: no statement, as the empty form shows it.
-    if !asked(&q) {
-        return Ok(axum::Json(serde_json::json!({ "statement": null })).into_response());
-    }
-    let s = build(&app, &q, ctx.lang).await?;
-    Ok(axum::Json(serde_json::json!({ "statement": s })).into_response())
-}
-
-fn asked(q: &FilterQuery) -> bool {
-    q.user.is_some() || q.from.is_some() || q.to.is_some()
-}
-
-pub(super) async fn page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<FilterQuery>,
-) -> Result<Response, WebError> {
-    let (status, statement, errors) = match build(&app, &q, ctx.lang).await {
-        _ if !asked(&q) => (StatusCode::OK, None, Refusals::default()),
-        Err(WebError::Refused { refusals, .. }) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, None, refusals)
-        }
-        Err(e) => return Err(e),
-        Ok(s) => (StatusCode::OK, Some(s), Refusals::default()),
+    let statement = match asked(&q) {
+        false => Ok(None),
+        true => build(&app, &q, ctx.lang).await.map(Some),
     };
-    let lang = ctx.lang;
-    let value = |v: &Option<String>| v.clone().unwrap_or_default();
-    let body = html! {
-        h1 { (lang.pick("Statement", "Relevé")) }
-        form method="get" action="/sessions/statement" class="filters no-print" {
-            (field("user", lang.pick("User", "Utilisateur"), "text", &value(&q.user), &errors))
-            (field("from", lang.pick("From", "Du"), "date",
-                &statement.as_ref().map_or_else(|| value(&q.from), |s| s.from.clone()), &errors))
-            (field("to", lang.pick("To", "Au"), "date",
-                &statement.as_ref().map_or_else(|| value(&q.to), |s| s.to.clone()), &errors))
-            button type="submit" { (lang.pick("Show", "Afficher")) }
-        }
-        @if let Some(s) = &statement { (render(lang, s)) }
-    };
-    let title = lang.pick("Statement", "Relevé");
-    Ok(html_page(
-        status,
-        layout(lang, title, &app.inner.site_name, Some(&ctx), body),
-    ))
+    ctx.reply_form(
+        statement,
+        |statement, errors| {
+            let statement = statement.and_then(Option::as_ref);
+            let lang = ctx.lang;
+            let value = |v: &Option<String>| v.clone().unwrap_or_default();
+            let body = html! {
+                h1 { (lang.pick("Statement", "Relevé")) }
+                form method="get" action="/sessions/statement" class="filters no-print" {
+                    (field("user", lang.pick("User", "Utilisateur"), "text", &value(&q.user), errors))
+                    (field("from", lang.pick("From", "Du"), "date",
+                        &statement.map_or_else(|| value(&q.from), |s| s.from.clone()), errors))
+                    (field("to", lang.pick("To", "Au"), "date",
+                        &statement.map_or_else(|| value(&q.to), |s| s.to.clone()), errors))
+                    button type="submit" { (lang.pick("Show", "Afficher")) }
+                }
+                @if let Some(s) = statement { (render(lang, s)) }
+            };
+            let title = lang.pick("Statement", "Relevé");
+            layout(lang, title, &app.inner.site_name, Some(&ctx), body)
+        },
+        |statement| axum::Json(serde_json::json!({ "statement": statement })),
+    )
 }
 
 fn render(lang: Lang, s: &Statement) -> Markup {
