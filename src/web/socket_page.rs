@@ -21,8 +21,7 @@ use super::socket_detail::SocketDetail;
 use super::state::AppState;
 use crate::core::SocketSnapshot;
 use crate::core::session::{AuthMethod, StopReason};
-use crate::core::site::Command;
-use crate::core::site::ControlAudit;
+use crate::core::site::{Command, ControlAudit, start_for};
 use crate::store::Write;
 use crate::store::roles::Action;
 
@@ -257,25 +256,19 @@ async fn control(
 ) -> Result<(), ControlError> {
     let control = Control::parse(action).ok_or(ControlError::UnknownAction)?;
     let (index, s) = find(app, id).ok_or(ControlError::UnknownSocket)?;
-    let (command, user) = match control {
-        Control::OutOfService | Control::Return => (
-            Command::SetOutOfService {
-                socket: index,
-                out_of_service: control == Control::OutOfService,
-            },
-            None,
-        ),
+    let command = match control {
+        Control::OutOfService | Control::Return => Command::SetOutOfService {
+            socket: index,
+            out_of_service: control == Control::OutOfService,
+        },
         Control::Stop => {
             if s.view.session.is_none() {
                 return Err(ControlError::NoSession);
             }
-            (
-                Command::StopSession {
-                    socket: index,
-                    reason: StopReason::Local,
-                },
-                None,
-            )
+            Command::StopSession {
+                socket: index,
+                reason: StopReason::Local,
+            }
         }
         Control::Start => {
             let user = body.user.unwrap_or_default().trim().to_string();
@@ -285,19 +278,16 @@ async fn control(
             if user.chars().count() > MAX_USER || user.chars().any(char::is_control) {
                 return Err(ControlError::BadUser);
             }
-            if s.view.out_of_service || s.view.session.is_some() {
-                return Err(ControlError::Busy);
-            }
-            let identity = listed_user(app, &user).await.unwrap_or(user);
-            (
-                Command::Authorize {
-                    socket: index,
-                    identity: Some(identity.clone()),
-                    method: AuthMethod::Manager,
-                },
-                Some(identity),
-            )
+            // As central's remote start: the listed user of a token typed in, if it is one.
+            let found = looked_up(app, &user).await;
+            start_for(index, &s.view, found.as_ref(), user, AuthMethod::Manager)
+                .ok_or(ControlError::Busy)?
         }
+    };
+    // The user the command lets charge, if any.
+    let user = match &command {
+        Command::Authorize { identity, .. } => identity.clone(),
+        _ => None,
     };
     // Audited before it happens: no action without its record.
     let audit = ControlAudit {
@@ -334,11 +324,10 @@ async fn control(
     Ok(())
 }
 
-/// The access list's user of a token typed in (as central's remote start does), if it is one.
-async fn listed_user(app: &AppState, typed: &str) -> Option<String> {
+/// What the store knows of a token typed in, if it is one.
+async fn looked_up(app: &AppState, typed: &str) -> Option<crate::core::access::Lookup> {
     let token = crate::core::access::IdToken::new(typed)?;
     app.read(move |conn| crate::store::access::lookup(conn, &token))
         .await
         .ok()
-        .and_then(|found| found.user.map(|u| u.id))
 }

@@ -1,15 +1,15 @@
 //! The explain tool: would this token be accepted on this socket now, and if not, why. Asks
-//! exactly what the core asks at a badge (`core::access::authorize` over the stored rules, the
-//! token's `store::access::lookup`, the offline policy in force, the uplink's state, the
-//! socket's live state and the user's running sessions); decides nothing itself.
+//! the core's own question (`core::site::BadgeQuestion`, as `Site::badge` asks it) over the
+//! stored rules, the token's `store::access::lookup`, the offline policy in force, the
+//! uplink's state and the live sockets; decides nothing itself.
 
 use axum::extract::{Query, State};
 use axum::response::Response;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
-use crate::core::access::{Decision, IdToken, Rejection, Request, Source, authorize};
-use crate::core::site::{local_weekday_minute, user_running};
+use crate::core::access::{Decision, IdToken, Rejection, Source};
+use crate::core::site::BadgeQuestion;
 use crate::web::error::WebError;
 use crate::web::form::{Refusals, field};
 use crate::web::i18n::Lang;
@@ -146,28 +146,25 @@ async fn decide(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation,
         .as_ref()
         .is_some_and(|u| u.borrow().connected);
     let now_ms = app.inner.clock.now().wall_ms;
-    let (weekday, minute) = local_weekday_minute(app.inner.time_zone, now_ms);
     let user_id = found.user.as_ref().map(|u| u.id.clone());
     let (decision, stops) = {
         let sockets = app.inner.sockets.borrow();
-        let here = sockets.iter().find(|s| s.id == asked.socket);
-        let in_service = here.is_some_and(|s| s.view.takes_a_badge());
+        let here = sockets
+            .iter()
+            .find(|s| s.id == asked.socket)
+            .map(|s| &s.view);
         // The core's first question: a badge on its own session stops it.
-        let stops = here.is_some_and(|s| s.view.stopped_by(&asked.token, &found));
-        let (user_sessions, user_spent) =
-            user_running(sockets.iter().map(|s| &s.view), user_id.as_deref());
-        let req = Request {
-            token: &asked.token,
-            socket: &asked.socket,
-            socket_in_service: in_service,
+        let stops = here.is_some_and(|v| v.stopped_by(&asked.token, &found));
+        let question = BadgeQuestion::new(
+            &asked.token,
+            &found,
+            sockets.iter().map(|s| &s.view),
+            app.inner.time_zone,
             now_ms,
-            local_weekday: weekday,
-            local_minute: minute,
             online,
-            user_sessions,
-            user_spent,
-        };
-        (authorize(&rules, &found, &policy, &req), stops)
+        );
+        let decision = question.decide(&rules, &policy, &asked.socket, here);
+        (decision, stops)
     };
     let mut out = Explanation {
         socket: asked.socket,
