@@ -4,9 +4,8 @@
 //! and French (`i18n`). Reads the daemon's live state and read-only database connections
 //! (`state`); never writes SQLite itself. Accounts, sessions, CSRF and login limits: `auth`.
 
-mod access_page;
-pub mod account_edit;
-pub mod accounts_page;
+mod access;
+pub mod accounts;
 pub mod auth;
 pub mod cert;
 pub mod dashboard;
@@ -14,8 +13,7 @@ mod error;
 mod form;
 pub mod i18n;
 mod input;
-mod installer_html;
-pub mod installer_page;
+pub mod installer;
 pub mod installer_tools;
 mod login;
 pub mod metrics;
@@ -25,13 +23,11 @@ mod pages;
 pub mod reload;
 pub mod routes;
 pub mod server;
-mod sessions_page;
-pub mod settings_page;
-pub mod socket_detail;
-mod socket_html;
-pub mod socket_page;
+mod sessions;
+pub mod settings;
+pub mod socket;
 pub mod state;
-pub mod system_page;
+pub mod system;
 #[cfg(test)]
 mod tests;
 

@@ -44,13 +44,13 @@ pub fn router(state: AppState) -> Router {
             get(super::login::setup_page).post(super::login::setup_submit),
         )
         .route("/logout", axum::routing::post(super::login::logout))
-        .merge(super::system_page::routes())
-        .merge(super::installer_page::routes())
-        .merge(super::sessions_page::routes())
-        .merge(super::access_page::routes())
-        .merge(super::socket_page::routes())
-        .merge(super::accounts_page::routes())
-        .merge(super::settings_page::routes())
+        .merge(super::system::routes())
+        .merge(super::installer::routes())
+        .merge(super::sessions::routes())
+        .merge(super::access::routes())
+        .merge(super::socket::routes())
+        .merge(super::accounts::routes())
+        .merge(super::settings::routes())
         .merge(super::installer_tools::routes())
         // JSON bodies too: nothing the API takes comes near it.
         .layer(axum::extract::DefaultBodyLimit::max(

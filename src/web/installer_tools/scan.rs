@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{not_found, overview, render};
+use super::{html, not_found, overview};
 use crate::modbus::frame::{ModbusError, ReadData, ReadRequest};
 use crate::modbus::tap::BusTap;
 use crate::store::roles::Action;
@@ -222,7 +222,7 @@ pub(super) async fn scan_bus(
         return Ok(axum::Json(result).into_response());
     }
     // The tools page again, this bus's form as sent with its result or its refusals.
-    let mut results = render::Results {
+    let mut results = html::Results {
         scan_bus: Some(name.clone()),
         scan_form: form,
         ..Default::default()
@@ -239,7 +239,7 @@ pub(super) async fn scan_bus(
     };
     Ok(html_page(
         status,
-        render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
+        html::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
     ))
 }
 

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::scan::invalid_fields;
-use super::{Tools, overview, render};
+use super::{Tools, html, overview};
 use crate::store::roles::Action;
 use crate::uplink::probe;
 use crate::web::error::WebError;
@@ -158,7 +158,7 @@ pub(super) async fn test_uplink(
         return Ok(axum::Json(result).into_response());
     }
     // The tools page again, the form as sent with the steps tried or its refusals.
-    let mut results = render::Results {
+    let mut results = html::Results {
         uplink_form: form,
         ..Default::default()
     };
@@ -174,6 +174,6 @@ pub(super) async fn test_uplink(
     };
     Ok(html_page(
         status,
-        render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
+        html::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
     ))
 }

@@ -5,7 +5,7 @@
 //! core as a command. Never opens a bus link nor writes SQLite itself.
 
 mod api_doc;
-mod render;
+mod html;
 mod scan;
 mod uplink;
 
@@ -207,10 +207,10 @@ async fn overview_of_buses(State(app): State<AppState>, ctx: Ctx) -> Result<Resp
     let o = overview(&app);
     Ok(ctx.reply(
         || {
-            let results = render::Results::default();
+            let results = html::Results::default();
             html_page(
                 StatusCode::OK,
-                render::overview(&ctx, &app.inner.site_name, &o, &results),
+                html::overview(&ctx, &app.inner.site_name, &o, &results),
             )
         },
         || axum::Json(&o),
@@ -272,7 +272,7 @@ async fn registers(
     let (_, r) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
     Ok(ctx.reply(
         || {
-            let page = render::socket(&ctx, &app.inner.site_name, &r, None);
+            let page = html::socket(&ctx, &app.inner.site_name, &r, None);
             html_page(StatusCode::OK, page)
         },
         || axum::Json(&r),
@@ -282,7 +282,7 @@ async fn registers(
 async fn registers_js() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("assets/registers.js"),
+        include_str!("../assets/registers.js"),
     )
 }
 
@@ -325,7 +325,7 @@ async fn test_relay(app: &AppState, ctx: &Ctx, index: usize) -> (StatusCode, Rel
             RelayTestOutcome {
                 started: false,
                 seconds,
-                refused: Some(render::refusal_words(ctx.lang, refusal).to_string()),
+                refused: Some(html::refusal_words(ctx.lang, refusal).to_string()),
             },
         );
     }
@@ -379,6 +379,6 @@ async fn relay_test(
     }
     // The registers as the test left them, and its outcome.
     let (_, r) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
-    let page = render::socket(&ctx, &app.inner.site_name, &r, Some(&outcome));
+    let page = html::socket(&ctx, &app.inner.site_name, &r, Some(&outcome));
     Ok(html_page(status, page))
 }

@@ -12,20 +12,18 @@ use axum::{Json, Router};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::accounts_page::{
-    AccountRow, account_named, change, hash, now_ms, parse_until, role_options, row,
-};
-use super::auth::password;
-use super::error::WebError;
-use super::form::{Refusals, input, policy_message, select};
-use super::i18n::{Text, t};
-use super::input::{Input, Posted};
-use super::page::{Ctx, html_page};
-use super::pages::layout;
-use super::state::AppState;
+use super::{AccountRow, account_named, change, hash, now_ms, parse_until, role_options, row};
 use crate::store::StoreError;
 use crate::store::accounts::{Account, AccountAction};
 use crate::store::roles::{Action, Role};
+use crate::web::auth::password;
+use crate::web::error::WebError;
+use crate::web::form::{Refusals, input, policy_message, select};
+use crate::web::i18n::{Text, t};
+use crate::web::input::{Input, Posted};
+use crate::web::page::{Ctx, html_page};
+use crate::web::pages::layout;
+use crate::web::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

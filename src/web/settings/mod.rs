@@ -1,7 +1,7 @@
 //! "My settings": the signed-in account's own language (English, French or the browser's),
 //! saved on the account and applied to its open sessions at once, and its own password
 //! (the current one required; afterwards its sessions end and it signs in again). Never
-//! changes another account (`accounts_page` does, for installers).
+//! changes another account (`accounts` does, for installers).
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -4,12 +4,12 @@
 
 use maud::{Markup, html};
 
-use super::form::Refusals;
-use super::installer_page::{InstallerView, Sent};
-use super::page::Ctx;
-use super::pages::layout;
+use super::{InstallerView, Sent};
 use crate::config::edit::{SocketForm, UplinkForm};
 use crate::store::roles::Action;
+use crate::web::form::Refusals;
+use crate::web::page::Ctx;
+use crate::web::pages::layout;
 use crate::web::reload::ReloadOutcome;
 
 /// A labelled input, with its problems next to it (`FIELD-error`, referenced by the input).
@@ -259,7 +259,7 @@ pub fn page(
 }
 
 /// The edit form of one socket.
-pub fn socket_page(
+pub fn socket(
     ctx: &Ctx,
     site_name: &str,
     view: &InstallerView,

@@ -295,9 +295,9 @@ pub async fn render(app: &AppState) -> Result<String, super::state::DbError> {
     out.sample(
         "sitegate_database_bytes",
         &[("file", "wal")],
-        super::system_page::wal_bytes(db),
+        super::system::wal_bytes(db),
     );
-    if let Some(disk) = db.parent().and_then(super::system_page::disk_usage) {
+    if let Some(disk) = db.parent().and_then(super::system::disk_usage) {
         out.family(
             "sitegate_disk_free_bytes",
             "gauge",

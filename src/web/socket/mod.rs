@@ -1,4 +1,4 @@
-//! One socket's page and its API twin (`socket_detail` builds the value, `socket_html` renders
+//! One socket's page and its API twin (`view` builds the value, `html` renders
 //! it), and the control actions a manager may take (out of service, return, stop, start for a
 //! user). Every action is audited in the outbox (`Write::ControlAudit`) before its command goes
 //! to the core, and logged once. Never switches a socket itself: the core decides and the page
@@ -17,13 +17,16 @@ use super::i18n::{Lang, Text, t};
 use super::input::{Input, Posted, lenient_json};
 use super::page::{Ctx, html_page};
 use super::pages::layout;
-use super::socket_detail::SocketDetail;
+mod html;
+mod view;
+
 use super::state::AppState;
 use crate::core::SocketSnapshot;
 use crate::core::session::{AuthMethod, StopReason};
 use crate::core::site::{Command, ControlAudit, start_for};
 use crate::store::Write;
 use crate::store::roles::Action;
+use view::SocketDetail;
 
 /// Longest name a manager may start a session for (an access-list user id or a token).
 const MAX_USER: usize = 64;
@@ -182,7 +185,7 @@ async fn detail(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let d = super::socket_detail::build(&app, &ctx, &id)
+    let d = view::build(&app, &ctx, &id)
         .await?
         .ok_or_else(|| unknown_socket(&app, &ctx))?;
     Ok(ctx.reply(|| page(&app, &ctx, &d, None, StatusCode::OK), || Json(&d)))
@@ -195,7 +198,7 @@ fn page(
     refused: Option<(&ControlError, &str)>,
     status: StatusCode,
 ) -> Response {
-    let page = super::socket_html::render(ctx, &app.inner.site_name, d, refused);
+    let page = html::render(ctx, &app.inner.site_name, d, refused);
     html_page(status, page)
 }
 
@@ -238,7 +241,7 @@ async fn act(
         )
             .into_response()),
         Err(e) => {
-            let d = super::socket_detail::build(&app, &ctx, &id)
+            let d = view::build(&app, &ctx, &id)
                 .await?
                 .ok_or_else(|| unknown_socket(&app, &ctx))?;
             Ok(page(&app, &ctx, &d, Some((&e, &typed)), e.status()))

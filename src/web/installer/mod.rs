@@ -1,7 +1,7 @@
 //! The installer page (`/installer`, `/api/v1/installer`): buses and their sockets with state
 //! and error counters, the configuration's generation and last reload, and the forms that add,
 //! change and remove a socket and change the uplink settings. Owns the page's data (one value,
-//! `InstallerView`, rendered by `installer_html` and served as JSON) and the form handlers.
+//! `InstallerView`, rendered by `html` and served as JSON) and the form handlers.
 //! Never writes the file itself (`config::edit` validates and replaces it) and never awaits a
 //! reload: the reload stops the server this handler runs in, so it answers first (303 or 202)
 //! and the supervisor reloads after.
@@ -17,7 +17,7 @@ use super::error::{Said, Shape, WebError};
 use super::form::Refusals;
 use super::i18n::{Lang, state_words};
 use super::input::{Input, Posted};
-use super::installer_html as html;
+mod html;
 use super::page::{Ctx, html_page};
 use super::state::AppState;
 use crate::config::edit::{self, EditError, SocketForm, UplinkForm};
@@ -31,10 +31,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/installer", get(json))
         .route("/installer/sockets", post(add_socket))
         .route("/api/v1/installer/sockets", post(add_socket))
-        .route(
-            "/installer/sockets/{id}",
-            get(socket_page).post(edit_socket),
-        )
+        .route("/installer/sockets/{id}", get(socket).post(edit_socket))
         .route("/installer/sockets/{id}/remove", post(remove_socket))
         .route("/installer/uplink", post(set_uplink))
         .route(
@@ -372,7 +369,7 @@ async fn edit_socket(
         // This socket's form again, with the problems next to its fields.
         Err(WebError::Refused { refusals, .. }) if !ctx.api => {
             let view = build(&app, ctx.lang).await;
-            let page = html::socket_page(&ctx, &app.inner.site_name, &view, &id, &sent, &refusals);
+            let page = html::socket(&ctx, &app.inner.site_name, &view, &id, &sent, &refusals);
             Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
         }
         edited => answer(&app, &ctx, edited, Sent::Notice(id)).await,
@@ -421,7 +418,7 @@ async fn set_uplink(
     answer(&app, &ctx, edited, Sent::Uplink(sent)).await
 }
 
-async fn socket_page(
+async fn socket(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
@@ -446,7 +443,7 @@ async fn socket_page(
         bus,
         unit_id: s.unit_id.to_string(),
     };
-    let page = html::socket_page(
+    let page = html::socket(
         &ctx,
         &app.inner.site_name,
         &view,

@@ -1,5 +1,5 @@
 //! The installer's accounts page and its API twin: the list of local accounts and creating
-//! one (one account's changes: `account_edit`), and the helpers both share. An account is
+//! one (one account's changes: `edit`), and the helpers both share. An account is
 //! created through the store's writer (`Write::Account`), which audits it and refuses a taken
 //! username; every field is checked first and refused next to itself. Never hashes outside a
 //! blocking task and never shows a password hash.
@@ -27,11 +27,13 @@ use crate::store::accounts::{
 use crate::store::roles::{Action, Role};
 use crate::store::{StoreError, Write};
 
+mod edit;
+
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/accounts", get(list).post(create))
         .route("/api/v1/accounts", get(list).post(create))
-        .merge(super::account_edit::routes())
+        .merge(edit::routes())
 }
 
 /// One account as the list shows it (never its password hash).
