@@ -258,6 +258,92 @@ pub fn user_running<'a>(
         })
 }
 
+/// A badge's question as the core asks it at each socket the token is presented for: the
+/// moment (wall time, and the site's local weekday and minute for community hours), whether
+/// central is reachable, and what the token's user already runs (concurrency, credit).
+/// `Site::badge` asks it of every bound socket; the web page's explain tool asks it too.
+pub struct BadgeQuestion<'a> {
+    token: &'a IdToken,
+    found: &'a Lookup,
+    now_ms: i64,
+    local_weekday: usize,
+    local_minute: u16,
+    online: bool,
+    user_sessions: usize,
+    user_spent: rust_decimal::Decimal,
+}
+
+impl<'a> BadgeQuestion<'a> {
+    /// `views`: every socket's view (the user's running sessions are counted in them).
+    pub fn new(
+        token: &'a IdToken,
+        found: &'a Lookup,
+        views: impl IntoIterator<Item = &'a SocketView>,
+        time_zone: chrono_tz::Tz,
+        now_ms: i64,
+        online: bool,
+    ) -> BadgeQuestion<'a> {
+        let (local_weekday, local_minute) = local_weekday_minute(time_zone, now_ms);
+        let user = found.user.as_ref().map(|u| u.id.as_str());
+        let (user_sessions, user_spent) = user_running(views, user);
+        BadgeQuestion {
+            token,
+            found,
+            now_ms,
+            local_weekday,
+            local_minute,
+            online,
+            user_sessions,
+            user_spent,
+        }
+    }
+
+    /// The decision at socket `name` (`view`: its view; `None`, a socket the site no longer
+    /// has, takes no badge) under the access rules and offline policy in force.
+    pub fn decide(
+        &self,
+        rules: &SiteRules,
+        policy: &OfflinePolicy,
+        name: &str,
+        view: Option<&SocketView>,
+    ) -> Decision {
+        let req = Request {
+            token: self.token,
+            socket: name,
+            socket_in_service: view.is_some_and(SocketView::takes_a_badge),
+            now_ms: self.now_ms,
+            local_weekday: self.local_weekday,
+            local_minute: self.local_minute,
+            online: self.online,
+            user_sessions: self.user_sessions,
+            user_spent: self.user_spent,
+        };
+        crate::core::access::authorize(rules, self.found, policy, &req)
+    }
+}
+
+/// The command that lets someone charge at `socket` on their behalf (a manager on the web
+/// page, central's RemoteStart): the access list's user of the token they named (`found`),
+/// else `named`. `None` while the socket is out of service or has a session; the core checks
+/// again when the command arrives.
+pub fn start_for(
+    socket: SocketIndex,
+    view: &SocketView,
+    found: Option<&Lookup>,
+    named: String,
+    method: AuthMethod,
+) -> Option<Command> {
+    if view.out_of_service || view.session.is_some() {
+        return None;
+    }
+    let listed = found.and_then(|f| f.user.as_ref()).map(|u| u.id.clone());
+    Some(Command::Authorize {
+        socket,
+        identity: Some(listed.unwrap_or(named)),
+        method,
+    })
+}
+
 #[derive(Debug, Clone)]
 struct Pending {
     identity: Option<String>,
@@ -1055,28 +1141,21 @@ impl Site {
             effects.extend(self.stop(socket, StopReason::Local, None, now));
             return effects;
         }
-        let (weekday, minute) = local_weekday_minute(self.time_zone, now.wall_ms);
         let user_id = found.user.as_ref().map(|u| u.id.clone());
-        let (user_sessions, user_spent) =
-            user_running(self.sockets.iter().map(|s| &s.view), user_id.as_deref());
+        let question = BadgeQuestion::new(
+            &token,
+            found,
+            self.sockets.iter().map(|s| &s.view),
+            self.time_zone,
+            now.wall_ms,
+            self.online,
+        );
         let mut granted = Vec::new();
         let mut last = None;
         for &socket in &sockets {
-            let s = &self.sockets[socket];
-            let available = s.view.takes_a_badge();
+            let view = &self.sockets[socket].view;
             let name = self.socket_names.get(socket).map_or("", String::as_str);
-            let req = Request {
-                token: &token,
-                socket: name,
-                socket_in_service: available,
-                now_ms: now.wall_ms,
-                local_weekday: weekday,
-                local_minute: minute,
-                online: self.online,
-                user_sessions,
-                user_spent,
-            };
-            match crate::core::access::authorize(&self.access, found, &self.policy, &req) {
+            match question.decide(&self.access, &self.policy, name, Some(view)) {
                 Decision::Accepted(g) => granted.push((socket, g)),
                 other => last = Some(other),
             }

@@ -5,7 +5,7 @@
 use super::downlink::{self, Command, CommandKind, Downlink, DownlinkLimits, RefusalReason};
 use super::link::Owner;
 use crate::core::session::{AuthMethod, StopReason};
-use crate::core::site::{Command as CoreCommand, Event};
+use crate::core::site::{Command as CoreCommand, Event, start_for};
 use crate::store::outbox::Stream;
 use crate::store::{StoreError, Write};
 use crate::wire::{Answer, Status};
@@ -211,24 +211,22 @@ async fn execute(owner: &mut Owner, kind: CommandKind) -> Result<(), Refused> {
         CommandKind::RemoteStart { socket, token } => {
             let index = owner.socket_index(&socket)?;
             let view = owner.view(index).ok_or_else(|| unknown(&socket))?;
-            if view.out_of_service || view.session.is_some() {
-                return Err(Refused(
+            // Central decided (after a card payment, say): the listed user when there is one.
+            let found = crate::store::access::lookup(&owner.db, &token).ok();
+            let start = start_for(
+                index,
+                &view,
+                found.as_ref(),
+                token.redacted(),
+                AuthMethod::Remote,
+            )
+            .ok_or_else(|| {
+                Refused(
                     "socket_unavailable",
                     format!("socket {socket} is out of service or has a session"),
-                ));
-            }
-            // Central decided (after a card payment, say): the listed user when there is one.
-            let identity = crate::store::access::lookup(&owner.db, &token)
-                .ok()
-                .and_then(|found| found.user.map(|u| u.id))
-                .unwrap_or_else(|| token.redacted());
-            owner
-                .tell_core(Event::Command(CoreCommand::Authorize {
-                    socket: index,
-                    identity: Some(identity),
-                    method: AuthMethod::Remote,
-                }))
-                .await;
+                )
+            })?;
+            owner.tell_core(Event::Command(start)).await;
             Ok(())
         }
         CommandKind::RemoteStop { socket, session_id } => {

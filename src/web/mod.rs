@@ -4,16 +4,16 @@
 //! and French (`i18n`). Reads the daemon's live state and read-only database connections
 //! (`state`); never writes SQLite itself. Accounts, sessions, CSRF and login limits: `auth`.
 
-mod access_page;
-pub mod account_edit;
-pub mod accounts_page;
+mod access;
+pub mod accounts;
 pub mod auth;
 pub mod cert;
 pub mod dashboard;
+mod error;
 mod form;
 pub mod i18n;
-mod installer_html;
-pub mod installer_page;
+mod input;
+pub mod installer;
 pub mod installer_tools;
 mod login;
 pub mod metrics;
@@ -23,13 +23,13 @@ mod pages;
 pub mod reload;
 pub mod routes;
 pub mod server;
-mod sessions_page;
-pub mod settings_page;
-pub mod socket_detail;
-mod socket_html;
-pub mod socket_page;
+mod sessions;
+pub mod settings;
+pub mod socket;
 pub mod state;
-pub mod system_page;
+pub mod system;
+#[cfg(test)]
+mod tests;
 
-pub use server::{ClientAddr, Web, WebError};
+pub use server::{ClientAddr, ServeError, Web};
 pub use state::{AppState, Parts};

@@ -72,7 +72,7 @@ pub fn document() -> Value {
                 "parameters": [{"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["en", "fr"]}}],
                 "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
             }},
-            "/api/v1/system": {"get": super::system_page::openapi_get()},
+            "/api/v1/system": {"get": super::system::openapi_get()},
             "/api/v1/installer": {"get": {
                 "summary": "The installer's view (installer role): buses and sockets with states and error counters, the configuration's generation and last reload, profiles, uplink settings (no password)",
                 "responses": {"200": {"description": "The installer view", "content": {"application/json": {"schema": {"type": "object",
@@ -248,9 +248,9 @@ pub fn document() -> Value {
         }}
     });
     // Each page describes its own routes.
-    for (path, item) in super::sessions_page::api_paths()
+    for (path, item) in super::sessions::api_paths()
         .into_iter()
-        .chain(super::access_page::api_paths())
+        .chain(super::access::api_paths())
     {
         doc["paths"][path] = item;
     }

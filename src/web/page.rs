@@ -1,6 +1,7 @@
 //! What every signed-in handler starts from: `Ctx`, the request's account (role, CSRF token)
-//! and language (the account's setting, else Accept-Language). Owns the role check that turns
-//! a forbidden action into 403 and the hidden CSRF field of forms; never reads the database.
+//! and language (the account's setting, else Accept-Language). Owns the one role check
+//! (`require`: 403 in the request's language and kind) and the hidden CSRF field of forms;
+//! never reads the database.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -10,6 +11,8 @@ use maud::{Markup, html};
 
 use super::auth::csrf;
 use super::auth::sessions::Session;
+use super::error::{Said, WebError};
+use super::form::Refusals;
 use super::i18n::Lang;
 use crate::store::accounts::Language;
 use crate::store::roles::{Action, can};
@@ -20,42 +23,91 @@ use crate::store::roles::{Action, can};
 pub struct Ctx {
     pub session: Session,
     pub lang: Lang,
+    /// Whether the route is the API's (under `/api/`): the answer is JSON, else the page.
+    pub api: bool,
     /// Whether the client asked for JSON (an API path or `Accept: application/json`): errors
     /// answer in kind.
     pub wants_json: bool,
 }
 
 impl Ctx {
-    /// `Ok` when the account's role may do `action`; else the 403 answer to return
-    /// (`Forbidden` is a response: handlers returning `Result<_, Response>` can `?` it after
-    /// `.map_err(IntoResponse::into_response)`).
-    pub fn require(&self, action: Action) -> Result<(), Forbidden> {
+    /// `Ok` when the account's role may do `action`; else 403, in the request's language and
+    /// kind.
+    pub fn require(&self, action: Action) -> Result<(), WebError> {
         if can(self.session.role, action) {
             Ok(())
         } else {
-            Err(Forbidden {
-                lang: self.lang,
-                json: self.wants_json,
-            })
+            Err(WebError::Forbidden(self.said(self.lang.pick(
+                "your role does not allow this",
+                "votre rôle ne le permet pas",
+            ))))
         }
     }
 
-    pub fn forbidden(&self) -> Response {
-        Forbidden {
-            lang: self.lang,
-            json: self.wants_json,
+    pub fn may(&self, action: Action) -> bool {
+        can(self.session.role, action)
+    }
+
+    /// A page's own words in the request's kind: `{"error": ..}` for JSON, else a paragraph.
+    pub fn said(&self, message: &'static str) -> Said {
+        if self.wants_json {
+            Said::Json(message.into())
+        } else {
+            Said::Html(message)
         }
-        .into_response()
+    }
+
+    /// 404 with the page's words, in the request's kind.
+    pub fn not_found(&self, message: &'static str) -> WebError {
+        WebError::NotFound(self.said(message))
+    }
+
+    /// The answer in the route's kind: `page()` on a page, `api()` under `/api/` (only the one
+    /// asked for is made).
+    pub fn reply<P: IntoResponse, J: IntoResponse>(
+        &self,
+        page: impl FnOnce() -> P,
+        api: impl FnOnce() -> J,
+    ) -> Response {
+        if self.api {
+            api().into_response()
+        } else {
+            page().into_response()
+        }
+    }
+
+    /// The answer of a page with a form, and of its API twin: on the page, the form again with
+    /// the answer, or with the refusals next to their fields (422); under `/api/`, the answer,
+    /// or the refusals by field (422). Other errors answer for themselves.
+    pub fn reply_form<T, J: IntoResponse>(
+        &self,
+        answer: Result<T, WebError>,
+        page: impl FnOnce(Option<&T>, &Refusals) -> Markup,
+        api: impl FnOnce(T) -> J,
+    ) -> Result<Response, WebError> {
+        match answer {
+            Ok(answer) if self.api => Ok(api(answer).into_response()),
+            Ok(answer) => Ok(html_page(
+                StatusCode::OK,
+                page(Some(&answer), &Refusals::default()),
+            )),
+            Err(WebError::Refused { refusals, .. }) if !self.api => Ok(html_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(None, &refusals),
+            )),
+            Err(e) => Err(e),
+        }
     }
 
     /// The hidden field every form of a signed-in page carries (checked by the guard).
     pub fn csrf_field(&self) -> Markup {
         html! { input type="hidden" name=(csrf::FORM_FIELD) value=(self.session.csrf_token); }
     }
+}
 
-    pub fn may(&self, action: Action) -> bool {
-        can(self.session.role, action)
-    }
+/// A page's HTML with its status.
+pub fn html_page(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -75,7 +127,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                     .and_then(|v| v.to_str().ok()),
             ),
         };
-        let wants_json = parts.uri.path().starts_with("/api/")
+        let api = parts.uri.path().starts_with("/api/");
+        let wants_json = api
             || parts
                 .headers
                 .get(header::ACCEPT)
@@ -84,33 +137,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
         Ok(Ctx {
             session,
             lang,
+            api,
             wants_json,
         })
-    }
-}
-
-/// The answer to an action the account's role does not allow: 403, in the request's language
-/// and kind (JSON for the API).
-#[derive(Debug, Clone, Copy)]
-pub struct Forbidden {
-    lang: Lang,
-    json: bool,
-}
-
-impl IntoResponse for Forbidden {
-    fn into_response(self) -> Response {
-        let message = self.lang.pick(
-            "your role does not allow this",
-            "votre rôle ne le permet pas",
-        );
-        if self.json {
-            (
-                StatusCode::FORBIDDEN,
-                axum::Json(serde_json::json!({ "error": message })),
-            )
-                .into_response()
-        } else {
-            (StatusCode::FORBIDDEN, Html(format!("<p>{message}</p>"))).into_response()
-        }
     }
 }

@@ -8,13 +8,14 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio_stream::{Stream, StreamExt};
 
 use super::dashboard;
+use super::error::WebError;
 use super::i18n::Lang;
-use super::page::Ctx;
+use super::page::{Ctx, html_page};
 use super::pages;
 use super::state::AppState;
 
@@ -24,8 +25,8 @@ const STREAM_PERIOD: Duration = Duration::from_secs(1);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(dashboard_page))
-        .route("/api/v1/dashboard", get(dashboard_json))
+        .route("/", get(dashboard))
+        .route("/api/v1/dashboard", get(dashboard))
         .route("/api/v1/sockets", get(sockets_json))
         .route("/api/v1/stream", get(stream))
         .route(
@@ -43,13 +44,13 @@ pub fn router(state: AppState) -> Router {
             get(super::login::setup_page).post(super::login::setup_submit),
         )
         .route("/logout", axum::routing::post(super::login::logout))
-        .merge(super::system_page::routes())
-        .merge(super::installer_page::routes())
-        .merge(super::sessions_page::routes())
-        .merge(super::access_page::routes())
-        .merge(super::socket_page::routes())
-        .merge(super::accounts_page::routes())
-        .merge(super::settings_page::routes())
+        .merge(super::system::routes())
+        .merge(super::installer::routes())
+        .merge(super::sessions::routes())
+        .merge(super::access::routes())
+        .merge(super::socket::routes())
+        .merge(super::accounts::routes())
+        .merge(super::settings::routes())
         .merge(super::installer_tools::routes())
         // JSON bodies too: nothing the API takes comes near it.
         .layer(axum::extract::DefaultBodyLimit::max(
@@ -70,27 +71,12 @@ fn lang(headers: &HeaderMap) -> Lang {
     )
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Response {
-    log::error!("web: {e}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database cannot be read",
-    )
-        .into_response()
-}
-
-async fn dashboard_page(State(app): State<AppState>, ctx: Ctx) -> Response {
-    match dashboard::build(&app, ctx.lang).await {
-        Ok(d) => Html(pages::dashboard(&ctx, &d).into_string()).into_response(),
-        Err(e) => unavailable(e),
-    }
-}
-
-async fn dashboard_json(State(app): State<AppState>, ctx: Ctx) -> Response {
-    match dashboard::build(&app, ctx.lang).await {
-        Ok(d) => axum::Json(d).into_response(),
-        Err(e) => unavailable(e),
-    }
+async fn dashboard(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    let d = dashboard::build(&app, ctx.lang).await?;
+    Ok(ctx.reply(
+        || html_page(StatusCode::OK, pages::dashboard(&ctx, &d)),
+        || axum::Json(&d),
+    ))
 }
 
 async fn sockets_json(State(app): State<AppState>, ctx: Ctx) -> Response {

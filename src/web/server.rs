@@ -21,7 +21,7 @@ const MAX_CONNECTIONS: usize = 256;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
-pub enum WebError {
+pub enum ServeError {
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -45,10 +45,10 @@ impl Web {
         app: AppState,
         cancel: CancellationToken,
         tasks: &TaskTracker,
-    ) -> Result<Web, WebError> {
+    ) -> Result<Web, ServeError> {
         let hostname = hostname();
         let tls = super::cert::server_config(&config.tls, state_dir, &hostname)?;
-        let bind = |source| WebError::Bind {
+        let bind = |source| ServeError::Bind {
             addr: config.listen,
             source,
         };

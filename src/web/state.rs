@@ -146,3 +146,38 @@ impl AppState {
         &self.inner.db_path
     }
 }
+
+#[cfg(test)]
+impl AppState {
+    /// The page's state from what a test has: the live snapshot, a store (on a temporary
+    /// file at `db_path`) and the command channel to the core; a site `test` in UTC with no
+    /// bus, no uplink, no supervisor (editing unavailable) and no setup code. No daemon, no
+    /// TLS, no browser: `routes::router(state)` is served by `tower::ServiceExt::oneshot`.
+    pub(crate) fn for_test(
+        sockets: watch::Receiver<Vec<SocketSnapshot>>,
+        store: crate::store::StoreHandle,
+        db_path: PathBuf,
+        commands: mpsc::Sender<Command>,
+    ) -> AppState {
+        let dir = db_path.parent().unwrap_or(std::path::Path::new("."));
+        let text = "[site]\nid = \"test\"\nname = \"Test\"\ntime_zone = \"UTC\"\n[state]\ndirectory = \".\"\n";
+        let config = crate::config::parse(text, dir).expect("the test site's configuration");
+        AppState::new(Parts {
+            site_id: config.site.id.clone(),
+            site_name: config.site.name.clone(),
+            time_zone: config.site.time_zone,
+            sockets,
+            uplink: None,
+            commands,
+            db_path,
+            stopping: tokio_util::sync::CancellationToken::new(),
+            store,
+            session_limits: Default::default(),
+            setup: None,
+            installer: None,
+            installer_tools: super::installer_tools::Tools::new(&config, Vec::new()),
+            config: Arc::new(config),
+            clock: crate::clock::Clock::new(crate::clock::TrustSource::System),
+        })
+    }
+}

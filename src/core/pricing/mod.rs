@@ -2,7 +2,7 @@
 //! promotions. Pure: no I/O, no clock reads; every instant and the site's time zone come from
 //! the caller. Reads the JSON central sends (`wire`: tariffs, `promotion`: promotions) and the
 //! quote tool's session file (`input`), every problem with its path (`crate::problems`); never
-//! writes JSON (`crate::wire` makes the breakdown's) and never prints (`crate::cli::tariff`).
+//! writes JSON (the `wire` module makes the breakdown's) and never prints (`cli::tariff` does).
 //! See docs/pricing.md for the model, the rounding policy and worked examples.
 
 pub(crate) mod cost;

@@ -3,16 +3,19 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{html, not_found, overview, render};
+use super::{html, not_found, overview};
 use crate::modbus::frame::{ModbusError, ReadData, ReadRequest};
 use crate::modbus::tap::BusTap;
 use crate::store::roles::Action;
-use crate::web::page::Ctx;
+use crate::web::error::{Shape, WebError};
+use crate::web::form::Refusals;
+use crate::web::input::{Input, Posted, optional_json};
+use crate::web::page::{Ctx, html_page};
 use crate::web::state::AppState;
 
 /// A whole scan stops after this, with what it found so far.
@@ -38,11 +41,8 @@ pub struct ScanRequest {
     pub timeout: Duration,
 }
 
-/// A field and what is wrong with it.
-pub type FieldErrors = Vec<(&'static str, &'static str)>;
-
-fn parse_scan(form: &ScanForm, lang: crate::web::i18n::Lang) -> Result<ScanRequest, FieldErrors> {
-    let mut errors = Vec::new();
+fn parse_scan(form: &ScanForm, lang: crate::web::i18n::Lang) -> Result<ScanRequest, Refusals> {
+    let mut errors = Refusals::default();
     let unit = |text: &str, default: u8| -> Option<u8> {
         let t = text.trim();
         if t.is_empty() {
@@ -54,21 +54,21 @@ fn parse_scan(form: &ScanForm, lang: crate::web::i18n::Lang) -> Result<ScanReque
     let first = unit(&form.first, 1);
     let last = unit(&form.last, 247);
     if first.is_none() {
-        errors.push(("first", bad_unit));
+        errors.add("first", bad_unit);
     }
     if last.is_none() {
-        errors.push(("last", bad_unit));
+        errors.add("last", bad_unit);
     }
     if let (Some(f), Some(l)) = (first, last)
         && f > l
     {
-        errors.push((
+        errors.add(
             "last",
             lang.pick(
                 "the last unit id comes after the first",
                 "le dernier numéro suit le premier",
             ),
-        ));
+        );
     }
     let t = form.timeout_ms.trim();
     let timeout_ms = if t.is_empty() {
@@ -77,10 +77,10 @@ fn parse_scan(form: &ScanForm, lang: crate::web::i18n::Lang) -> Result<ScanReque
         t.parse::<u64>().ok().filter(|ms| (10..=5000).contains(ms))
     };
     if timeout_ms.is_none() {
-        errors.push((
+        errors.add(
             "timeout_ms",
             lang.pick("a timeout from 10 to 5000 ms", "un délai de 10 à 5000 ms"),
-        ));
+        );
     }
     match (first, last, timeout_ms, errors.is_empty()) {
         (Some(first), Some(last), Some(ms), true) => Ok(ScanRequest {
@@ -177,82 +177,70 @@ fn bus_named<'a>(app: &'a AppState, name: &str) -> Option<&'a BusTap> {
         .find(|b| b.bus.name == name)
 }
 
-pub(super) async fn scan_page(
+/// The API's scan request: numbers, each optional (1, 247, 200 ms), or no body at all.
+#[derive(Debug, Default, Deserialize)]
+struct ScanJson {
+    first: Option<u64>,
+    last: Option<u64>,
+    timeout_ms: Option<u64>,
+}
+
+impl Posted for ScanForm {
+    async fn from_json(request: Request) -> Result<Self, Response> {
+        let j: ScanJson = optional_json(request).await?;
+        let text = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+        Ok(ScanForm {
+            first: text(j.first),
+            last: text(j.last),
+            timeout_ms: text(j.timeout_ms),
+        })
+    }
+}
+
+/// 422 as the tools' API writes it: `{"error": "invalid fields", "fields": {..}}`.
+pub(super) fn invalid_fields(refusals: Refusals) -> WebError {
+    WebError::Refused {
+        refusals,
+        shape: Shape::InvalidFields,
+    }
+}
+
+pub(super) async fn scan_bus(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(name): Path<String>,
-    axum::Form(form): axum::Form<ScanForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    let Some(bus) = bus_named(&app, &name) else {
-        return not_found(&ctx);
+    Input(form): Input<ScanForm>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    let bus = bus_named(&app, &name).ok_or_else(|| not_found(&ctx))?;
+    let scanned = match parse_scan(&form, ctx.lang) {
+        Ok(req) => Ok(scan(&app, bus, req).await),
+        Err(refusals) => Err(refusals),
     };
-    let mut results = render::Results {
+    if ctx.api {
+        let result = scanned.map_err(invalid_fields)?;
+        return Ok(axum::Json(result).into_response());
+    }
+    // The tools page again, this bus's form as sent with its result or its refusals.
+    let mut results = html::Results {
         scan_bus: Some(name.clone()),
-        scan_form: form.clone(),
+        scan_form: form,
         ..Default::default()
     };
-    let status = match parse_scan(&form, ctx.lang) {
-        Ok(req) => {
-            results.scan = Some(scan(&app, bus, req).await);
+    let status = match scanned {
+        Ok(result) => {
+            results.scan = Some(result);
             StatusCode::OK
         }
-        Err(errors) => {
-            results.scan_errors = errors;
+        Err(refusals) => {
+            results.scan_errors = refusals;
             StatusCode::UNPROCESSABLE_ENTITY
         }
     };
-    html(
+    Ok(html_page(
         status,
-        render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
-    )
-}
-
-/// The API's scan request: numbers, each optional (1, 247, 200 ms).
-#[derive(Debug, Default, Deserialize)]
-pub struct ScanJson {
-    pub first: Option<u64>,
-    pub last: Option<u64>,
-    pub timeout_ms: Option<u64>,
-}
-
-pub(super) fn field_errors_json(errors: FieldErrors) -> Response {
-    let fields: serde_json::Map<String, serde_json::Value> = errors
-        .into_iter()
-        .map(|(f, m)| (f.to_string(), serde_json::Value::from(m)))
-        .collect();
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(serde_json::json!({ "error": "invalid fields", "fields": fields })),
-    )
-        .into_response()
-}
-
-pub(super) async fn scan_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(name): Path<String>,
-    body: Option<axum::Json<ScanJson>>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    let Some(bus) = bus_named(&app, &name) else {
-        return not_found(&ctx);
-    };
-    let j = body.map(|b| b.0).unwrap_or_default();
-    let text = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
-    let form = ScanForm {
-        first: text(j.first),
-        last: text(j.last),
-        timeout_ms: text(j.timeout_ms),
-    };
-    match parse_scan(&form, ctx.lang) {
-        Ok(req) => axum::Json(scan(&app, bus, req).await).into_response(),
-        Err(errors) => field_errors_json(errors),
-    }
+        html::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
+    ))
 }
 
 #[cfg(test)]
@@ -275,9 +263,12 @@ mod tests {
         assert_eq!((req.first, req.last), (1, 247));
         assert_eq!(req.timeout, Duration::from_millis(200));
         let errors = parse_scan(&form("0", "300", "5"), Lang::En).unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|(f, _)| *f).collect();
+        let fields: Vec<_> = errors.iter().map(|(f, _)| f).collect();
         assert_eq!(fields, vec!["first", "last", "timeout_ms"]);
         let errors = parse_scan(&form("9", "3", ""), Lang::Fr).unwrap_err();
-        assert_eq!(errors, vec![("last", "le dernier numéro suit le premier")]);
+        assert_eq!(
+            errors,
+            Refusals::from([("last", "le dernier numéro suit le premier")])
+        );
     }
 }

@@ -1,16 +1,19 @@
 //! The uplink connection test of the tools page: the configured broker (or the host and port
 //! the form gives) tried once through `uplink::probe`, each step's result in words.
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::scan::{FieldErrors, field_errors_json};
-use super::{Tools, html, overview, render};
+use super::scan::invalid_fields;
+use super::{Tools, html, overview};
 use crate::store::roles::Action;
 use crate::uplink::probe;
-use crate::web::page::Ctx;
+use crate::web::error::WebError;
+use crate::web::form::Refusals;
+use crate::web::input::{Input, Posted, optional_json};
+use crate::web::page::{Ctx, html_page};
 use crate::web::state::AppState;
 
 /// Each step of the uplink test.
@@ -39,30 +42,30 @@ fn uplink_target(
     tools: &Tools,
     form: &UplinkForm,
     lang: crate::web::i18n::Lang,
-) -> Result<(probe::Target, Option<String>), FieldErrors> {
-    let mut errors = Vec::new();
+) -> Result<(probe::Target, Option<String>), Refusals> {
+    let mut errors = Refusals::default();
     let host = match form.host.trim() {
         "" => tools.uplink.as_ref().map(|u| u.host.clone()),
         h => Some(h.to_string()),
     };
     if host.is_none() {
-        errors.push((
+        errors.add(
             "host",
             lang.pick(
                 "no uplink is configured: give a host",
                 "aucune liaison configurée : indiquez un hôte",
             ),
-        ));
+        );
     }
     let port = match form.port.trim() {
         "" => Some(tools.uplink.as_ref().map_or(8883, |u| u.port)),
         p => p.parse::<u16>().ok().filter(|&p| p > 0),
     };
     if port.is_none() {
-        errors.push((
+        errors.add(
             "port",
             lang.pick("a port from 1 to 65535", "un port de 1 à 65535"),
-        ));
+        );
     }
     let (Some(host), Some(port)) = (host, port) else {
         return Err(errors);
@@ -97,7 +100,7 @@ async fn uplink_test(
     app: &AppState,
     ctx: &Ctx,
     form: &UplinkForm,
-) -> Result<UplinkTestResult, FieldErrors> {
+) -> Result<UplinkTestResult, Refusals> {
     let (target, tls_problem) = uplink_target(&app.inner.installer_tools, form, ctx.lang)?;
     let report = match tls_problem {
         // The configured TLS files are unusable: say so rather than trying plain MQTT.
@@ -126,19 +129,40 @@ async fn uplink_test(
     })
 }
 
-pub(super) async fn uplink_page(
+/// The API's uplink test: both fields optional (the configured uplink), or no body at all.
+#[derive(Debug, Default, Deserialize)]
+struct UplinkJson {
+    host: Option<String>,
+    port: Option<u16>,
+}
+
+impl Posted for UplinkForm {
+    async fn from_json(request: Request) -> Result<Self, Response> {
+        let j: UplinkJson = optional_json(request).await?;
+        Ok(UplinkForm {
+            host: j.host.unwrap_or_default(),
+            port: j.port.map(|p| p.to_string()).unwrap_or_default(),
+        })
+    }
+}
+
+pub(super) async fn test_uplink(
     State(app): State<AppState>,
     ctx: Ctx,
-    axum::Form(form): axum::Form<UplinkForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::UplinkSettings) {
-        return f.into_response();
+    Input(form): Input<UplinkForm>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::UplinkSettings)?;
+    let tested = uplink_test(&app, &ctx, &form).await;
+    if ctx.api {
+        let result = tested.map_err(invalid_fields)?;
+        return Ok(axum::Json(result).into_response());
     }
-    let mut results = render::Results {
-        uplink_form: form.clone(),
+    // The tools page again, the form as sent with the steps tried or its refusals.
+    let mut results = html::Results {
+        uplink_form: form,
         ..Default::default()
     };
-    let status = match uplink_test(&app, &ctx, &form).await {
+    let status = match tested {
         Ok(r) => {
             results.uplink = Some(r);
             StatusCode::OK
@@ -148,34 +172,8 @@ pub(super) async fn uplink_page(
             StatusCode::UNPROCESSABLE_ENTITY
         }
     };
-    html(
+    Ok(html_page(
         status,
-        render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
-    )
-}
-
-/// The API's uplink test: both fields optional (the configured uplink).
-#[derive(Debug, Default, Deserialize)]
-pub struct UplinkJson {
-    pub host: Option<String>,
-    pub port: Option<u16>,
-}
-
-pub(super) async fn uplink_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    body: Option<axum::Json<UplinkJson>>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::UplinkSettings) {
-        return f.into_response();
-    }
-    let j = body.map(|b| b.0).unwrap_or_default();
-    let form = UplinkForm {
-        host: j.host.unwrap_or_default(),
-        port: j.port.map(|p| p.to_string()).unwrap_or_default(),
-    };
-    match uplink_test(&app, &ctx, &form).await {
-        Ok(r) => axum::Json(r).into_response(),
-        Err(errors) => field_errors_json(errors),
-    }
+        html::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
+    ))
 }

@@ -10,15 +10,16 @@ mod price;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
+use super::error::WebError;
+use super::form::{Refusals, field};
 use super::i18n::Lang;
-use super::page::Ctx;
+use super::page::{Ctx, html_page};
 use super::pages::layout;
-use super::sessions_page::{FieldErrors, refused_json, unavailable};
 use super::state::AppState;
 use crate::core::access::{CommunityKind, Credit, SiteRules, User};
 
@@ -32,10 +33,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/access/communities", get(communities_json))
         .route("/api/v1/access/tariffs", get(tariffs_json))
         .route("/api/v1/access/promotions", get(promotions_json))
-        .route("/access/explain", get(explain::page))
-        .route("/api/v1/access/explain", get(explain::json))
-        .route("/access/price", get(price::page))
-        .route("/api/v1/access/price", get(price::json))
+        .route("/access/explain", get(explain::explain))
+        .route("/api/v1/access/explain", get(explain::explain))
+        .route("/access/price", get(price::price))
+        .route("/api/v1/access/price", get(price::price))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -124,13 +125,13 @@ fn user_line(app: &AppState, u: &User) -> UserLine {
     }
 }
 
-fn parse_users_query(q: &UsersQuery, lang: Lang) -> Result<(Option<String>, u64), FieldErrors> {
+fn parse_users_query(q: &UsersQuery, lang: Lang) -> Result<(Option<String>, u64), Refusals> {
     let search =
         q.q.as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
-    let mut errors = FieldErrors::default();
+    let mut errors = Refusals::default();
     if search.as_ref().is_some_and(|s| s.chars().count() > 100) {
         errors.add(
             "q",
@@ -157,7 +158,7 @@ fn parse_users_query(q: &UsersQuery, lang: Lang) -> Result<(Option<String>, u64)
     }
 }
 
-async fn users(app: &AppState, search: Option<String>, page: u64) -> Result<UserList, Response> {
+async fn users(app: &AppState, search: Option<String>, page: u64) -> Result<UserList, WebError> {
     let offset = (page - 1).saturating_mul(u64::from(PER_PAGE));
     let query = search.clone();
     let (found, version) = app
@@ -166,8 +167,7 @@ async fn users(app: &AppState, search: Option<String>, page: u64) -> Result<User
                 crate::store::access::browse::users(conn, query.as_deref(), PER_PAGE, offset)?;
             Ok((found, crate::store::access::list_version(conn)?))
         })
-        .await
-        .map_err(unavailable)?;
+        .await?;
     Ok(UserList {
         q: search,
         page,
@@ -211,11 +211,8 @@ fn community_lines(rules: &SiteRules) -> Vec<CommunityLine> {
     lines
 }
 
-async fn communities(app: &AppState) -> Result<Vec<CommunityLine>, Response> {
-    let rules = app
-        .read(crate::store::access::load_rules)
-        .await
-        .map_err(unavailable)?;
+async fn communities(app: &AppState) -> Result<Vec<CommunityLine>, WebError> {
+    let rules = app.read(crate::store::access::load_rules).await?;
     Ok(community_lines(&rules))
 }
 
@@ -228,84 +225,61 @@ fn published(rows: Vec<(String, String)>) -> Vec<PublishedLine> {
         .collect()
 }
 
-async fn tariffs(app: &AppState) -> Result<Vec<PublishedLine>, Response> {
-    app.read(crate::store::access::tariffs)
-        .await
-        .map(published)
-        .map_err(unavailable)
+async fn tariffs(app: &AppState) -> Result<Vec<PublishedLine>, WebError> {
+    Ok(published(app.read(crate::store::access::tariffs).await?))
 }
 
-async fn promotions(app: &AppState) -> Result<Vec<PublishedLine>, Response> {
-    app.read(crate::store::access::promotions)
-        .await
-        .map(published)
-        .map_err(unavailable)
+async fn promotions(app: &AppState) -> Result<Vec<PublishedLine>, WebError> {
+    Ok(published(app.read(crate::store::access::promotions).await?))
 }
 
 async fn users_json(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<UsersQuery>,
-) -> Response {
-    match parse_users_query(&q, ctx.lang) {
-        Err(errors) => refused_json(&errors),
-        Ok((search, page)) => match users(&app, search, page).await {
-            Ok(list) => axum::Json(list).into_response(),
-            Err(r) => r,
-        },
-    }
+) -> Result<Response, WebError> {
+    let (search, page) = parse_users_query(&q, ctx.lang)?;
+    Ok(axum::Json(users(&app, search, page).await?).into_response())
 }
 
-async fn communities_json(State(app): State<AppState>) -> Response {
-    match communities(&app).await {
-        Ok(c) => axum::Json(c).into_response(),
-        Err(r) => r,
-    }
+async fn communities_json(State(app): State<AppState>) -> Result<Response, WebError> {
+    Ok(axum::Json(communities(&app).await?).into_response())
 }
 
-async fn tariffs_json(State(app): State<AppState>) -> Response {
-    match tariffs(&app).await {
-        Ok(c) => axum::Json(c).into_response(),
-        Err(r) => r,
-    }
+async fn tariffs_json(State(app): State<AppState>) -> Result<Response, WebError> {
+    Ok(axum::Json(tariffs(&app).await?).into_response())
 }
 
-async fn promotions_json(State(app): State<AppState>) -> Response {
-    match promotions(&app).await {
-        Ok(c) => axum::Json(c).into_response(),
-        Err(r) => r,
-    }
+async fn promotions_json(State(app): State<AppState>) -> Result<Response, WebError> {
+    Ok(axum::Json(promotions(&app).await?).into_response())
 }
 
-async fn page(State(app): State<AppState>, ctx: Ctx, Query(q): Query<UsersQuery>) -> Response {
+async fn page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<UsersQuery>,
+) -> Result<Response, WebError> {
     let lang = ctx.lang;
     let (status, search, page, errors) = match parse_users_query(&q, lang) {
-        Ok((search, page)) => (StatusCode::OK, search, page, FieldErrors::default()),
+        Ok((search, page)) => (StatusCode::OK, search, page, Refusals::default()),
         Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, 1, errors),
     };
-    let view = async {
-        Ok::<_, Response>(AccessView {
-            users: users(&app, search, page).await?,
-            communities: communities(&app).await?,
-            tariffs: tariffs(&app).await?,
-            promotions: promotions(&app).await?,
-        })
-    };
-    let view = match view.await {
-        Ok(v) => v,
-        Err(r) => return r,
+    let view = AccessView {
+        users: users(&app, search, page).await?,
+        communities: communities(&app).await?,
+        tariffs: tariffs(&app).await?,
+        promotions: promotions(&app).await?,
     };
     let typed = q.q.clone().unwrap_or_default();
     let body = render(lang, &view, &typed, &errors);
     let title = lang.pick("Access", "Accès");
-    (
+    Ok(html_page(
         status,
-        Html(layout(lang, title, &app.inner.site_name, Some(&ctx), body).into_string()),
-    )
-        .into_response()
+        layout(lang, title, &app.inner.site_name, Some(&ctx), body),
+    ))
 }
 
-fn render(lang: Lang, v: &AccessView, typed: &str, errors: &FieldErrors) -> Markup {
+fn render(lang: Lang, v: &AccessView, typed: &str, errors: &Refusals) -> Markup {
     let users = &v.users;
     let page_link = |page: u64| {
         format!(
@@ -333,7 +307,7 @@ fn render(lang: Lang, v: &AccessView, typed: &str, errors: &FieldErrors) -> Mark
         }
         h2 { (lang.pick("Users", "Utilisateurs")) " " small { "(" (lang.pick("list version", "version de la liste")) " " (users.version) ")" } }
         form method="get" action="/access" class="filters" role="search" {
-            (super::sessions_page::field("q", lang.pick("Search (token, user, community)", "Rechercher (badge, utilisateur, communauté)"), "search", typed, errors))
+            (field("q", lang.pick("Search (token, user, community)", "Rechercher (badge, utilisateur, communauté)"), "search", typed, errors))
             @if let Some(m) = errors.get("page") { p class="field-error" id="page-error" { (m) } }
             button type="submit" { (lang.pick("Search", "Rechercher")) }
         }

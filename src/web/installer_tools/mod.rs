@@ -5,12 +5,12 @@
 //! core as a command. Never opens a bus link nor writes SQLite itself.
 
 mod api_doc;
-mod render;
+mod html;
 mod scan;
 mod uplink;
 
 pub use api_doc::{API_PATHS, openapi_paths};
-pub use scan::{FieldErrors, FoundUnit, SCAN_LIMIT, ScanForm, ScanResult};
+pub use scan::{FoundUnit, SCAN_LIMIT, ScanForm, ScanResult};
 pub use uplink::{UPLINK_STEP_LIMIT, UplinkForm, UplinkTestResult};
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -19,11 +19,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
-use super::page::Ctx;
+use super::error::WebError;
+use super::page::{Ctx, html_page};
 use super::state::AppState;
 use crate::config::{Config, UplinkConfig};
 use crate::core::site::{Command, RELAY_TEST_MAX, refusal_from_view};
@@ -75,28 +76,25 @@ impl Tools {
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/installer/tools", get(overview_page))
-        .route("/api/v1/installer/tools", get(overview_json))
+        .route("/installer/tools", get(overview_of_buses))
+        .route("/api/v1/installer/tools", get(overview_of_buses))
         .route("/installer/tools/registers.js", get(registers_js))
-        .route("/installer/tools/sockets/{id}", get(socket_page))
-        .route("/api/v1/installer/tools/sockets/{id}", get(socket_json))
-        .route(
-            "/installer/tools/sockets/{id}/relay-test",
-            post(relay_test_page),
-        )
+        .route("/installer/tools/sockets/{id}", get(registers))
+        .route("/api/v1/installer/tools/sockets/{id}", get(registers))
+        .route("/installer/tools/sockets/{id}/relay-test", post(relay_test))
         .route(
             "/api/v1/installer/tools/sockets/{id}/relay-test",
-            post(relay_test_json),
+            post(relay_test),
         )
-        .route("/installer/tools/buses/{name}/scan", post(scan::scan_page))
+        .route("/installer/tools/buses/{name}/scan", post(scan::scan_bus))
         .route(
             "/api/v1/installer/tools/buses/{name}/scan",
-            post(scan::scan_json),
+            post(scan::scan_bus),
         )
-        .route("/installer/tools/uplink-test", post(uplink::uplink_page))
+        .route("/installer/tools/uplink-test", post(uplink::test_uplink))
         .route(
             "/api/v1/installer/tools/uplink-test",
-            post(uplink::uplink_json),
+            post(uplink::test_uplink),
         )
 }
 
@@ -204,26 +202,19 @@ fn overview(app: &AppState) -> Overview {
     }
 }
 
-fn html(status: StatusCode, markup: maud::Markup) -> Response {
-    (status, Html(markup.into_string())).into_response()
-}
-
-async fn overview_page(State(app): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
+async fn overview_of_buses(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
     let o = overview(&app);
-    html(
-        StatusCode::OK,
-        render::overview(&ctx, &app.inner.site_name, &o, &render::Results::default()),
-    )
-}
-
-async fn overview_json(State(app): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    axum::Json(overview(&app)).into_response()
+    Ok(ctx.reply(
+        || {
+            let results = html::Results::default();
+            html_page(
+                StatusCode::OK,
+                html::overview(&ctx, &app.inner.site_name, &o, &results),
+            )
+        },
+        || axum::Json(&o),
+    ))
 }
 
 // ---- a socket's live registers ----
@@ -265,48 +256,33 @@ fn socket_registers(app: &AppState, id: &str) -> Option<(usize, SocketRegisters)
     ))
 }
 
-fn not_found(ctx: &Ctx) -> Response {
-    let message = ctx
-        .lang
-        .pick("no such socket or bus", "prise ou bus inconnu");
-    if ctx.wants_json {
-        (
-            StatusCode::NOT_FOUND,
-            axum::Json(serde_json::json!({ "error": message })),
-        )
-            .into_response()
-    } else {
-        (StatusCode::NOT_FOUND, Html(format!("<p>{message}</p>"))).into_response()
-    }
+fn not_found(ctx: &Ctx) -> WebError {
+    ctx.not_found(
+        ctx.lang
+            .pick("no such socket or bus", "prise ou bus inconnu"),
+    )
 }
 
-async fn socket_page(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    match socket_registers(&app, &id) {
-        Some((_, r)) => html(
-            StatusCode::OK,
-            render::socket(&ctx, &app.inner.site_name, &r, None),
-        ),
-        None => not_found(&ctx),
-    }
-}
-
-async fn socket_json(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    match socket_registers(&app, &id) {
-        Some((_, r)) => axum::Json(r).into_response(),
-        None => not_found(&ctx),
-    }
+async fn registers(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    let (_, r) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
+    Ok(ctx.reply(
+        || {
+            let page = html::socket(&ctx, &app.inner.site_name, &r, None);
+            html_page(StatusCode::OK, page)
+        },
+        || axum::Json(&r),
+    ))
 }
 
 async fn registers_js() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("assets/registers.js"),
+        include_str!("../assets/registers.js"),
     )
 }
 
@@ -321,7 +297,7 @@ pub struct RelayTestOutcome {
 }
 
 /// Checks what the published view tells, then asks the core (which checks again).
-async fn relay_test(app: &AppState, ctx: &Ctx, index: usize) -> (StatusCode, RelayTestOutcome) {
+async fn test_relay(app: &AppState, ctx: &Ctx, index: usize) -> (StatusCode, RelayTestOutcome) {
     let view = app
         .inner
         .sockets
@@ -349,7 +325,7 @@ async fn relay_test(app: &AppState, ctx: &Ctx, index: usize) -> (StatusCode, Rel
             RelayTestOutcome {
                 started: false,
                 seconds,
-                refused: Some(render::refusal_words(ctx.lang, refusal).to_string()),
+                refused: Some(html::refusal_words(ctx.lang, refusal).to_string()),
             },
         );
     }
@@ -390,38 +366,19 @@ async fn relay_test(app: &AppState, ctx: &Ctx, index: usize) -> (StatusCode, Rel
     )
 }
 
-async fn relay_test_page(
+async fn relay_test(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
+) -> Result<Response, WebError> {
+    ctx.require(Action::InstallerConfig)?;
+    let (index, _) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
+    let (status, outcome) = test_relay(&app, &ctx, index).await;
+    if ctx.api {
+        return Ok((status, axum::Json(outcome)).into_response());
     }
-    let Some((index, _)) = socket_registers(&app, &id) else {
-        return not_found(&ctx);
-    };
-    let (status, outcome) = relay_test(&app, &ctx, index).await;
-    let Some((_, r)) = socket_registers(&app, &id) else {
-        return not_found(&ctx);
-    };
-    html(
-        status,
-        render::socket(&ctx, &app.inner.site_name, &r, Some(&outcome)),
-    )
-}
-
-async fn relay_test_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::InstallerConfig) {
-        return f.into_response();
-    }
-    let Some((index, _)) = socket_registers(&app, &id) else {
-        return not_found(&ctx);
-    };
-    let (status, outcome) = relay_test(&app, &ctx, index).await;
-    (status, axum::Json(outcome)).into_response()
+    // The registers as the test left them, and its outcome.
+    let (_, r) = socket_registers(&app, &id).ok_or_else(|| not_found(&ctx))?;
+    let page = html::socket(&ctx, &app.inner.site_name, &r, Some(&outcome));
+    Ok(html_page(status, page))
 }

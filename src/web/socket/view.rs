@@ -1,15 +1,15 @@
 //! One socket as data: the live snapshot's readings and session, the socket's last sessions
-//! from SQLite, and the actions the account may take now. The page (`socket_html`) and
+//! from SQLite, and the actions the account may take now. The page (`html`) and
 //! `GET /api/v1/sockets/{id}` both render this one value. Reads only.
 
 use serde::Serialize;
 
-use super::i18n::state_words;
-use super::page::Ctx;
-use super::socket_page::{Control, find};
-use super::state::{AppState, DbError};
+use super::{Control, find};
 use crate::core::SocketSnapshot;
 use crate::store::roles::Action;
+use crate::web::i18n::state_words;
+use crate::web::page::Ctx;
+use crate::web::state::{AppState, DbError};
 
 /// How many past sessions the page lists.
 const HISTORY: u32 = 20;

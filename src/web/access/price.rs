@@ -3,8 +3,7 @@
 //! charges evenly from start to end. Owns the form and its validation; prices nothing itself.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use chrono::{NaiveDateTime, TimeZone};
 use maud::{Markup, html};
 use rust_decimal::Decimal;
@@ -12,10 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::pricing::{Breakdown, CostInput, CostSample, Party, cost, parse_tariff};
 use crate::core::session::Phase;
+use crate::web::error::WebError;
+use crate::web::form::{Refusals, field};
 use crate::web::i18n::Lang;
 use crate::web::page::Ctx;
 use crate::web::pages::layout;
-use crate::web::sessions_page::{FieldErrors, field, refused_json, unavailable};
 use crate::web::state::AppState;
 
 /// The longest session the calculator prices: a week.
@@ -58,8 +58,8 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn validate(q: &PriceQuery, tariffs: &[String], lang: Lang) -> Result<Asked, FieldErrors> {
-    let mut errors = FieldErrors::default();
+fn validate(q: &PriceQuery, tariffs: &[String], lang: Lang) -> Result<Asked, Refusals> {
+    let mut errors = Refusals::default();
     let tariff = match given(&q.tariff) {
         Some(t) if tariffs.iter().any(|x| x == t) => Some(t.to_owned()),
         Some(_) => {
@@ -163,10 +163,8 @@ fn validate(q: &PriceQuery, tariffs: &[String], lang: Lang) -> Result<Asked, Fie
     }
 }
 
-async fn stored_tariffs(app: &AppState) -> Result<Vec<(String, String)>, Response> {
-    app.read(crate::store::access::tariffs)
-        .await
-        .map_err(unavailable)
+async fn stored_tariffs(app: &AppState) -> Result<Vec<(String, String)>, WebError> {
+    Ok(app.read(crate::store::access::tariffs).await?)
 }
 
 /// Prices the asked session: energy delivered evenly, charging all along, no promotion.
@@ -175,8 +173,8 @@ fn quote(
     asked: Asked,
     tariffs: &[(String, String)],
     lang: Lang,
-) -> Result<Quote, FieldErrors> {
-    let mut errors = FieldErrors::default();
+) -> Result<Quote, Refusals> {
+    let mut errors = Refusals::default();
     let tz = app.inner.time_zone;
     let Some(json) = tariffs
         .iter()
@@ -251,64 +249,39 @@ fn quote(
     }
 }
 
-pub(super) async fn json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<PriceQuery>,
-) -> Response {
-    let tariffs = match stored_tariffs(&app).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let ids: Vec<String> = tariffs.iter().map(|(id, _)| id.clone()).collect();
-    // Nothing asked: the choices, as the empty form shows them.
-    if !asked(&q) {
-        return axum::Json(serde_json::json!({ "tariffs": ids, "quote": null })).into_response();
-    }
-    match validate(&q, &ids, ctx.lang).and_then(|a| quote(&app, a, &tariffs, ctx.lang)) {
-        Ok(quote) => {
-            axum::Json(serde_json::json!({ "tariffs": ids, "quote": quote })).into_response()
-        }
-        Err(errors) => refused_json(&errors),
-    }
-}
-
 fn asked(q: &PriceQuery) -> bool {
     q.tariff.is_some() || q.energy_kwh.is_some() || q.start.is_some() || q.duration.is_some()
 }
 
-pub(super) async fn page(
+pub(super) async fn price(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<PriceQuery>,
-) -> Response {
-    let lang = ctx.lang;
-    let tariffs = match stored_tariffs(&app).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+) -> Result<Response, WebError> {
+    let tariffs = stored_tariffs(&app).await?;
     let ids: Vec<String> = tariffs.iter().map(|(id, _)| id.clone()).collect();
-    let asked =
-        q.tariff.is_some() || q.energy_kwh.is_some() || q.start.is_some() || q.duration.is_some();
-    let (status, answer, errors) = if !asked {
-        (StatusCode::OK, None, FieldErrors::default())
-    } else {
-        match validate(&q, &ids, lang).and_then(|a| quote(&app, a, &tariffs, lang)) {
-            Ok(quote) => (StatusCode::OK, Some(quote), FieldErrors::default()),
-            Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
-        }
+    // Nothing asked: the choices, as the empty form shows them.
+    let quote = match asked(&q) {
+        false => Ok(None),
+        true => validate(&q, &ids, ctx.lang)
+            .and_then(|a| quote(&app, a, &tariffs, ctx.lang))
+            .map(Some)
+            .map_err(WebError::from),
     };
-    let now = crate::clock::wall_utc()
-        .with_timezone(&app.inner.time_zone)
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let body = render(lang, &q, &ids, &now, answer.as_ref(), &errors);
-    let title = lang.pick("Price calculator", "Calculateur de prix");
-    (
-        status,
-        Html(layout(lang, title, &app.inner.site_name, Some(&ctx), body).into_string()),
+    ctx.reply_form(
+        quote,
+        |quote, errors| {
+            let lang = ctx.lang;
+            let now = crate::clock::wall_utc()
+                .with_timezone(&app.inner.time_zone)
+                .format("%Y-%m-%dT%H:%M")
+                .to_string();
+            let body = render(lang, &q, &ids, &now, quote.and_then(Option::as_ref), errors);
+            let title = lang.pick("Price calculator", "Calculateur de prix");
+            layout(lang, title, &app.inner.site_name, Some(&ctx), body)
+        },
+        |quote| axum::Json(serde_json::json!({ "tariffs": ids, "quote": quote })),
     )
-        .into_response()
 }
 
 fn render(
@@ -317,7 +290,7 @@ fn render(
     tariffs: &[String],
     now: &str,
     answer: Option<&Quote>,
-    errors: &FieldErrors,
+    errors: &Refusals,
 ) -> Markup {
     let chosen = q.tariff.clone().unwrap_or_default();
     let tariff_error = errors.get("tariff");

@@ -6,34 +6,31 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::accounts_page::{
-    AccountRow, change, hash, not_found, now_ms, one, parse_until, role_options, row, unavailable,
-};
-use super::auth::password;
-use super::form::{Refusals, input, policy_message, select};
-use super::i18n::{Text, t};
-use super::page::Ctx;
-use super::pages::layout;
-use super::state::AppState;
+use super::{AccountRow, account_named, change, hash, now_ms, parse_until, role_options, row};
 use crate::store::StoreError;
-use crate::store::accounts::AccountAction;
+use crate::store::accounts::{Account, AccountAction};
 use crate::store::roles::{Action, Role};
+use crate::web::auth::password;
+use crate::web::error::WebError;
+use crate::web::form::{Refusals, input, policy_message, select};
+use crate::web::i18n::{Text, t};
+use crate::web::input::{Input, Posted};
+use crate::web::page::{Ctx, html_page};
+use crate::web::pages::layout;
+use crate::web::state::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/accounts/{username}",
-            get(edit_page).post(edit_submit_page),
-        )
-        .route("/api/v1/accounts/{username}", get(one_json).post(edit_json))
-        .route("/accounts/{username}/password", post(reset_page))
-        .route("/api/v1/accounts/{username}/password", post(reset_json))
+        .route("/accounts/{username}", get(one).post(change_account))
+        .route("/api/v1/accounts/{username}", get(one).post(change_account))
+        .route("/accounts/{username}/password", post(reset_password))
+        .route("/api/v1/accounts/{username}/password", post(reset_password))
 }
 
 /// What the edit form (and `POST /api/v1/accounts/{username}`) sends; a field left out stays.
@@ -66,105 +63,68 @@ pub struct PasswordForm {
     pub password: String,
 }
 
-async fn edit_page(
+impl Posted for EditForm {}
+
+impl Posted for PasswordForm {}
+
+/// The account's page, or the account as the API serves it.
+async fn one(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(username): Path<String>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match one(&app, &username).await {
-        Ok(Some(a)) => {
-            let r = row(&app, &a, now_ms());
-            Html(
-                edit_html(
-                    &ctx,
-                    &app.inner.site_name,
-                    &r,
-                    &EditForm::default(),
-                    &Refusals::default(),
-                    None,
-                )
-                .into_string(),
-            )
-            .into_response()
-        }
-        Ok(None) => not_found(&ctx),
-        Err(r) => r,
-    }
-}
-
-async fn one_json(State(app): State<AppState>, ctx: Ctx, Path(username): Path<String>) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match one(&app, &username).await {
-        Ok(Some(a)) => Json(row(&app, &a, now_ms())).into_response(),
-        Ok(None) => not_found(&ctx),
-        Err(r) => r,
-    }
-}
-
-async fn edit_submit_page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(username): Path<String>,
-    Form(form): Form<EditForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match edit(&app, &ctx, &username, &form).await {
-        Ok(name) => Redirect::to(&format!("/accounts/{name}")).into_response(),
-        Err(Ok((r, refusals))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Html(edit_html(&ctx, &app.inner.site_name, &r, &form, &refusals, None).into_string()),
-        )
-            .into_response(),
-        Err(Err(r)) => r,
-    }
-}
-
-async fn edit_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(username): Path<String>,
-    Json(form): Json<EditForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match edit(&app, &ctx, &username, &form).await {
-        Ok(name) => match one(&app, &name).await {
-            Ok(Some(a)) => Json(row(&app, &a, now_ms())).into_response(),
-            Ok(None) => not_found(&ctx),
-            Err(r) => r,
+) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    let a = account_named(&app, &ctx, &username).await?;
+    let r = row(&app, &a, now_ms());
+    Ok(ctx.reply(
+        || {
+            let page = edit_html(
+                &ctx,
+                &app,
+                &r,
+                &EditForm::default(),
+                &Refusals::default(),
+                None,
+            );
+            html_page(StatusCode::OK, page)
         },
-        Err(Ok((_, refusals))) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
+        || Json(&r),
+    ))
+}
+
+async fn change_account(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(username): Path<String>,
+    Input(form): Input<EditForm>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    let account = account_named(&app, &ctx, &username).await?;
+    let current = row(&app, &account, now_ms());
+    match edit(&app, &ctx, &account, &form).await {
+        Ok(name) if !ctx.api => Ok(Redirect::to(&format!("/accounts/{name}")).into_response()),
+        // The account as changed.
+        Ok(name) => {
+            let a = account_named(&app, &ctx, &name).await?;
+            Ok(Json(row(&app, &a, now_ms())).into_response())
         }
-        Err(Err(r)) => r,
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => {
+            let page = edit_html(&ctx, &app, &current, &form, &refusals, None);
+            Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+        Err(e) => Err(e),
     }
 }
 
-type Refused = Result<(AccountRow, Refusals), Response>;
-
-/// Changes what differs from the account as stored, in one transaction; the account's
-/// sessions end. `Ok`: the account's username.
+/// Changes what differs from `account` as stored, in one transaction; the account's sessions
+/// end. `Ok`: the account's username.
 async fn edit(
     app: &AppState,
     ctx: &Ctx,
-    username: &str,
+    account: &Account,
     form: &EditForm,
-) -> Result<String, Refused> {
+) -> Result<String, WebError> {
     let lang = ctx.lang;
-    let account = match one(app, username).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return Err(Err(not_found(ctx))),
-        Err(r) => return Err(Err(r)),
-    };
-    let current = row(app, &account, now_ms());
     let name = account.username.clone();
     let mut refusals = Refusals::default();
     let mut actions = Vec::new();
@@ -213,7 +173,7 @@ async fn edit(
         });
     }
     if !refusals.is_empty() {
-        return Err(Ok((current, refusals)));
+        return Err(refusals.into());
     }
     if actions.is_empty() {
         return Ok(name);
@@ -238,92 +198,51 @@ async fn edit(
                 why
             };
             refusals.add(demoting.unwrap_or("role"), message);
-            Err(Ok((current, refusals)))
+            Err(refusals.into())
         }
-        Err(e) => Err(Err(unavailable(e))),
+        Err(e) => Err(WebError::unreadable(format!("accounts: {e}"))),
     }
 }
 
-async fn reset_page(
+async fn reset_password(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(username): Path<String>,
-    Form(form): Form<PasswordForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match reset(&app, &ctx, &username, &form).await {
-        Ok(r) => Html(
-            edit_html(
-                &ctx,
-                &app.inner.site_name,
-                &r,
-                &EditForm::default(),
-                &Refusals::default(),
-                Some(ctx.lang.pick(
-                    "The password is reset; the account's sessions ended.",
-                    "Le mot de passe est réinitialisé ; les sessions du compte sont fermées.",
-                )),
-            )
-            .into_string(),
-        )
-        .into_response(),
-        Err(Ok((r, refusals))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Html(
-                edit_html(
-                    &ctx,
-                    &app.inner.site_name,
-                    &r,
-                    &EditForm::default(),
-                    &refusals,
-                    None,
-                )
-                .into_string(),
-            ),
-        )
-            .into_response(),
-        Err(Err(r)) => r,
-    }
-}
-
-async fn reset_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(username): Path<String>,
-    Json(form): Json<PasswordForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match reset(&app, &ctx, &username, &form).await {
-        Ok(r) => Json(r).into_response(),
-        Err(Ok((_, refusals))) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
+    Input(form): Input<PasswordForm>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    let account = account_named(&app, &ctx, &username).await?;
+    let current = row(&app, &account, now_ms());
+    let (status, refusals, done) = match reset(&app, &ctx, &account, &form).await {
+        Ok(()) if ctx.api => return Ok(Json(current).into_response()),
+        Ok(()) => (
+            StatusCode::OK,
+            Refusals::default(),
+            Some(ctx.lang.pick(
+                "The password is reset; the account's sessions ended.",
+                "Le mot de passe est réinitialisé ; les sessions du compte sont fermées.",
+            )),
+        ),
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => {
+            (StatusCode::UNPROCESSABLE_ENTITY, refusals, None)
         }
-        Err(Err(r)) => r,
-    }
+        Err(e) => return Err(e),
+    };
+    let page = edit_html(&ctx, &app, &current, &EditForm::default(), &refusals, done);
+    Ok(html_page(status, page))
 }
 
+/// Sets a new password (the policy's); the account's sessions end.
 async fn reset(
     app: &AppState,
     ctx: &Ctx,
-    username: &str,
+    account: &Account,
     form: &PasswordForm,
-) -> Result<AccountRow, Refused> {
-    let account = match one(app, username).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return Err(Err(not_found(ctx))),
-        Err(r) => return Err(Err(r)),
-    };
-    let current = row(app, &account, now_ms());
+) -> Result<(), WebError> {
     if let Err(e) = password::check(&form.password, &account.username) {
-        let mut refusals = Refusals::default();
-        refusals.add("password", policy_message(ctx.lang, &e));
-        return Err(Ok((current, refusals)));
+        return Err(Refusals::from([("password", policy_message(ctx.lang, &e))]).into());
     }
-    let hash = hash(form.password.clone()).await.map_err(Err)?;
+    let hash = hash(form.password.clone()).await?;
     let action = AccountAction::SetPassword {
         username: account.username.clone(),
         password_hash: hash,
@@ -336,15 +255,15 @@ async fn reset(
                 ctx.session.username,
                 account.username
             );
-            Ok(current)
+            Ok(())
         }
-        Err(e) => Err(Err(unavailable(e))),
+        Err(e) => Err(WebError::unreadable(format!("accounts: {e}"))),
     }
 }
 
 fn edit_html(
     ctx: &Ctx,
-    site: &str,
+    app: &AppState,
     a: &AccountRow,
     form: &EditForm,
     refusals: &Refusals,
@@ -375,5 +294,5 @@ fn edit_html(
             button type="submit" { (lang.pick("Reset the password", "Réinitialiser le mot de passe")) }
         }
     };
-    layout(lang, &a.username, site, Some(ctx), body)
+    layout(lang, &a.username, &app.inner.site_name, Some(ctx), body)
 }

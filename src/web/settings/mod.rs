@@ -1,20 +1,22 @@
 //! "My settings": the signed-in account's own language (English, French or the browser's),
 //! saved on the account and applied to its open sessions at once, and its own password
 //! (the current one required; afterwards its sessions end and it signs in again). Never
-//! changes another account (`accounts_page` does, for installers).
+//! changes another account (`accounts` does, for installers).
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
-use super::auth::password;
+use super::auth::password as policy;
+use super::error::WebError;
 use super::form::{Refusals, input, policy_message, select};
 use super::i18n::{Lang, Text, t};
-use super::page::Ctx;
+use super::input::{Input, Posted};
+use super::page::{Ctx, html_page};
 use super::pages::layout;
 use super::state::AppState;
 use crate::store::Write;
@@ -22,10 +24,10 @@ use crate::store::accounts::{self, AccountAction, AccountChange, Language};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/settings", get(page).post(language_page))
-        .route("/api/v1/settings", get(json).post(language_json))
-        .route("/settings/password", post(password_page))
-        .route("/api/v1/settings/password", post(password_json))
+        .route("/settings", get(show).post(language))
+        .route("/api/v1/settings", get(show).post(language))
+        .route("/settings/password", post(password))
+        .route("/api/v1/settings/password", post(password))
 }
 
 /// The account's settings as the page shows them and the API serialises them.
@@ -63,72 +65,52 @@ pub struct PasswordForm {
     pub new_password: String,
 }
 
-async fn page(State(app): State<AppState>, ctx: Ctx) -> Response {
-    Html(render(&ctx, &app.inner.site_name, &Refusals::default()).into_string()).into_response()
+impl Posted for LanguageForm {}
+
+impl Posted for PasswordForm {}
+
+async fn show(State(app): State<AppState>, ctx: Ctx) -> Response {
+    ctx.reply(
+        || {
+            let page = render(&ctx, &app.inner.site_name, &Refusals::default());
+            html_page(StatusCode::OK, page)
+        },
+        || Json(settings(&ctx)),
+    )
 }
 
-async fn json(ctx: Ctx) -> Response {
-    Json(settings(&ctx)).into_response()
-}
-
-async fn language_page(
+async fn language(
     State(app): State<AppState>,
     ctx: Ctx,
-    Form(form): Form<LanguageForm>,
-) -> Response {
+    Input(form): Input<LanguageForm>,
+) -> Result<Response, WebError> {
     match set_language(&app, &ctx, &form).await {
-        Ok(_) => Redirect::to("/settings").into_response(),
-        Err(Ok(refusals)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Html(render(&ctx, &app.inner.site_name, &refusals).into_string()),
-        )
-            .into_response(),
-        Err(Err(r)) => *r,
-    }
-}
-
-async fn language_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Json(form): Json<LanguageForm>,
-) -> Response {
-    match set_language(&app, &ctx, &form).await {
+        Ok(_) if !ctx.api => Ok(Redirect::to("/settings").into_response()),
         Ok(language) => {
             let mut s = settings(&ctx);
             s.language = language.map(Language::as_str);
-            Json(s).into_response()
+            Ok(Json(s).into_response())
         }
-        Err(Ok(refusals)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
-        }
-        Err(Err(r)) => *r,
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => Ok(html_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&ctx, &app.inner.site_name, &refusals),
+        )),
+        Err(e) => Err(e),
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> Response {
-    log::error!("web: settings: {e}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database cannot be written",
-    )
-        .into_response()
 }
 
 async fn set_language(
     app: &AppState,
     ctx: &Ctx,
     form: &LanguageForm,
-) -> Result<Option<Language>, Result<Refusals, Box<Response>>> {
+) -> Result<Option<Language>, WebError> {
     let text = form.language.trim();
     let language = Language::parse(text);
     if !text.is_empty() && language.is_none() {
-        let mut refusals = Refusals::default();
-        refusals.add(
-            "language",
-            ctx.lang
-                .pick("Choose a language.", "Choisissez une langue."),
-        );
-        return Err(Ok(refusals));
+        let message = ctx
+            .lang
+            .pick("Choose a language.", "Choisissez une langue.");
+        return Err(Refusals::from([("language", message)]).into());
     }
     let change = AccountChange {
         actor: ctx.session.username.clone(),
@@ -142,92 +124,69 @@ async fn set_language(
         .store
         .apply(vec![Write::Account(Box::new(change))])
         .await
-        .map_err(|e| Err(Box::new(unavailable(e))))?;
+        .map_err(|e| WebError::unwritable(format!("settings: {e}")))?;
     app.inner
         .sessions
         .set_language(ctx.session.account_id, language);
     Ok(language)
 }
 
-async fn password_page(
+async fn password(
     State(app): State<AppState>,
     ctx: Ctx,
-    Form(form): Form<PasswordForm>,
-) -> Response {
+    Input(form): Input<PasswordForm>,
+) -> Result<Response, WebError> {
     match change_password(&app, &ctx, &form).await {
-        Ok(()) => Redirect::to("/login").into_response(),
-        Err(Ok(refusals)) => (
+        Ok(()) => Ok(ctx.reply(
+            || Redirect::to("/login"),
+            || Json(serde_json::json!({ "changed": true, "signed_out": true })),
+        )),
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => Ok(html_page(
             StatusCode::UNPROCESSABLE_ENTITY,
-            Html(render(&ctx, &app.inner.site_name, &refusals).into_string()),
-        )
-            .into_response(),
-        Err(Err(r)) => *r,
-    }
-}
-
-async fn password_json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Json(form): Json<PasswordForm>,
-) -> Response {
-    match change_password(&app, &ctx, &form).await {
-        Ok(()) => Json(serde_json::json!({ "changed": true, "signed_out": true })).into_response(),
-        Err(Ok(refusals)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
-        }
-        Err(Err(r)) => *r,
+            render(&ctx, &app.inner.site_name, &refusals),
+        )),
+        Err(e) => Err(e),
     }
 }
 
 /// Checks the current password (argon2, off the async threads) and the new one's policy, then
 /// saves it; the account's sessions end.
-async fn change_password(
-    app: &AppState,
-    ctx: &Ctx,
-    form: &PasswordForm,
-) -> Result<(), Result<Refusals, Box<Response>>> {
+async fn change_password(app: &AppState, ctx: &Ctx, form: &PasswordForm) -> Result<(), WebError> {
     let lang = ctx.lang;
     let username = ctx.session.username.clone();
     let name = username.clone();
-    let account = match app
+    let account = app
         .read(move |conn| accounts::by_username(conn, &name))
         .await
-    {
-        Ok(Some(a)) => a,
-        Ok(None) => return Err(Err(Box::new(unavailable("the account vanished")))),
-        Err(e) => return Err(Err(Box::new(unavailable(e)))),
-    };
+        .map_err(|e| WebError::unwritable(format!("settings: {e}")))?
+        .ok_or_else(|| WebError::unwritable("settings: the account vanished"))?;
     let (current, new) = (form.current_password.clone(), form.new_password.clone());
     let checked = tokio::task::spawn_blocking(move || {
-        let right = password::verify(&current, &account.password_hash);
-        let hash = password::hash(&new).ok();
+        let right = policy::verify(&current, &account.password_hash);
+        let hash = policy::hash(&new).ok();
         (right, hash)
     });
     let mut refusals = Refusals::default();
-    if let Err(e) = password::check(&form.new_password, &username) {
+    if let Err(e) = policy::check(&form.new_password, &username) {
         refusals.add("new_password", policy_message(lang, &e));
     }
     let Ok((right, hash)) = checked.await else {
-        return Err(Err(Box::new(unavailable("cannot check the password"))));
+        return Err(WebError::unwritable("settings: cannot check the password"));
     };
     if !right {
-        refusals.0.insert(
-            0,
-            (
-                "current_password",
-                lang.pick(
-                    "This is not your current password.",
-                    "Ce n'est pas votre mot de passe actuel.",
-                )
-                .into(),
+        refusals.add_first(
+            "current_password",
+            lang.pick(
+                "This is not your current password.",
+                "Ce n'est pas votre mot de passe actuel.",
             ),
         );
     }
     if !refusals.is_empty() {
-        return Err(Ok(refusals));
+        return Err(refusals.into());
     }
     let Some(hash) = hash else {
-        return Err(Err(Box::new(unavailable("cannot hash the password"))));
+        return Err(WebError::unwritable("settings: cannot hash the password"));
     };
     let change = AccountChange {
         actor: username.clone(),
@@ -241,7 +200,7 @@ async fn change_password(
         .store
         .apply(vec![Write::Account(Box::new(change))])
         .await
-        .map_err(|e| Err(Box::new(unavailable(e))))?;
+        .map_err(|e| WebError::unwritable(format!("settings: {e}")))?;
     app.inner.sessions.end_account(ctx.session.account_id);
     log::info!("web: {username} changed their password");
     Ok(())

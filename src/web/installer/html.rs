@@ -4,11 +4,12 @@
 
 use maud::{Markup, html};
 
-use super::installer_page::{InstallerView, Refusal, Sent};
-use super::page::Ctx;
-use super::pages::layout;
+use super::{InstallerView, Sent};
 use crate::config::edit::{SocketForm, UplinkForm};
 use crate::store::roles::Action;
+use crate::web::form::Refusals;
+use crate::web::page::Ctx;
+use crate::web::pages::layout;
 use crate::web::reload::ReloadOutcome;
 
 /// A labelled input, with its problems next to it (`FIELD-error`, referenced by the input).
@@ -17,14 +18,14 @@ fn field(
     name: &str,
     value: &str,
     kind: &str,
-    refusal: &Refusal,
+    refusal: &Refusals,
     extra: &str,
 ) -> Markup {
     let id = format!("{extra}{name}");
-    let errors = refusal.errors.get(name).filter(|e| !e.is_empty());
+    let errors = refusal.all(name);
     html! {
         label for=(id) { (label) }
-        @if let Some(errors) = errors {
+        @if !errors.is_empty() {
             input id=(id) name=(name) type=(kind) value=(value)
                 aria-invalid="true" aria-describedby={(id) "-error"};
             p class="field-error error" id={(id) "-error"} { (errors.join("; ")) }
@@ -39,28 +40,30 @@ fn select(
     name: &str,
     options: &[String],
     chosen: &str,
-    refusal: &Refusal,
+    refusal: &Refusals,
     extra: &str,
 ) -> Markup {
     let id = format!("{extra}{name}");
-    let errors = refusal.errors.get(name).filter(|e| !e.is_empty());
+    let errors = refusal.all(name);
+    let described = (!errors.is_empty()).then(|| format!("{id}-error"));
     html! {
         label for=(id) { (label) }
-        select id=(id) name=(name) aria-describedby=[errors.map(|_| format!("{id}-error"))] {
+        select id=(id) name=(name) aria-describedby=[described] {
             @for o in options {
                 option value=(o) selected[o == chosen] { (o) }
             }
         }
-        @if let Some(errors) = errors {
+        @if !errors.is_empty() {
             p class="field-error error" id={(id) "-error"} { (errors.join("; ")) }
         }
     }
 }
 
 /// Problems not tied to one field.
-fn general(refusal: &Refusal) -> Markup {
+fn general(refusal: &Refusals) -> Markup {
+    let errors = refusal.all("");
     html! {
-        @if let Some(errors) = refusal.errors.get("").filter(|e| !e.is_empty()) {
+        @if !errors.is_empty() {
             div class="error" role="alert" {
                 @for e in errors { p { (e) } }
             }
@@ -74,7 +77,7 @@ fn socket_form(
     view: &InstallerView,
     action: &str,
     form: &SocketForm,
-    refusal: &Refusal,
+    refusal: &Refusals,
     submit: &str,
 ) -> Markup {
     let lang = ctx.lang;
@@ -95,7 +98,7 @@ fn socket_form(
     }
 }
 
-fn uplink_form(ctx: &Ctx, form: &UplinkForm, refusal: &Refusal) -> Markup {
+fn uplink_form(ctx: &Ctx, form: &UplinkForm, refusal: &Refusals) -> Markup {
     let lang = ctx.lang;
     html! {
         form method="post" action="/installer/uplink" class="installer-uplink" {
@@ -200,10 +203,10 @@ pub fn page(
     site_name: &str,
     view: &InstallerView,
     applied: Option<u64>,
-    refused: Option<(&Sent, &Refusal)>,
+    refused: Option<(&Sent, &Refusals)>,
 ) -> Markup {
     let lang = ctx.lang;
-    let none = Refusal::default();
+    let none = Refusals::default();
     let (add, add_refusal) = match refused {
         Some((Sent::AddSocket(f), r)) => (f.clone(), r),
         _ => (
@@ -256,13 +259,13 @@ pub fn page(
 }
 
 /// The edit form of one socket.
-pub fn socket_page(
+pub fn socket(
     ctx: &Ctx,
     site_name: &str,
     view: &InstallerView,
     id: &str,
     form: &SocketForm,
-    refusal: &Refusal,
+    refusal: &Refusals,
 ) -> Markup {
     let lang = ctx.lang;
     let title = format!("{} {id}", lang.pick("Socket", "Prise"));

@@ -4,11 +4,11 @@
 use maud::{Markup, html};
 
 use super::{
-    FieldErrors, Overview, RelayTestOutcome, ScanForm, ScanResult, SocketRegisters, UplinkForm,
-    UplinkTestResult,
+    Overview, RelayTestOutcome, ScanForm, ScanResult, SocketRegisters, UplinkForm, UplinkTestResult,
 };
 use crate::core::site::RelayTestRefusal;
 use crate::store::roles::Action;
+use crate::web::form::Refusals;
 use crate::web::i18n::Lang;
 use crate::web::page::Ctx;
 use crate::web::pages::layout;
@@ -18,10 +18,10 @@ use crate::web::pages::layout;
 pub struct Results {
     pub scan_bus: Option<String>,
     pub scan_form: ScanForm,
-    pub scan_errors: FieldErrors,
+    pub scan_errors: Refusals,
     pub scan: Option<ScanResult>,
     pub uplink_form: UplinkForm,
-    pub uplink_errors: FieldErrors,
+    pub uplink_errors: Refusals,
     pub uplink: Option<UplinkTestResult>,
 }
 
@@ -56,9 +56,9 @@ fn field(
     label: &str,
     value: &str,
     numeric: bool,
-    errors: &FieldErrors,
+    errors: &Refusals,
 ) -> Markup {
-    let error = errors.iter().find(|(f, _)| *f == name).map(|(_, m)| *m);
+    let error = errors.get(name);
     let error_id = format!("{id}-error");
     html! {
         label for=(id) { (label) }
@@ -147,7 +147,7 @@ fn scan_form(ctx: &Ctx, bus: &str, r: &Results) -> Markup {
     let mine = r.scan_bus.as_deref() == Some(bus);
     let empty = ScanForm::default();
     let values = if mine { &r.scan_form } else { &empty };
-    let no_errors = FieldErrors::new();
+    let no_errors = Refusals::default();
     let errors = if mine { &r.scan_errors } else { &no_errors };
     let id = |f: &str| format!("scan-{bus}-{f}");
     html! {

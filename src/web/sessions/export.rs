@@ -6,8 +6,9 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::{FilterQuery, parse_filter, refused_json, report_error, today, unavailable};
+use super::{FilterQuery, parse_filter, report_error, today};
 use crate::store::roles::Action;
+use crate::web::error::WebError;
 use crate::web::page::Ctx;
 use crate::web::state::AppState;
 
@@ -21,7 +22,7 @@ pub(super) async fn csv(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<FilterQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     export(app, ctx, q, ExportKind::Csv).await
 }
 
@@ -29,20 +30,20 @@ pub(super) async fn xlsx(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<FilterQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     export(app, ctx, q, ExportKind::Xlsx).await
 }
 
 /// The filter's completed sessions as `export`'s expense notes (one section per user), as an
 /// attachment.
-async fn export(app: AppState, ctx: Ctx, q: FilterQuery, kind: ExportKind) -> Response {
-    if let Err(f) = ctx.require(Action::Export) {
-        return f.into_response();
-    }
-    let filter = match parse_filter(&q, today(&app), ctx.lang) {
-        Ok((filter, _)) => filter,
-        Err(errors) => return refused_json(&errors),
-    };
+async fn export(
+    app: AppState,
+    ctx: Ctx,
+    q: FilterQuery,
+    kind: ExportKind,
+) -> Result<Response, WebError> {
+    ctx.require(Action::Export)?;
+    let (filter, _) = parse_filter(&q, today(&app), ctx.lang)?;
     let site = crate::export::SiteInfo {
         name: app.inner.site_name.clone(),
         time_zone: app.inner.time_zone,
@@ -64,10 +65,7 @@ async fn export(app: AppState, ctx: Ctx, q: FilterQuery, kind: ExportKind) -> Re
             Ok(out)
         })
         .await;
-    let bytes = match written {
-        Ok(b) => b,
-        Err(e) => return unavailable(e),
-    };
+    let bytes = written?;
     let (extension, content_type) = match kind {
         ExportKind::Csv => ("csv", "text/csv; charset=utf-8"),
         ExportKind::Xlsx => (
@@ -82,7 +80,7 @@ async fn export(app: AppState, ctx: Ctx, q: FilterQuery, kind: ExportKind) -> Re
         filter.from,
         filter.to
     );
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
@@ -92,7 +90,7 @@ async fn export(app: AppState, ctx: Ctx, q: FilterQuery, kind: ExportKind) -> Re
         ],
         bytes,
     )
-        .into_response()
+        .into_response())
 }
 
 /// A file-name piece of ASCII letters, digits, `-` and `_`.

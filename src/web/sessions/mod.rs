@@ -7,17 +7,16 @@
 mod export;
 mod statement;
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use chrono::{Datelike, NaiveDate};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
+use super::error::WebError;
+use super::form::{Refusals, field};
 use super::i18n::Lang;
 use super::page::Ctx;
 use super::pages::layout;
@@ -32,14 +31,14 @@ pub const PER_PAGE: u32 = 50;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/sessions", get(page))
-        .route("/api/v1/sessions", get(json))
+        .route("/sessions", get(list))
+        .route("/api/v1/sessions", get(list))
         .route("/sessions/export.csv", get(export::csv))
         .route("/sessions/export.xlsx", get(export::xlsx))
         .route("/api/v1/sessions/export.csv", get(export::csv))
         .route("/api/v1/sessions/export.xlsx", get(export::xlsx))
-        .route("/sessions/statement", get(statement::page))
-        .route("/api/v1/sessions/statement", get(statement::json))
+        .route("/sessions/statement", get(statement::statement))
+        .route("/api/v1/sessions/statement", get(statement::statement))
 }
 
 /// What the filter form sends; every field optional (empty means "not given").
@@ -54,48 +53,6 @@ pub(super) struct FilterQuery {
 
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// Problems with the fields of a form, by field name: shown next to the field (page) or as
-/// `{"errors": {...}}` (API), with status 422.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(transparent)]
-pub(super) struct FieldErrors(BTreeMap<&'static str, &'static str>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: &'static str, message: &'static str) {
-        self.0.entry(field).or_insert(message);
-    }
-
-    pub fn get(&self, field: &str) -> Option<&'static str> {
-        self.0.get(field).copied()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// A labelled input; with an error, the message below it and `aria-describedby` pointing at it.
-pub(super) fn field(
-    name: &'static str,
-    label: &str,
-    kind: &str,
-    value: &str,
-    errors: &FieldErrors,
-) -> Markup {
-    let error = errors.get(name);
-    html! {
-        div class="field" {
-            label for=(name) { (label) }
-            input type=(kind) id=(name) name=(name) value=(value)
-                aria-invalid=[error.map(|_| "true")]
-                aria-describedby=[error.map(|_| format!("{name}-error"))];
-            @if let Some(message) = error {
-                p class="field-error" id={(name) "-error"} { (message) }
-            }
-        }
-    }
 }
 
 /// The site's today, for default periods.
@@ -124,8 +81,8 @@ pub(super) fn parse_filter(
     q: &FilterQuery,
     today: NaiveDate,
     lang: Lang,
-) -> Result<(Filter, u64), FieldErrors> {
-    let mut errors = FieldErrors::default();
+) -> Result<(Filter, u64), Refusals> {
+    let mut errors = Refusals::default();
     let (month_from, month_to) = month_of(today);
     let bad_date = lang.pick("a date written YYYY-MM-DD", "une date écrite AAAA-MM-JJ");
     let from = match given(&q.from) {
@@ -254,15 +211,14 @@ pub struct SessionList {
 }
 
 /// Reads one page of sessions (the same function serves the page and the API).
-async fn build(app: &AppState, filter: Filter, page: u64) -> Result<SessionList, Response> {
+async fn build(app: &AppState, filter: Filter, page: u64) -> Result<SessionList, WebError> {
     let offset = (page - 1).saturating_mul(u64::from(PER_PAGE));
     let query = filter.clone();
     let found: SessionPage = app
         .read(move |conn| {
             listing::session_page(conn, &query, PER_PAGE, offset).map_err(report_error)
         })
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let mut sessions: Vec<SessionLine> = found.sessions.iter().map(SessionLine::of).collect();
     live_figures(app, &mut sessions);
     Ok(SessionList {
@@ -301,56 +257,32 @@ pub(super) fn report_error(e: crate::store::reports::ReportError) -> crate::stor
     crate::store::StoreError::Failed(e.to_string())
 }
 
-pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
-    log::error!("web: {e}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database cannot be read",
-    )
-        .into_response()
-}
-
-pub(super) fn refused_json(errors: &FieldErrors) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(serde_json::json!({ "errors": errors })),
-    )
-        .into_response()
-}
-
-async fn json(State(app): State<AppState>, ctx: Ctx, Query(q): Query<FilterQuery>) -> Response {
-    match parse_filter(&q, today(&app), ctx.lang) {
-        Err(errors) => refused_json(&errors),
-        Ok((filter, page)) => match build(&app, filter, page).await {
-            Ok(list) => axum::Json(list).into_response(),
-            Err(r) => r,
-        },
-    }
-}
-
-async fn page(State(app): State<AppState>, ctx: Ctx, Query(q): Query<FilterQuery>) -> Response {
-    let sockets: Vec<(String, String)> = app
-        .inner
-        .sockets
-        .borrow()
-        .iter()
-        .map(|s| (s.id.clone(), s.name.clone()))
-        .collect();
+async fn list(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<FilterQuery>,
+) -> Result<Response, WebError> {
     let today = today(&app);
-    let (status, list, errors) = match parse_filter(&q, today, ctx.lang) {
-        Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
-        Ok((filter, page)) => match build(&app, filter, page).await {
-            Ok(list) => (StatusCode::OK, Some(list), FieldErrors::default()),
-            Err(r) => return r,
-        },
+    let list = async {
+        let (filter, page) = parse_filter(&q, today, ctx.lang)?;
+        build(&app, filter, page).await
     };
-    let body = render(&ctx, &q, today, &sockets, list.as_ref(), &errors);
-    let title = ctx.lang.pick("Sessions", "Sessions");
-    (
-        status,
-        Html(layout(ctx.lang, title, &app.inner.site_name, Some(&ctx), body).into_string()),
+    ctx.reply_form(
+        list.await,
+        |list, refusals| {
+            let sockets: Vec<(String, String)> = app
+                .inner
+                .sockets
+                .borrow()
+                .iter()
+                .map(|s| (s.id.clone(), s.name.clone()))
+                .collect();
+            let body = render(&ctx, &q, today, &sockets, list, refusals);
+            let title = ctx.lang.pick("Sessions", "Sessions");
+            layout(ctx.lang, title, &app.inner.site_name, Some(&ctx), body)
+        },
+        axum::Json,
     )
-        .into_response()
 }
 
 /// `path?query` keeping the filter, with `extra` fields (e.g. the page).
@@ -376,7 +308,7 @@ fn render(
     today: NaiveDate,
     sockets: &[(String, String)],
     list: Option<&SessionList>,
-    errors: &FieldErrors,
+    errors: &Refusals,
 ) -> Markup {
     let lang = ctx.lang;
     let value = |v: &Option<String>| v.clone().unwrap_or_default();

@@ -5,14 +5,15 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use serde::Serialize;
 
-use super::{FieldErrors, FilterQuery, field, given, parse_filter, refused_json, today};
+use super::{FilterQuery, given, parse_filter, today};
 use crate::export::table::{LineKind, kwh, money};
 use crate::store::reports::Totals;
+use crate::web::error::WebError;
+use crate::web::form::{Refusals, field};
 use crate::web::i18n::Lang;
 use crate::web::page::Ctx;
 use crate::web::pages::layout;
@@ -50,25 +51,17 @@ pub struct StatementTotals {
 }
 
 /// The user's completed sessions in the filter's period, through the export's layout.
-async fn build(
-    app: &AppState,
-    q: &FilterQuery,
-    lang: Lang,
-) -> Result<Result<Statement, FieldErrors>, Response> {
-    let (mut filter, _) = match parse_filter(q, today(app), lang) {
-        Ok(f) => f,
-        Err(errors) => return Ok(Err(errors)),
-    };
+async fn build(app: &AppState, q: &FilterQuery, lang: Lang) -> Result<Statement, WebError> {
+    let (mut filter, _) = parse_filter(q, today(app), lang)?;
     let Some(user) = given(&q.user).map(str::to_owned) else {
-        let mut errors = FieldErrors::default();
-        errors.add(
+        return Err(Refusals::from([(
             "user",
             lang.pick(
                 "whose statement? a user",
                 "le relevé de qui ? un utilisateur",
             ),
-        );
-        return Ok(Err(errors));
+        )])
+        .into());
     };
     filter.identity = Some(user.clone());
     let site = crate::export::SiteInfo {
@@ -127,62 +120,47 @@ async fn build(
                 },
             })
         })
-        .await
-        .map_err(super::unavailable)?;
-    Ok(Ok(statement))
-}
-
-pub(super) async fn json(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<FilterQuery>,
-) -> Response {
-    // Nothing asked: no statement, as the empty form shows it.
-    if !asked(&q) {
-        return axum::Json(serde_json::json!({ "statement": null })).into_response();
-    }
-    match build(&app, &q, ctx.lang).await {
-        Err(r) => r,
-        Ok(Err(errors)) => refused_json(&errors),
-        Ok(Ok(s)) => axum::Json(serde_json::json!({ "statement": s })).into_response(),
-    }
+        .await?;
+    Ok(statement)
 }
 
 fn asked(q: &FilterQuery) -> bool {
     q.user.is_some() || q.from.is_some() || q.to.is_some()
 }
 
-pub(super) async fn page(
+pub(super) async fn statement(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<FilterQuery>,
-) -> Response {
-    let (status, statement, errors) = match build(&app, &q, ctx.lang).await {
-        _ if !asked(&q) => (StatusCode::OK, None, FieldErrors::default()),
-        Err(r) => return r,
-        Ok(Err(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
-        Ok(Ok(s)) => (StatusCode::OK, Some(s), FieldErrors::default()),
+) -> Result<Response, WebError> {
+    // Nothing asked: no statement, as the empty form shows it.
+    let statement = match asked(&q) {
+        false => Ok(None),
+        true => build(&app, &q, ctx.lang).await.map(Some),
     };
-    let lang = ctx.lang;
-    let value = |v: &Option<String>| v.clone().unwrap_or_default();
-    let body = html! {
-        h1 { (lang.pick("Statement", "Relevé")) }
-        form method="get" action="/sessions/statement" class="filters no-print" {
-            (field("user", lang.pick("User", "Utilisateur"), "text", &value(&q.user), &errors))
-            (field("from", lang.pick("From", "Du"), "date",
-                &statement.as_ref().map_or_else(|| value(&q.from), |s| s.from.clone()), &errors))
-            (field("to", lang.pick("To", "Au"), "date",
-                &statement.as_ref().map_or_else(|| value(&q.to), |s| s.to.clone()), &errors))
-            button type="submit" { (lang.pick("Show", "Afficher")) }
-        }
-        @if let Some(s) = &statement { (render(lang, s)) }
-    };
-    let title = lang.pick("Statement", "Relevé");
-    (
-        status,
-        Html(layout(lang, title, &app.inner.site_name, Some(&ctx), body).into_string()),
+    ctx.reply_form(
+        statement,
+        |statement, errors| {
+            let statement = statement.and_then(Option::as_ref);
+            let lang = ctx.lang;
+            let value = |v: &Option<String>| v.clone().unwrap_or_default();
+            let body = html! {
+                h1 { (lang.pick("Statement", "Relevé")) }
+                form method="get" action="/sessions/statement" class="filters no-print" {
+                    (field("user", lang.pick("User", "Utilisateur"), "text", &value(&q.user), errors))
+                    (field("from", lang.pick("From", "Du"), "date",
+                        &statement.map_or_else(|| value(&q.from), |s| s.from.clone()), errors))
+                    (field("to", lang.pick("To", "Au"), "date",
+                        &statement.map_or_else(|| value(&q.to), |s| s.to.clone()), errors))
+                    button type="submit" { (lang.pick("Show", "Afficher")) }
+                }
+                @if let Some(s) = statement { (render(lang, s)) }
+            };
+            let title = lang.pick("Statement", "Relevé");
+            layout(lang, title, &app.inner.site_name, Some(&ctx), body)
+        },
+        |statement| axum::Json(serde_json::json!({ "statement": statement })),
     )
-        .into_response()
 }
 
 fn render(lang: Lang, s: &Statement) -> Markup {

@@ -10,12 +10,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use maud::{Markup, html};
 
+use super::error::{Said, WebError};
 use super::i18n::{Lang, Text, t};
-use super::page::Ctx;
+use super::page::{Ctx, html_page};
 use super::pages::layout;
 use super::state::AppState;
 use crate::logging::ring::Line;
@@ -26,8 +27,8 @@ pub const LOG_LINES: usize = crate::logging::ring::CAPACITY;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/system", get(system_page))
-        .route("/api/v1/system", get(system_json))
+        .route("/system", get(system))
+        .route("/api/v1/system", get(system))
         .route("/system/backup", get(download_backup))
         .merge(super::metrics::routes())
 }
@@ -190,33 +191,18 @@ pub async fn build(app: &AppState, lang: Lang) -> Result<System, super::state::D
     })
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Response {
-    log::error!("web: system page: {e}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database cannot be read",
-    )
-        .into_response()
+/// 503 for what keeps the page or the backup from being made (logged).
+fn unavailable(e: impl std::fmt::Display) -> WebError {
+    WebError::unreadable(format!("system page: {e}"))
 }
 
-async fn system_json(State(app): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(f) = ctx.require(Action::View) {
-        return f.into_response();
-    }
-    match build(&app, ctx.lang).await {
-        Ok(s) => axum::Json(s).into_response(),
-        Err(e) => unavailable(e),
-    }
-}
-
-async fn system_page(State(app): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(f) = ctx.require(Action::View) {
-        return f.into_response();
-    }
-    match build(&app, ctx.lang).await {
-        Ok(s) => Html(page(&ctx, &app.inner.site_name, &s).into_string()).into_response(),
-        Err(e) => unavailable(e),
-    }
+async fn system(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    ctx.require(Action::View)?;
+    let s = build(&app, ctx.lang).await.map_err(unavailable)?;
+    Ok(ctx.reply(
+        || html_page(StatusCode::OK, page(&ctx, &app.inner.site_name, &s)),
+        || axum::Json(&s),
+    ))
 }
 
 /// `12.3 MB`: sizes for people (decimal units, as disks are sold).
@@ -335,28 +321,27 @@ impl Drop for TempBackup {
 /// streamed as `sitegate-<site>-<UTC time>.sqlite3` and removed after. Installers only: the
 /// copy holds every account's password hash and the whole access list, which a manager's
 /// exports never show.
-async fn download_backup(State(app): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(f) = ctx.require(Action::Backup) {
-        return f.into_response();
-    }
+async fn download_backup(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    ctx.require(Action::Backup)?;
     let db = app.db_path().to_path_buf();
     let name = crate::store::backup::file_name(&app.inner.site_id, crate::clock::wall_utc());
-    let Some(dir) = db.parent().map(Path::to_path_buf) else {
-        return unavailable("the database has no directory");
-    };
+    let dir = db
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| unavailable("the database has no directory"))?;
     // The copy is as large as the database: refuse it rather than fill the disk the sessions
     // are written to (the store keeps a reserve of its own; this keeps twice the copy free).
     let needed = std::fs::metadata(&db).map_or(0, |m| m.len()) + wal_bytes(&db);
     if disk_usage(&dir).is_some_and(|d| d.free_bytes < needed.saturating_mul(3)) {
         log::warn!("web: backup download refused: not enough free disk for a copy");
-        return (
-            StatusCode::INSUFFICIENT_STORAGE,
-            ctx.lang.pick(
-                "not enough free disk for a copy of the database: use `sitegate backup` to another disk",
-                "pas assez d’espace disque pour une copie de la base : utilisez `sitegate backup` vers un autre disque",
-            ),
-        )
-            .into_response();
+        return Err(WebError::InsufficientStorage(Said::Text(
+            ctx.lang
+                .pick(
+                    "not enough free disk for a copy of the database: use `sitegate backup` to another disk",
+                    "pas assez d’espace disque pour une copie de la base : utilisez `sitegate backup` vers un autre disque",
+                )
+                .into(),
+        )));
     }
     let temp = dir.join(format!(".download-{}", unique_temp_name()));
     let made = {
@@ -364,15 +349,8 @@ async fn download_backup(State(app): State<AppState>, ctx: Ctx) -> Response {
         tokio::task::spawn_blocking(move || crate::store::backup::backup(&db, &temp)).await
     };
     let guard = TempBackup(temp.clone());
-    match made {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return unavailable(e),
-        Err(e) => return unavailable(e),
-    }
-    let file = match std::fs::File::open(&temp) {
-        Ok(f) => f,
-        Err(e) => return unavailable(e),
-    };
+    made.map_err(unavailable)?.map_err(unavailable)?;
+    let file = std::fs::File::open(&temp).map_err(unavailable)?;
     let length = file.metadata().map(|m| m.len()).ok();
     // The open file stays readable after its name is gone: removed now, nothing is left
     // behind even if the client never reads to the end.
@@ -398,7 +376,7 @@ async fn download_backup(State(app): State<AppState>, ctx: Ctx) -> Response {
     {
         headers.insert(header::CONTENT_LENGTH, v);
     }
-    response
+    Ok(response)
 }
 
 /// The file's bytes as a stream, read by a blocking thread a chunk ahead of the client (a

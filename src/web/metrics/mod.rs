@@ -10,10 +10,11 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use super::error::WebError;
 use super::server::ClientAddr;
 use super::state::AppState;
 use crate::modbus::stats::{BusStats, LATENCY_BUCKETS_MS};
@@ -294,9 +295,9 @@ pub async fn render(app: &AppState) -> Result<String, super::state::DbError> {
     out.sample(
         "sitegate_database_bytes",
         &[("file", "wal")],
-        super::system_page::wal_bytes(db),
+        super::system::wal_bytes(db),
     );
-    if let Some(disk) = db.parent().and_then(super::system_page::disk_usage) {
+    if let Some(disk) = db.parent().and_then(super::system::disk_usage) {
         out.family(
             "sitegate_disk_free_bytes",
             "gauge",
@@ -313,18 +314,11 @@ pub async fn render(app: &AppState) -> Result<String, super::state::DbError> {
     Ok(out.0)
 }
 
-async fn metrics(State(app): State<AppState>) -> Response {
-    match render(&app).await {
-        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
-        Err(e) => {
-            log::error!("web: metrics: {e}");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database cannot be read",
-            )
-                .into_response()
-        }
-    }
+async fn metrics(State(app): State<AppState>) -> Result<Response, WebError> {
+    let text = render(&app)
+        .await
+        .map_err(|e| WebError::unreadable(format!("metrics: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 
 use maud::{Markup, html};
 
-use super::i18n::{Text, t};
-use super::page::Ctx;
-use super::pages::layout;
-use super::socket_detail::SocketDetail;
-use super::socket_page::{Control, ControlError};
+use super::view::SocketDetail;
+use super::{Control, ControlError};
+use crate::web::i18n::{Text, t};
+use crate::web::page::Ctx;
+use crate::web::pages::layout;
 
 /// A duration as both languages write it (`1 h 05 min`, `3 min 07 s`).
 fn duration(s: u64) -> String {

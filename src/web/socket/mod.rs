@@ -1,38 +1,42 @@
-//! One socket's page and its API twin (`socket_detail` builds the value, `socket_html` renders
+//! One socket's page and its API twin (`view` builds the value, `html` renders
 //! it), and the control actions a manager may take (out of service, return, stop, start for a
 //! user). Every action is audited in the outbox (`Write::ControlAudit`) before its command goes
 //! to the core, and logged once. Never switches a socket itself: the core decides and the page
 //! shows what the live snapshot says.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use maud::html;
 use serde::Deserialize;
 
+use super::error::{Said, WebError};
 use super::i18n::{Lang, Text, t};
-use super::page::Ctx;
+use super::input::{Input, Posted, lenient_json};
+use super::page::{Ctx, html_page};
 use super::pages::layout;
-use super::state::{AppState, DbError};
+mod html;
+mod view;
+
+use super::state::AppState;
 use crate::core::SocketSnapshot;
 use crate::core::session::{AuthMethod, StopReason};
-use crate::core::site::Command;
-use crate::core::site::ControlAudit;
+use crate::core::site::{Command, ControlAudit, start_for};
 use crate::store::Write;
 use crate::store::roles::Action;
+use view::SocketDetail;
 
 /// Longest name a manager may start a session for (an access-list user id or a token).
 const MAX_USER: usize = 64;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/sockets/{id}", get(page))
-        .route("/api/v1/sockets/{id}", get(detail_json))
-        .route("/sockets/{id}/{action}", post(act_page))
-        .route("/api/v1/sockets/{id}/{action}", post(act_json))
+        .route("/sockets/{id}", get(detail))
+        .route("/api/v1/sockets/{id}", get(detail))
+        .route("/sockets/{id}/{action}", post(act))
+        .route("/api/v1/sockets/{id}/{action}", post(act))
 }
 
 /// Why a page or action is refused; the status says how.
@@ -160,127 +164,93 @@ pub(super) fn find(app: &AppState, id: &str) -> Option<(usize, SocketSnapshot)> 
         .map(|(i, s)| (i, s.clone()))
 }
 
-fn unavailable(e: DbError) -> Response {
-    log::error!("web: socket page: {e}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database cannot be read",
-    )
-        .into_response()
+/// 404 for a socket the site does not have: the page with the message, or `{"error": ..}`.
+fn unknown_socket(app: &AppState, ctx: &Ctx) -> WebError {
+    let message = ControlError::UnknownSocket.message(ctx.lang);
+    WebError::NotFound(if ctx.api {
+        Said::Json(message.into())
+    } else {
+        Said::Page(layout(
+            ctx.lang,
+            t(ctx.lang, Text::Socket),
+            &app.inner.site_name,
+            Some(ctx),
+            html! { p class="error" { (message) } },
+        ))
+    })
 }
 
-async fn page(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    render_page(&app, &ctx, &id, None, StatusCode::OK).await
+async fn detail(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let d = view::build(&app, &ctx, &id)
+        .await?
+        .ok_or_else(|| unknown_socket(&app, &ctx))?;
+    Ok(ctx.reply(|| page(&app, &ctx, &d, None, StatusCode::OK), || Json(&d)))
 }
 
-async fn render_page(
+fn page(
     app: &AppState,
     ctx: &Ctx,
-    id: &str,
+    d: &SocketDetail,
     refused: Option<(&ControlError, &str)>,
     status: StatusCode,
 ) -> Response {
-    match super::socket_detail::build(app, ctx, id).await {
-        Ok(Some(d)) => (
-            status,
-            Html(super::socket_html::render(ctx, &app.inner.site_name, &d, refused).into_string()),
-        )
-            .into_response(),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            Html(
-                layout(
-                    ctx.lang,
-                    t(ctx.lang, Text::Socket),
-                    &app.inner.site_name,
-                    Some(ctx),
-                    html! { p class="error" { (ControlError::UnknownSocket.message(ctx.lang)) } },
-                )
-                .into_string(),
-            ),
-        )
-            .into_response(),
-        Err(e) => unavailable(e),
-    }
+    let page = html::render(ctx, &app.inner.site_name, d, refused);
+    html_page(status, page)
 }
 
-async fn detail_json(State(app): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Response {
-    match super::socket_detail::build(&app, &ctx, &id).await {
-        Ok(Some(d)) => Json(d).into_response(),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({ "error": ControlError::UnknownSocket.message(ctx.lang) })),
-        )
-            .into_response(),
-        Err(e) => unavailable(e),
-    }
-}
-
-/// What a start carries (pages: a form field; the API: JSON). Other actions carry nothing.
+/// What a start carries (pages: a form field; the API: JSON, or nothing). Other actions carry
+/// nothing.
 #[derive(Debug, Default, Deserialize)]
 struct ActionBody {
     #[serde(default)]
     user: Option<String>,
 }
 
-async fn act_page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path((id, action)): Path<(String, String)>,
-    Form(body): Form<ActionBody>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ControlSockets) {
-        return f.into_response();
-    }
-    let typed = body.user.clone().unwrap_or_default();
-    match act(&app, &ctx, &id, &action, body).await {
-        Ok(()) => Redirect::to(&format!("/sockets/{id}")).into_response(),
-        Err(e) => render_page(&app, &ctx, &id, Some((&e, &typed)), e.status()).await,
+impl Posted for ActionBody {
+    async fn from_json(request: Request) -> Result<Self, Response> {
+        lenient_json(request).await
     }
 }
 
-async fn act_json(
+async fn act(
     State(app): State<AppState>,
     ctx: Ctx,
     Path((id, action)): Path<(String, String)>,
-    body: Bytes,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ControlSockets) {
-        return f.into_response();
-    }
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        ActionBody::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(serde_json::json!({ "error": e.to_string() })),
-                )
-                    .into_response();
-            }
-        }
-    };
-    match act(&app, &ctx, &id, &action, body).await {
-        Ok(()) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "socket": id, "action": action, "accepted": true })),
-        )
-            .into_response(),
-        Err(e) => (
+    Input(body): Input<ActionBody>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::ControlSockets)?;
+    let typed = body.user.clone().unwrap_or_default();
+    match control(&app, &ctx, &id, &action, body).await {
+        Ok(()) => Ok(ctx.reply(
+            || Redirect::to(&format!("/sockets/{id}")),
+            || {
+                let accepted =
+                    serde_json::json!({ "socket": id, "action": action, "accepted": true });
+                (StatusCode::ACCEPTED, Json(accepted))
+            },
+        )),
+        // The socket's own answer: the API's names the field; the page is shown again with the
+        // refusal next to its field or its buttons.
+        Err(e) if ctx.api => Ok((
             e.status(),
-            Json(serde_json::json!({
-                "error": e.message(ctx.lang),
-                "field": e.field(),
-            })),
+            Json(serde_json::json!({ "error": e.message(ctx.lang), "field": e.field() })),
         )
-            .into_response(),
+            .into_response()),
+        Err(e) => {
+            let d = view::build(&app, &ctx, &id)
+                .await?
+                .ok_or_else(|| unknown_socket(&app, &ctx))?;
+            Ok(page(&app, &ctx, &d, Some((&e, &typed)), e.status()))
+        }
     }
 }
 
 /// Checks the action against the socket's state, audits it, then tells the core.
-async fn act(
+async fn control(
     app: &AppState,
     ctx: &Ctx,
     id: &str,
@@ -289,25 +259,19 @@ async fn act(
 ) -> Result<(), ControlError> {
     let control = Control::parse(action).ok_or(ControlError::UnknownAction)?;
     let (index, s) = find(app, id).ok_or(ControlError::UnknownSocket)?;
-    let (command, user) = match control {
-        Control::OutOfService | Control::Return => (
-            Command::SetOutOfService {
-                socket: index,
-                out_of_service: control == Control::OutOfService,
-            },
-            None,
-        ),
+    let command = match control {
+        Control::OutOfService | Control::Return => Command::SetOutOfService {
+            socket: index,
+            out_of_service: control == Control::OutOfService,
+        },
         Control::Stop => {
             if s.view.session.is_none() {
                 return Err(ControlError::NoSession);
             }
-            (
-                Command::StopSession {
-                    socket: index,
-                    reason: StopReason::Local,
-                },
-                None,
-            )
+            Command::StopSession {
+                socket: index,
+                reason: StopReason::Local,
+            }
         }
         Control::Start => {
             let user = body.user.unwrap_or_default().trim().to_string();
@@ -317,19 +281,16 @@ async fn act(
             if user.chars().count() > MAX_USER || user.chars().any(char::is_control) {
                 return Err(ControlError::BadUser);
             }
-            if s.view.out_of_service || s.view.session.is_some() {
-                return Err(ControlError::Busy);
-            }
-            let identity = listed_user(app, &user).await.unwrap_or(user);
-            (
-                Command::Authorize {
-                    socket: index,
-                    identity: Some(identity.clone()),
-                    method: AuthMethod::Manager,
-                },
-                Some(identity),
-            )
+            // As central's remote start: the listed user of a token typed in, if it is one.
+            let found = looked_up(app, &user).await;
+            start_for(index, &s.view, found.as_ref(), user, AuthMethod::Manager)
+                .ok_or(ControlError::Busy)?
         }
+    };
+    // The user the command lets charge, if any.
+    let user = match &command {
+        Command::Authorize { identity, .. } => identity.clone(),
+        _ => None,
     };
     // Audited before it happens: no action without its record.
     let audit = ControlAudit {
@@ -366,11 +327,10 @@ async fn act(
     Ok(())
 }
 
-/// The access list's user of a token typed in (as central's remote start does), if it is one.
-async fn listed_user(app: &AppState, typed: &str) -> Option<String> {
+/// What the store knows of a token typed in, if it is one.
+async fn looked_up(app: &AppState, typed: &str) -> Option<crate::core::access::Lookup> {
     let token = crate::core::access::IdToken::new(typed)?;
     app.read(move |conn| crate::store::access::lookup(conn, &token))
         .await
         .ok()
-        .and_then(|found| found.user.map(|u| u.id))
 }

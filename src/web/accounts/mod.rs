@@ -1,22 +1,24 @@
 //! The installer's accounts page and its API twin: the list of local accounts and creating
-//! one (one account's changes: `account_edit`), and the helpers both share. An account is
+//! one (one account's changes: `edit`), and the helpers both share. An account is
 //! created through the store's writer (`Write::Account`), which audits it and refuses a taken
 //! username; every field is checked first and refused next to itself. Never hashes outside a
 //! blocking task and never shows a password hash.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Json, Router};
+use axum::{Json, Router};
 use chrono::{NaiveDate, TimeZone};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::auth::password;
+use super::error::WebError;
 use super::form::{Refusals, input, policy_message, select};
 use super::i18n::{Lang, Text, t};
-use super::page::Ctx;
+use super::input::{Input, Posted};
+use super::page::{Ctx, html_page};
 use super::pages::layout;
 use super::state::AppState;
 use crate::store::accounts::{
@@ -25,11 +27,13 @@ use crate::store::accounts::{
 use crate::store::roles::{Action, Role};
 use crate::store::{StoreError, Write};
 
+mod edit;
+
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/accounts", get(list_page).post(create_page))
-        .route("/api/v1/accounts", get(list_json).post(create_json))
-        .merge(super::account_edit::routes())
+        .route("/accounts", get(list).post(create))
+        .route("/api/v1/accounts", get(list).post(create))
+        .merge(edit::routes())
 }
 
 /// One account as the list shows it (never its password hash).
@@ -83,46 +87,27 @@ pub(super) fn now_ms() -> i64 {
     crate::clock::wall_ms()
 }
 
-async fn all(app: &AppState) -> Result<Vec<AccountRow>, Response> {
-    let accounts = app.read(accounts::list).await;
-    match accounts {
-        Ok(list) => {
-            let now = now_ms();
-            Ok(list.iter().map(|a| row(app, a, now)).collect())
-        }
-        Err(e) => Err(unavailable(e)),
-    }
+async fn all(app: &AppState) -> Result<Vec<AccountRow>, WebError> {
+    let list = app.read(accounts::list).await?;
+    let now = now_ms();
+    Ok(list.iter().map(|a| row(app, a, now)).collect())
 }
 
-pub(super) async fn one(app: &AppState, username: &str) -> Result<Option<Account>, Response> {
+/// The account named `username`; 404 when there is none.
+pub(super) async fn account_named(
+    app: &AppState,
+    ctx: &Ctx,
+    username: &str,
+) -> Result<Account, WebError> {
     let name = username.to_string();
     app.read(move |conn| accounts::by_username(conn, &name))
-        .await
-        .map_err(unavailable)
-}
-
-pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
-    log::error!("web: accounts: {e}");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the database cannot be read",
-    )
-        .into_response()
-}
-
-pub(super) fn not_found(ctx: &Ctx) -> Response {
-    let message = ctx
-        .lang
-        .pick("There is no such account.", "Ce compte n'existe pas.");
-    if ctx.wants_json {
-        (
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({ "error": message })),
-        )
-            .into_response()
-    } else {
-        (StatusCode::NOT_FOUND, Html(format!("<p>{message}</p>"))).into_response()
-    }
+        .await?
+        .ok_or_else(|| {
+            ctx.not_found(
+                ctx.lang
+                    .pick("There is no such account.", "Ce compte n'existe pas."),
+            )
+        })
 }
 
 pub(super) fn role_options(lang: Lang) -> [(&'static str, &'static str); 3] {
@@ -151,7 +136,7 @@ fn language_options(lang: Lang) -> [(&'static str, &'static str); 3] {
 
 /// What the create form (and `POST /api/v1/accounts`) sends.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct CreateForm {
+pub(super) struct CreateForm {
     #[serde(default)]
     pub username: String,
     #[serde(default)]
@@ -168,86 +153,47 @@ pub struct CreateForm {
     pub language: String,
 }
 
-async fn list_page(State(app): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match all(&app).await {
-        Ok(rows) => Html(
-            list_html(
-                &ctx,
-                &app.inner.site_name,
-                &rows,
-                &CreateForm::default(),
-                &Refusals::default(),
-            )
-            .into_string(),
-        )
-        .into_response(),
-        Err(r) => r,
-    }
-}
+impl Posted for CreateForm {}
 
-async fn list_json(State(app): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match all(&app).await {
-        Ok(rows) => Json(serde_json::json!({ "accounts": rows })).into_response(),
-        Err(r) => r,
-    }
-}
-
-async fn create_page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Form(form): Form<CreateForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match create(&app, &ctx, &form).await {
-        Ok(()) => Redirect::to("/accounts").into_response(),
-        Err(Ok(refusals)) => match all(&app).await {
-            Ok(rows) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Html(list_html(&ctx, &app.inner.site_name, &rows, &form, &refusals).into_string()),
-            )
-                .into_response(),
-            Err(r) => r,
+async fn list(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    let rows = all(&app).await?;
+    Ok(ctx.reply(
+        || {
+            let empty = CreateForm::default();
+            let page = list_html(&ctx, &app, &rows, &empty, &Refusals::default());
+            html_page(StatusCode::OK, page)
         },
-        Err(Err(r)) => r,
-    }
+        || Json(serde_json::json!({ "accounts": rows })),
+    ))
 }
 
-async fn create_json(
+async fn create(
     State(app): State<AppState>,
     ctx: Ctx,
-    Json(form): Json<CreateForm>,
-) -> Response {
-    if let Err(f) = ctx.require(Action::ManageAccounts) {
-        return f.into_response();
-    }
-    match create(&app, &ctx, &form).await {
-        Ok(()) => (
-            StatusCode::CREATED,
-            Json(serde_json::json!({ "created": form.username.trim() })),
-        )
-            .into_response(),
-        Err(Ok(refusals)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(refusals.json())).into_response()
+    Input(form): Input<CreateForm>,
+) -> Result<Response, WebError> {
+    ctx.require(Action::ManageAccounts)?;
+    match create_account(&app, &ctx, &form).await {
+        Ok(()) => Ok(ctx.reply(
+            || Redirect::to("/accounts"),
+            || {
+                let created = serde_json::json!({ "created": form.username.trim() });
+                (StatusCode::CREATED, Json(created))
+            },
+        )),
+        // The list again, the form as sent with its refusals.
+        Err(WebError::Refused { refusals, .. }) if !ctx.api => {
+            let rows = all(&app).await?;
+            let page = list_html(&ctx, &app, &rows, &form, &refusals);
+            Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
         }
-        Err(Err(r)) => r,
+        Err(e) => Err(e),
     }
 }
 
-/// Validates every field (all refusals at once), then creates the account. `Err(Ok(_))`: the
-/// form is refused; `Err(Err(_))`: the site cannot answer.
-async fn create(
-    app: &AppState,
-    ctx: &Ctx,
-    form: &CreateForm,
-) -> Result<(), Result<Refusals, Response>> {
+/// Validates every field (all refusals at once), then creates the account.
+async fn create_account(app: &AppState, ctx: &Ctx, form: &CreateForm) -> Result<(), WebError> {
     let lang = ctx.lang;
     let mut refusals = Refusals::default();
     let username = form.username.trim().to_string();
@@ -287,12 +233,12 @@ async fn create(
         );
     }
     let (Some(role), Some(until)) = (role, until) else {
-        return Err(Ok(refusals));
+        return Err(refusals.into());
     };
     if !refusals.is_empty() {
-        return Err(Ok(refusals));
+        return Err(refusals.into());
     }
-    let hash = hash(form.password.clone()).await.map_err(Err)?;
+    let hash = hash(form.password.clone()).await?;
     let action = AccountAction::Create(NewAccount {
         username: username.clone(),
         display_name: form.display_name.trim().to_string(),
@@ -310,11 +256,9 @@ async fn create(
             Ok(())
         }
         Err(StoreError::Rejected(why)) => {
-            let mut refusals = Refusals::default();
-            refusals.add("username", taken_or(lang, &why));
-            Err(Ok(refusals))
+            Err(Refusals::from([("username", taken_or(lang, &why))]).into())
         }
-        Err(e) => Err(Err(unavailable(e))),
+        Err(e) => Err(WebError::unreadable(format!("accounts: {e}"))),
     }
 }
 
@@ -353,10 +297,10 @@ pub(super) fn parse_until(
     end.map(Some)
 }
 
-pub(super) async fn hash(password: String) -> Result<String, Response> {
+pub(super) async fn hash(password: String) -> Result<String, WebError> {
     match tokio::task::spawn_blocking(move || password::hash(&password)).await {
         Ok(Ok(h)) => Ok(h),
-        _ => Err(unavailable("cannot hash the password")),
+        _ => Err(WebError::unreadable("accounts: cannot hash the password")),
     }
 }
 
@@ -380,9 +324,10 @@ pub(super) async fn change(
     app.inner.store.apply(writes).await
 }
 
+/// The list, and the create form as sent with its refusals.
 fn list_html(
     ctx: &Ctx,
-    site: &str,
+    app: &AppState,
     rows: &[AccountRow],
     form: &CreateForm,
     refusals: &Refusals,
@@ -435,7 +380,13 @@ fn list_html(
             button type="submit" { (lang.pick("Create the account", "Créer le compte")) }
         }
     };
-    layout(lang, t(lang, Text::Accounts), site, Some(ctx), body)
+    layout(
+        lang,
+        t(lang, Text::Accounts),
+        &app.inner.site_name,
+        Some(ctx),
+        body,
+    )
 }
 
 #[cfg(test)]

@@ -1,20 +1,20 @@
 //! The explain tool: would this token be accepted on this socket now, and if not, why. Asks
-//! exactly what the core asks at a badge (`core::access::authorize` over the stored rules, the
-//! token's `store::access::lookup`, the offline policy in force, the uplink's state, the
-//! socket's live state and the user's running sessions); decides nothing itself.
+//! the core's own question (`core::site::BadgeQuestion`, as `Site::badge` asks it) over the
+//! stored rules, the token's `store::access::lookup`, the offline policy in force, the
+//! uplink's state and the live sockets; decides nothing itself.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
-use crate::core::access::{Decision, IdToken, Rejection, Request, Source, authorize};
-use crate::core::site::{local_weekday_minute, user_running};
+use crate::core::access::{Decision, IdToken, Rejection, Source};
+use crate::core::site::BadgeQuestion;
+use crate::web::error::WebError;
+use crate::web::form::{Refusals, field};
 use crate::web::i18n::Lang;
 use crate::web::page::Ctx;
 use crate::web::pages::layout;
-use crate::web::sessions_page::{FieldErrors, field, refused_json, unavailable};
 use crate::web::state::AppState;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -51,8 +51,8 @@ struct Asked {
     socket: String,
 }
 
-fn validate(q: &ExplainQuery, sockets: &[String], lang: Lang) -> Result<Asked, FieldErrors> {
-    let mut errors = FieldErrors::default();
+fn validate(q: &ExplainQuery, sockets: &[String], lang: Lang) -> Result<Asked, Refusals> {
+    let mut errors = Refusals::default();
     let token = match q.token.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => {
             errors.add("token", lang.pick("a token is needed", "il faut un badge"));
@@ -128,7 +128,7 @@ fn reason_words(lang: Lang, r: Rejection) -> &'static str {
 }
 
 /// Decides as the core would now.
-async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation, Response> {
+async fn decide(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation, WebError> {
     let base = app.inner.config.access;
     let token = asked.token.clone();
     let (rules, found, policy) = app
@@ -138,36 +138,32 @@ async fn explain(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation
             let policy = crate::store::access::policy_in_force(conn, base);
             Ok((rules, found, policy))
         })
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let online = app
         .inner
         .uplink
         .as_ref()
         .is_some_and(|u| u.borrow().connected);
     let now_ms = app.inner.clock.now().wall_ms;
-    let (weekday, minute) = local_weekday_minute(app.inner.time_zone, now_ms);
     let user_id = found.user.as_ref().map(|u| u.id.clone());
     let (decision, stops) = {
         let sockets = app.inner.sockets.borrow();
-        let here = sockets.iter().find(|s| s.id == asked.socket);
-        let in_service = here.is_some_and(|s| s.view.takes_a_badge());
+        let here = sockets
+            .iter()
+            .find(|s| s.id == asked.socket)
+            .map(|s| &s.view);
         // The core's first question: a badge on its own session stops it.
-        let stops = here.is_some_and(|s| s.view.stopped_by(&asked.token, &found));
-        let (user_sessions, user_spent) =
-            user_running(sockets.iter().map(|s| &s.view), user_id.as_deref());
-        let req = Request {
-            token: &asked.token,
-            socket: &asked.socket,
-            socket_in_service: in_service,
+        let stops = here.is_some_and(|v| v.stopped_by(&asked.token, &found));
+        let question = BadgeQuestion::new(
+            &asked.token,
+            &found,
+            sockets.iter().map(|s| &s.view),
+            app.inner.time_zone,
             now_ms,
-            local_weekday: weekday,
-            local_minute: minute,
             online,
-            user_sessions,
-            user_spent,
-        };
-        (authorize(&rules, &found, &policy, &req), stops)
+        );
+        let decision = question.decide(&rules, &policy, &asked.socket, here);
+        (decision, stops)
     };
     let mut out = Explanation {
         socket: asked.socket,
@@ -229,56 +225,32 @@ fn socket_ids(app: &AppState) -> Vec<(String, String)> {
         .collect()
 }
 
-pub(super) async fn json(
+pub(super) async fn explain(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(q): Query<ExplainQuery>,
-) -> Response {
-    let ids: Vec<String> = socket_ids(&app).into_iter().map(|(id, _)| id).collect();
-    // Nothing asked: the choices, as the empty form shows them.
-    if q.token.is_none() && q.socket.is_none() {
-        return axum::Json(serde_json::json!({ "sockets": ids, "explanation": null }))
-            .into_response();
-    }
-    match validate(&q, &ids, ctx.lang) {
-        Err(errors) => refused_json(&errors),
-        Ok(asked) => match explain(&app, asked, ctx.lang).await {
-            Ok(e) => {
-                axum::Json(serde_json::json!({ "sockets": ids, "explanation": e })).into_response()
-            }
-            Err(r) => r,
-        },
-    }
-}
-
-pub(super) async fn page(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<ExplainQuery>,
-) -> Response {
-    let lang = ctx.lang;
+) -> Result<Response, WebError> {
     let sockets = socket_ids(&app);
     let ids: Vec<String> = sockets.iter().map(|(id, _)| id.clone()).collect();
-    // The first visit shows the empty form; once asked, every field is checked.
-    let asked = q.token.is_some() || q.socket.is_some();
-    let (status, answer, errors) = if !asked {
-        (StatusCode::OK, None, FieldErrors::default())
-    } else {
-        match validate(&q, &ids, lang) {
-            Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
-            Ok(a) => match explain(&app, a, lang).await {
-                Ok(e) => (StatusCode::OK, Some(e), FieldErrors::default()),
-                Err(r) => return r,
-            },
-        }
+    // Nothing asked (the first visit): the empty form, the choices; once asked, every field is
+    // checked.
+    let answer = match q.token.is_some() || q.socket.is_some() {
+        false => Ok(None),
+        true => match validate(&q, &ids, ctx.lang) {
+            Ok(asked) => decide(&app, asked, ctx.lang).await.map(Some),
+            Err(refusals) => Err(refusals.into()),
+        },
     };
-    let body = render(lang, &q, &sockets, answer.as_ref(), &errors);
-    let title = lang.pick("Explain a decision", "Expliquer une décision");
-    (
-        status,
-        Html(layout(lang, title, &app.inner.site_name, Some(&ctx), body).into_string()),
+    ctx.reply_form(
+        answer,
+        |answer, errors| {
+            let lang = ctx.lang;
+            let body = render(lang, &q, &sockets, answer.and_then(Option::as_ref), errors);
+            let title = lang.pick("Explain a decision", "Expliquer une décision");
+            layout(lang, title, &app.inner.site_name, Some(&ctx), body)
+        },
+        |answer| axum::Json(serde_json::json!({ "sockets": ids, "explanation": answer })),
     )
-        .into_response()
 }
 
 fn render(
@@ -286,7 +258,7 @@ fn render(
     q: &ExplainQuery,
     sockets: &[(String, String)],
     answer: Option<&Explanation>,
-    errors: &FieldErrors,
+    errors: &Refusals,
 ) -> Markup {
     let chosen = q.socket.clone().unwrap_or_default();
     let socket_error = errors.get("socket");
