@@ -101,7 +101,7 @@ fn the_examples_of_docs_mqtt_md_match_the_spec() {
     let session = json!({"session_id": "0193f1c2", "socket": "garage-1", "identity": "u1",
         "auth_method": "local_list", "started": stamp, "stopped": stamp, "meter_start_wh": 1000.0,
         "meter_stop_wh": 15000.0, "energy_wh": 14000.0, "charging_s": 7200, "idle_s": 3600,
-        "stop_reason": "unplugged", "offline": false, "failed": false, "phase": "idle",
+        "stop_reason": "unplugged", "offline": false, "failed": null, "phase": "idle",
         "tariff_id": "sparklin", "cost": {"currency": "EUR", "total_excl_tax": "8.00",
         "total_incl_tax": "9.60", "breakdown": {}}});
     let env = |t: &str, body: Value| {
@@ -109,6 +109,9 @@ fn the_examples_of_docs_mqtt_md_match_the_spec() {
         "at": stamp, "offline": false, "body": body})
     };
     assert_valid("Event", &env("session_ended", session.clone()));
+    let mut failed = session.clone();
+    failed["failed"] = json!("E12");
+    assert_valid("Event", &env("session_ended", failed));
     assert_valid("Update", &env("session_updated", session.clone()));
     assert_valid(
         "Event",
