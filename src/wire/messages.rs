@@ -92,8 +92,7 @@ pub fn site_offline() -> Vec<u8> {
 }
 
 /// A socket's retained state: what a display or central shows of it. `at` is an RFC 3339
-/// text here, as telemetry's (docs/asyncapi.yaml's `SocketStatePayload` and `Telemetry` still
-/// say a `Stamp` object).
+/// text here, as telemetry's, not a `Stamp` as records'.
 #[derive(Debug, Serialize)]
 struct SocketStateMessage<'a> {
     at: String,

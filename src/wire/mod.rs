@@ -27,4 +27,6 @@ pub use records::{
 };
 
 #[cfg(test)]
+mod contract;
+#[cfg(test)]
 mod tests;

@@ -52,8 +52,7 @@ impl At {
 }
 
 /// A session as the site knows it: `session_started`, `session_updated`, `session_ended`.
-/// `failed` is why central should refund (a fault code, "nothing delivered") or null, as the
-/// site has always sent it; docs/asyncapi.yaml's `SessionBody` still says a boolean.
+/// `failed` is why central should refund (a fault code, "nothing delivered") or null.
 #[derive(Debug, Serialize)]
 pub struct SessionBody<'a> {
     auth_method: &'static str,

@@ -1,6 +1,6 @@
 //! `docs/asyncapi.yaml` is a valid AsyncAPI 3.0.0 document (against the official JSON Schema,
 //! vendored in `tests/asyncapi-3.0.0.schema.json`), and what central-sim sends, and the examples
-//! of docs/mqtt.md, match its message schemas.
+//! of docs/mqtt.md (copied here, and its JSON blocks as written), match its message schemas.
 
 use std::path::Path;
 
@@ -101,7 +101,7 @@ fn the_examples_of_docs_mqtt_md_match_the_spec() {
     let session = json!({"session_id": "0193f1c2", "socket": "garage-1", "identity": "u1",
         "auth_method": "local_list", "started": stamp, "stopped": stamp, "meter_start_wh": 1000.0,
         "meter_stop_wh": 15000.0, "energy_wh": 14000.0, "charging_s": 7200, "idle_s": 3600,
-        "stop_reason": "unplugged", "offline": false, "failed": false, "phase": "idle",
+        "stop_reason": "unplugged", "offline": false, "failed": null, "phase": "idle",
         "tariff_id": "sparklin", "cost": {"currency": "EUR", "total_excl_tax": "8.00",
         "total_incl_tax": "9.60", "breakdown": {}}});
     let env = |t: &str, body: Value| {
@@ -109,6 +109,9 @@ fn the_examples_of_docs_mqtt_md_match_the_spec() {
         "at": stamp, "offline": false, "body": body})
     };
     assert_valid("Event", &env("session_ended", session.clone()));
+    let mut failed = session.clone();
+    failed["failed"] = json!("E12");
+    assert_valid("Event", &env("session_ended", failed));
     assert_valid("Update", &env("session_updated", session.clone()));
     assert_valid(
         "Event",
@@ -188,6 +191,86 @@ fn the_examples_of_docs_mqtt_md_match_the_spec() {
         "daily_window": {"start": "10:00", "end": "16:00"},
         "sockets": [], "communities": ["staff"], "users": [],
         "action": {"free_kwh": 5}, "limit_per_user": 1, "limit_total": 100}]}),
+    );
+}
+
+/// Which schemas the JSON blocks under a heading of docs/mqtt.md show (one of them each).
+const BLOCKS: [(&str, &[&str]); 7] = [
+    ("## Envelope of up messages", &["Event", "Update"]),
+    (
+        "## Socket state and telemetry",
+        &["SocketStatePayload", "Telemetry"],
+    ),
+    ("## Down messages and their safety", &["Result"]),
+    (
+        "### `access/full` and `access/commit`",
+        &["AccessFullChunk", "AccessCommit"],
+    ),
+    ("### `access/diff`", &["AccessDiff"]),
+    ("### Access-list entries", &["Rules"]),
+    ("### `commands`", &["Command"]),
+];
+
+#[test]
+fn the_json_blocks_of_docs_mqtt_md_match_the_spec() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/mqtt.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (mut heading, mut block, mut checked, mut problems) = ("", None::<String>, 0, Vec::new());
+    for line in text.lines() {
+        match &mut block {
+            None if line.starts_with('#') => heading = line,
+            None if line == "```json" => block = Some(String::new()),
+            None => {}
+            Some(json) if line == "```" => {
+                let json = std::mem::take(json);
+                block = None;
+                // An illustration with elisions (`…`, `<hex …>`, comments) is not JSON.
+                if json.contains('…') || json.contains('<') {
+                    continue;
+                }
+                let Some((_, schemas)) = BLOCKS.iter().find(|(h, _)| *h == heading) else {
+                    problems.push(format!(
+                        "{heading}: a JSON block under a heading BLOCKS does not name"
+                    ));
+                    continue;
+                };
+                let value: Value = match serde_json::from_str(&json) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        problems.push(format!("{heading}: not JSON ({e}):\n{json}"));
+                        continue;
+                    }
+                };
+                let errs: Vec<Vec<String>> = schemas
+                    .iter()
+                    .map(|s| errors(&component(s), &value))
+                    .collect();
+                if errs.iter().all(|e| !e.is_empty()) {
+                    let why = schemas
+                        .iter()
+                        .zip(&errs)
+                        .map(|(s, e)| format!("  not a {s}: {}", e.join("; ")));
+                    problems.push(format!(
+                        "{heading}: {value}\n{}",
+                        why.collect::<Vec<_>>().join("\n")
+                    ));
+                }
+                checked += 1;
+            }
+            Some(json) => {
+                json.push_str(line);
+                json.push('\n');
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "docs/mqtt.md:\n{}",
+        problems.join("\n")
+    );
+    assert!(
+        checked >= 5,
+        "only {checked} JSON blocks of docs/mqtt.md checked"
     );
 }
 
