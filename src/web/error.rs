@@ -122,7 +122,7 @@ impl IntoResponse for WebError {
             }
             WebError::Refused { refusals, shape } => {
                 let body = match shape {
-                    Shape::Errors => serde_json::json!({ "errors": refusals.by_field() }),
+                    Shape::Errors => refusals.json(),
                     Shape::Lists => serde_json::json!({ "errors": refusals.lists() }),
                     Shape::InvalidFields => {
                         serde_json::json!({ "error": "invalid fields", "fields": refusals.by_field() })

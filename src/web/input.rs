@@ -1,7 +1,7 @@
 //! `Input<T>`: what a page's form posts and what its `/api/v1` twin sends as JSON, read as the
 //! route says (a form on a page, JSON under `/api/`: a body of the other kind is refused as
 //! before, by axum's `Form` or `Json` rejection), so one handler serves both routes. The CSRF
-//! token of either was checked by the guard (`login::guard`) before any handler runs. Never
+//! token of either was checked by the guard (`guard`) before any handler runs. Never
 //! validates what it reads: each page does.
 
 use std::future::Future;
@@ -11,6 +11,8 @@ use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use serde::de::DeserializeOwned;
+
+use super::error::{Said, WebError};
 
 /// The body of a page's form post, or of its API twin.
 pub struct Input<T>(pub T);
@@ -39,10 +41,8 @@ pub async fn lenient_json<T: DeserializeOwned + Default>(request: Request) -> Re
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(&body).map_err(|e| {
-        super::error::WebError::BadRequest(super::error::Said::Json(e.to_string().into()))
-            .into_response()
-    })
+    serde_json::from_slice(&body)
+        .map_err(|e| WebError::BadRequest(Said::Json(e.to_string().into())).into_response())
 }
 
 /// A JSON body that may be left out (no content type): then `T::default()`; with a content

@@ -1,19 +1,21 @@
-//! What every signed-in handler starts from: `Ctx`, the request's account (role, CSRF token)
-//! and language (the account's setting, else Accept-Language). Owns the one role check
-//! (`require`: 403 in the request's language and kind) and the hidden CSRF field of forms;
-//! never reads the database.
+//! What every signed-in handler starts from, and the frame of every page: `Ctx`, the
+//! request's account (role, CSRF token), language (the account's setting, else
+//! Accept-Language) and kind (a page, or the API); the one role check (`require`: 403 in the
+//! request's language and kind); the answer in the route's kind (`reply`, `reply_form`); the
+//! page layout with the menu the role may use, and the forms' hidden CSRF field. Never reads
+//! the database.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use maud::{Markup, html};
+use maud::{DOCTYPE, Markup, html};
 
 use super::auth::csrf;
 use super::auth::sessions::Session;
 use super::error::{Said, WebError};
 use super::form::Refusals;
-use super::i18n::Lang;
+use super::i18n::{Lang, Text, t};
 use crate::store::accounts::Language;
 use crate::store::roles::{Action, can};
 
@@ -140,5 +142,58 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             api,
             wants_json,
         })
+    }
+}
+
+/// The page frame: language, title, the site's name, the stylesheet and script. Signed in
+/// (`who`), it carries the menu the role may use, sign-out, and the CSRF token for scripts.
+pub fn layout(lang: Lang, title: &str, site_name: &str, who: Option<&Ctx>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (site_name) }
+                                link rel="stylesheet" href="/assets/app.css";
+                @if let Some(ctx) = who {
+                    meta name="csrf-token" content=(ctx.session.csrf_token);
+                }
+            }
+            body {
+                header {
+                    strong { (site_name) }
+                    @if let Some(ctx) = who { (menu(lang, ctx)) }
+                }
+                main { (body) }
+                script src="/assets/app.js" defer {}
+            }
+        }
+    }
+}
+
+/// The menu: the pages the account's role may open, its settings, and sign-out.
+fn menu(lang: Lang, ctx: &Ctx) -> Markup {
+    let links = [
+        ("/", Text::Dashboard, Action::View),
+        ("/sessions", Text::Sessions, Action::View),
+        ("/access", Text::Access, Action::View),
+        ("/installer", Text::Installer, Action::InstallerConfig),
+        ("/accounts", Text::Accounts, Action::ManageAccounts),
+        ("/system", Text::System, Action::View),
+    ];
+    html! {
+        nav aria-label="menu" {
+            @for (href, text, action) in links {
+                @if ctx.may(action) { a href=(href) { (t(lang, text)) } }
+            }
+        }
+        span class="who" {
+            a href="/settings" { (ctx.session.username) " · " (t(lang, Text::Settings)) }
+            form method="post" action="/logout" class="inline" {
+                (ctx.csrf_field())
+                button type="submit" class="link" { (t(lang, Text::SignOut)) }
+            }
+        }
     }
 }

@@ -1,135 +1,43 @@
 //! The installer's accounts page and its API twin: the list of local accounts and creating
-//! one (one account's changes: `edit`), and the helpers both share. An account is
-//! created through the store's writer (`Write::Account`), which audits it and refuses a taken
-//! username; every field is checked first and refused next to itself. Never hashes outside a
-//! blocking task and never shows a password hash.
+//! one (`view` reads them, `html` renders them; one account's page and changes: `edit`), and
+//! the helpers both share. An account is created through the store's writer
+//! (`Write::Account`), which audits it and refuses a taken username; every field is checked
+//! first and refused next to itself. Never hashes outside a blocking task and never shows a
+//! password hash.
+
+mod edit;
+mod html;
+mod view;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{NaiveDate, TimeZone};
-use maud::{Markup, html};
-use serde::{Deserialize, Serialize};
+use chrono::NaiveDate;
+use serde::Deserialize;
 
-use super::auth::password;
-use super::error::WebError;
-use super::form::{Refusals, input, policy_message, select};
-use super::i18n::{Lang, Text, t};
-use super::input::{Input, Posted};
-use super::page::{Ctx, html_page};
-use super::pages::layout;
-use super::state::AppState;
 use crate::store::accounts::{
-    self, Account, AccountAction, AccountChange, Language, NewAccount, username_problem,
+    self, AccountAction, AccountChange, Language, NewAccount, username_problem,
 };
 use crate::store::roles::{Action, Role};
 use crate::store::{StoreError, Write};
+use crate::web::auth::password;
+use crate::web::error::WebError;
+use crate::web::form::{Refusals, policy_message};
+use crate::web::i18n::Lang;
+use crate::web::input::{Input, Posted};
+use crate::web::page::{Ctx, html_page};
+use crate::web::state::AppState;
 
-mod edit;
+use html::list_html;
+use view::{all, end_of_day_ms};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/accounts", get(list).post(create))
         .route("/api/v1/accounts", get(list).post(create))
         .merge(edit::routes())
-}
-
-/// One account as the list shows it (never its password hash).
-#[derive(Debug, Clone, Serialize)]
-pub struct AccountRow {
-    pub username: String,
-    pub display_name: String,
-    pub role: &'static str,
-    pub active: bool,
-    /// The last day it works (site time), `YYYY-MM-DD`; `None`: no end.
-    pub active_until: Option<String>,
-    /// `en`, `fr`; `None`: the browser's.
-    pub language: Option<&'static str>,
-    /// Site time of the last change, `YYYY-MM-DD HH:MM`.
-    pub last_change: String,
-    /// Active and not past its end date now.
-    pub may_sign_in: bool,
-}
-
-pub(super) fn row(app: &AppState, a: &Account, now_ms: i64) -> AccountRow {
-    let tz = app.inner.time_zone;
-    AccountRow {
-        username: a.username.clone(),
-        display_name: a.display_name.clone(),
-        role: a.role.as_str(),
-        active: a.active,
-        active_until: a.active_until_ms.map(|ms| last_day(tz, ms)),
-        language: a.language.map(Language::as_str),
-        last_change: chrono::DateTime::from_timestamp_millis(a.updated_ms)
-            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default(),
-        may_sign_in: a.may_log_in(now_ms),
-    }
-}
-
-/// An account works through the whole of its last day: it ends at the next midnight.
-pub(super) fn end_of_day_ms(tz: chrono_tz::Tz, day: NaiveDate) -> Option<i64> {
-    let next = day.succ_opt()?.and_hms_opt(0, 0, 0)?;
-    tz.from_local_datetime(&next)
-        .earliest()
-        .map(|t| t.timestamp_millis())
-}
-
-pub(super) fn last_day(tz: chrono_tz::Tz, end_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(end_ms - 1)
-        .map(|t| t.with_timezone(&tz).date_naive().to_string())
-        .unwrap_or_default()
-}
-
-pub(super) fn now_ms() -> i64 {
-    crate::clock::wall_ms()
-}
-
-async fn all(app: &AppState) -> Result<Vec<AccountRow>, WebError> {
-    let list = app.read(accounts::list).await?;
-    let now = now_ms();
-    Ok(list.iter().map(|a| row(app, a, now)).collect())
-}
-
-/// The account named `username`; 404 when there is none.
-pub(super) async fn account_named(
-    app: &AppState,
-    ctx: &Ctx,
-    username: &str,
-) -> Result<Account, WebError> {
-    let name = username.to_string();
-    app.read(move |conn| accounts::by_username(conn, &name))
-        .await?
-        .ok_or_else(|| {
-            ctx.not_found(
-                ctx.lang
-                    .pick("There is no such account.", "Ce compte n'existe pas."),
-            )
-        })
-}
-
-pub(super) fn role_options(lang: Lang) -> [(&'static str, &'static str); 3] {
-    [
-        (
-            "viewer",
-            lang.pick("Viewer (read only)", "Lecteur (lecture seule)"),
-        ),
-        ("manager", lang.pick("Manager", "Gestionnaire")),
-        (
-            "installer",
-            lang.pick("Installer (everything)", "Installateur (tout)"),
-        ),
-    ]
-}
-
-fn language_options(lang: Lang) -> [(&'static str, &'static str); 3] {
-    [
-        ("", lang.pick("The browser's", "Celle du navigateur")),
-        ("en", "English"),
-        ("fr", "Français"),
-    ]
 }
 
 // ---- the list and creating an account ----
@@ -322,89 +230,4 @@ pub(super) async fn change(
         })
         .collect();
     app.inner.store.apply(writes).await
-}
-
-/// The list, and the create form as sent with its refusals.
-fn list_html(
-    ctx: &Ctx,
-    app: &AppState,
-    rows: &[AccountRow],
-    form: &CreateForm,
-    refusals: &Refusals,
-) -> Markup {
-    let lang = ctx.lang;
-    let yes_no = |b: bool| {
-        if b {
-            lang.pick("yes", "oui")
-        } else {
-            lang.pick("no", "non")
-        }
-    };
-    let body = html! {
-        h1 { (t(lang, Text::Accounts)) }
-        div class="table-wrap" {
-            table id="accounts" {
-                thead { tr {
-                    th scope="col" { (t(lang, Text::Username)) }
-                    th scope="col" { (lang.pick("Name", "Nom")) }
-                    th scope="col" { (lang.pick("Role", "Rôle")) }
-                    th scope="col" { (lang.pick("Active", "Actif")) }
-                    th scope="col" { (lang.pick("Active until", "Actif jusqu'au")) }
-                    th scope="col" { (lang.pick("Language", "Langue")) }
-                    th scope="col" { (lang.pick("Last change", "Dernière modification")) }
-                } }
-                tbody {
-                    @for a in rows {
-                        tr {
-                            td { a href={"/accounts/" (a.username)} { (a.username) } }
-                            td { (a.display_name) }
-                            td { (a.role) }
-                            td { (yes_no(a.may_sign_in)) }
-                            td { (a.active_until.as_deref().unwrap_or("–")) }
-                            td { (a.language.unwrap_or("–")) }
-                            td { (a.last_change) }
-                        }
-                    }
-                }
-            }
-        }
-        h2 { (lang.pick("New account", "Nouveau compte")) }
-        form method="post" action="/accounts" id="create-account" {
-            (ctx.csrf_field())
-            (input("username", t(lang, Text::Username), "text", &form.username, "off", refusals))
-            (input("display_name", lang.pick("Name shown", "Nom affiché"), "text", &form.display_name, "off", refusals))
-            (select("role", lang.pick("Role", "Rôle"), &role_options(lang), if form.role.is_empty() { "viewer" } else { &form.role }, refusals))
-            (input("password", lang.pick("Password (12 characters or more)", "Mot de passe (12 caractères ou plus)"), "password", "", "new-password", refusals))
-            (input("active_until", lang.pick("Active until (last day, optional)", "Actif jusqu'au (dernier jour, facultatif)"), "date", &form.active_until, "off", refusals))
-            (select("language", lang.pick("Language", "Langue"), &language_options(lang), &form.language, refusals))
-            button type="submit" { (lang.pick("Create the account", "Créer le compte")) }
-        }
-    };
-    layout(
-        lang,
-        t(lang, Text::Accounts),
-        &app.inner.site_name,
-        Some(ctx),
-        body,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_account_works_through_its_last_day_in_the_sites_time_zone() {
-        let tz: chrono_tz::Tz = "Europe/Paris".parse().unwrap();
-        let day = NaiveDate::from_ymd_opt(2026, 3, 28).unwrap();
-        let end = end_of_day_ms(tz, day).unwrap();
-        // Midnight in Paris (UTC+1 that night) is 23:00 UTC.
-        assert_eq!(
-            chrono::DateTime::from_timestamp_millis(end)
-                .unwrap()
-                .to_rfc3339(),
-            "2026-03-28T23:00:00+00:00"
-        );
-        assert_eq!(last_day(tz, end), "2026-03-28");
-    }
 }

@@ -4,12 +4,13 @@
 
 use maud::{Markup, html};
 
-use super::{InstallerView, Sent};
+use super::Sent;
+use super::view::InstallerView;
 use crate::config::edit::{SocketForm, UplinkForm};
 use crate::store::roles::Action;
 use crate::web::form::Refusals;
 use crate::web::page::Ctx;
-use crate::web::pages::layout;
+use crate::web::page::layout;
 use crate::web::reload::ReloadOutcome;
 
 /// A labelled input, with its problems next to it (`FIELD-error`, referenced by the input).
@@ -239,7 +240,7 @@ pub fn page(
         h1 { (title) }
         p { a href="/installer/tools" { (lang.pick("Installer tools: live registers, relay test, bus scan", "Outils de l'installateur : registres en direct, test du relais, scan du bus")) } }
         (status(ctx, view, applied))
-        @if let Some((Sent::Notice(_), r)) = refused { (general(r)) }
+        @if let Some((Sent::Notice, r)) = refused { (general(r)) }
         h2 { (lang.pick("Buses and sockets", "Bus et prises")) }
         (sockets_table(ctx, view))
         @if view.editable {
@@ -259,7 +260,7 @@ pub fn page(
 }
 
 /// The edit form of one socket.
-pub fn socket(
+pub fn socket_page(
     ctx: &Ctx,
     site_name: &str,
     view: &InstallerView,

@@ -1,29 +1,30 @@
 //! The installer page (`/installer`, `/api/v1/installer`): buses and their sockets with state
 //! and error counters, the configuration's generation and last reload, and the forms that add,
 //! change and remove a socket and change the uplink settings. Owns the page's data (one value,
-//! `InstallerView`, rendered by `html` and served as JSON) and the form handlers.
+//! `view::InstallerView`, rendered by `html` and served as JSON) and the form handlers.
 //! Never writes the file itself (`config::edit` validates and replaces it) and never awaits a
 //! reload: the reload stops the server this handler runs in, so it answers first (303 or 202)
 //! and the supervisor reloads after.
+
+mod html;
+mod view;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use serde::Serialize;
 
-use super::error::{Said, Shape, WebError};
-use super::form::Refusals;
-use super::i18n::{Lang, state_words};
-use super::input::{Input, Posted};
-mod html;
-use super::page::{Ctx, html_page};
-use super::state::AppState;
 use crate::config::edit::{self, EditError, SocketForm, UplinkForm};
 use crate::store::Write;
 use crate::store::roles::Action;
-use crate::web::reload::ReloadOutcome;
+use crate::web::error::{Said, Shape, WebError};
+use crate::web::form::Refusals;
+use crate::web::input::{Input, Posted};
+use crate::web::page::{Ctx, html_page};
+use crate::web::state::AppState;
+
+use view::build;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -31,7 +32,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/installer", get(json))
         .route("/installer/sockets", post(add_socket))
         .route("/api/v1/installer/sockets", post(add_socket))
-        .route("/installer/sockets/{id}", get(socket).post(edit_socket))
+        .route(
+            "/installer/sockets/{id}",
+            get(socket_page).post(edit_socket),
+        )
         .route("/installer/sockets/{id}/remove", post(remove_socket))
         .route("/installer/uplink", post(set_uplink))
         .route(
@@ -39,130 +43,6 @@ pub(super) fn routes() -> Router<AppState> {
             axum::routing::put(edit_socket).delete(remove_socket),
         )
         .route("/api/v1/installer/uplink", axum::routing::put(set_uplink))
-}
-
-/// Everything the installer page shows.
-#[derive(Debug, Clone, Serialize)]
-pub struct InstallerView {
-    /// Whether the configuration file can be edited here (the daemon runs from a file).
-    pub editable: bool,
-    pub config_file: Option<String>,
-    /// 0 at start, one more per applied reload.
-    pub generation: u64,
-    pub last_reload: Option<ReloadOutcome>,
-    pub buses: Vec<BusSockets>,
-    /// Profiles a socket may name: the built-in ones and the file's `[profiles]`.
-    pub profiles: Vec<String>,
-    /// The file's `[uplink]` connection settings (no password); `None` without the section.
-    pub uplink: Option<UplinkForm>,
-}
-
-/// A bus and the sockets the configuration puts on it.
-#[derive(Debug, Clone, Serialize)]
-pub struct BusSockets {
-    pub name: String,
-    /// TCP address, or serial device and settings.
-    pub link: String,
-    pub sockets: Vec<SocketRow>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SocketRow {
-    pub id: String,
-    pub name: String,
-    pub serial_number: Option<String>,
-    pub uid: Option<String>,
-    pub profile: String,
-    pub unit_id: u8,
-    pub state: &'static str,
-    pub words: &'static str,
-    pub class: &'static str,
-    pub session_running: bool,
-    pub failed_polls: u64,
-    pub exception_answers: u64,
-}
-
-/// Builds the view from the running configuration, the live snapshot and the file (blocking
-/// read of the file: small).
-pub async fn build(app: &AppState, lang: Lang) -> InstallerView {
-    use std::sync::atomic::Ordering::Relaxed;
-    let config = app.inner.config.clone();
-    let snapshot = app.inner.sockets.borrow().clone();
-    let mut buses: Vec<BusSockets> = config
-        .buses
-        .iter()
-        .map(|b| BusSockets {
-            name: b.name.clone(),
-            link: b.link.to_string(),
-            sockets: Vec::new(),
-        })
-        .collect();
-    for (i, s) in config.sockets.iter().enumerate() {
-        let live = snapshot.iter().find(|x| x.id == s.id);
-        let (state, words, class, session_running) = match live {
-            Some(x) => {
-                let (words, class) = state_words(lang, &x.view.state);
-                (x.view.state.name(), words, class, x.view.session.is_some())
-            }
-            None => ("NotConnected", "–", "unreachable", false),
-        };
-        let (failed_polls, exception_answers) = app
-            .inner
-            .installer_tools
-            .device_stats(i)
-            .map_or((0, 0), |d| {
-                (d.failures.load(Relaxed), d.exceptions.load(Relaxed))
-            });
-        buses[s.bus].sockets.push(SocketRow {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            serial_number: s.serial_number.clone(),
-            uid: s.uid.clone(),
-            profile: s.profile.name.clone(),
-            unit_id: s.unit_id,
-            state,
-            words,
-            class,
-            session_running,
-            failed_polls,
-            exception_answers,
-        });
-    }
-    let profiles = config
-        .profiles
-        .names()
-        .filter(|n| {
-            config
-                .profiles
-                .get(n)
-                .is_some_and(|p| p.kind != crate::profile::DeviceKind::Relay)
-        })
-        .map(str::to_string)
-        .collect();
-    let link = app.inner.installer.clone();
-    let uplink = match &link {
-        Some(l) => {
-            let file = l.config_file.clone();
-            tokio::task::spawn_blocking(move || file.read().ok())
-                .await
-                .ok()
-                .flatten()
-                .and_then(|text| edit::uplink_form(&text))
-        }
-        None => None,
-    };
-    let status = link.as_ref().map(|l| l.status.borrow().clone());
-    InstallerView {
-        editable: link.is_some(),
-        config_file: link
-            .as_ref()
-            .map(|l| l.config_file.path().display().to_string()),
-        generation: status.as_ref().map_or(0, |s| s.generation),
-        last_reload: status.and_then(|s| s.last),
-        buses,
-        profiles,
-        uplink,
-    }
 }
 
 #[derive(serde::Deserialize)]
@@ -192,7 +72,7 @@ pub enum Sent {
     AddSocket(SocketForm),
     Uplink(UplinkForm),
     /// Not tied to one form (a remove refused).
-    Notice(String),
+    Notice,
 }
 
 impl Posted for SocketForm {}
@@ -369,10 +249,10 @@ async fn edit_socket(
         // This socket's form again, with the problems next to its fields.
         Err(WebError::Refused { refusals, .. }) if !ctx.api => {
             let view = build(&app, ctx.lang).await;
-            let page = html::socket(&ctx, &app.inner.site_name, &view, &id, &sent, &refusals);
+            let page = html::socket_page(&ctx, &app.inner.site_name, &view, &id, &sent, &refusals);
             Ok(html_page(StatusCode::UNPROCESSABLE_ENTITY, page))
         }
-        edited => answer(&app, &ctx, edited, Sent::Notice(id)).await,
+        edited => answer(&app, &ctx, edited, Sent::Notice).await,
     }
 }
 
@@ -399,7 +279,7 @@ async fn remove_socket(
             ),
         ))
     };
-    answer(&app, &ctx, edited, Sent::Notice(id)).await
+    answer(&app, &ctx, edited, Sent::Notice).await
 }
 
 async fn set_uplink(
@@ -418,7 +298,7 @@ async fn set_uplink(
     answer(&app, &ctx, edited, Sent::Uplink(sent)).await
 }
 
-async fn socket(
+async fn socket_page(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
@@ -443,7 +323,7 @@ async fn socket(
         bus,
         unit_id: s.unit_id.to_string(),
     };
-    let page = html::socket(
+    let page = html::socket_page(
         &ctx,
         &app.inner.site_name,
         &view,

@@ -2,15 +2,6 @@
 
 use serde_json::{Value, json};
 
-/// The tools' API paths (installers only: a manager gets 403).
-pub const API_PATHS: &[&str] = &[
-    "/api/v1/installer/tools",
-    "/api/v1/installer/tools/sockets/{id}",
-    "/api/v1/installer/tools/sockets/{id}/relay-test",
-    "/api/v1/installer/tools/buses/{name}/scan",
-    "/api/v1/installer/tools/uplink-test",
-];
-
 pub fn openapi_paths() -> Value {
     let id = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
     let name =

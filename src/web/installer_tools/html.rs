@@ -3,15 +3,15 @@
 
 use maud::{Markup, html};
 
-use super::{
-    Overview, RelayTestOutcome, ScanForm, ScanResult, SocketRegisters, UplinkForm, UplinkTestResult,
-};
+use super::scan::{ScanForm, ScanResult};
+use super::uplink::{UplinkForm, UplinkTestResult};
+use super::view::{Overview, RelayTestOutcome, SocketRegisters};
 use crate::core::site::RelayTestRefusal;
 use crate::store::roles::Action;
 use crate::web::form::Refusals;
 use crate::web::i18n::Lang;
 use crate::web::page::Ctx;
-use crate::web::pages::layout;
+use crate::web::page::layout;
 
 /// What a form post left to show: the values sent, the refused fields, the result.
 #[derive(Debug, Default)]

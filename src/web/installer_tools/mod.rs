@@ -2,18 +2,18 @@
 //! counters and each device's errors, a socket's live decoded registers, the relay test, a bus
 //! scan and the uplink connection test. Reads what the bus owners publish (`modbus::tap`) and
 //! asks them for scan reads, so a serial line keeps its one master; the relay test goes to the
-//! core as a command. Never opens a bus link nor writes SQLite itself.
+//! core as a command. `view` holds what the page and the API render, `html` the page; the scan
+//! and the uplink test, shown on this page, are modules of their own (`scan`, `uplink`), as is
+//! their OpenAPI description (`api_doc`). Never opens a bus link nor writes SQLite itself.
 
 mod api_doc;
 mod html;
 mod scan;
 mod uplink;
+mod view;
 
-pub use api_doc::{API_PATHS, openapi_paths};
-pub use scan::{FoundUnit, SCAN_LIMIT, ScanForm, ScanResult};
-pub use uplink::{UPLINK_STEP_LIMIT, UplinkForm, UplinkTestResult};
+pub(super) use api_doc::openapi_paths;
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use axum::Router;
@@ -21,16 +21,17 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Serialize;
 
-use super::error::WebError;
-use super::page::{Ctx, html_page};
-use super::state::AppState;
 use crate::config::{Config, UplinkConfig};
 use crate::core::site::{Command, RELAY_TEST_MAX, refusal_from_view};
-use crate::modbus::tap::{BusTap, RegisterReading};
+use crate::modbus::tap::BusTap;
 use crate::profile::ProfileSet;
 use crate::store::roles::Action;
+use crate::web::error::WebError;
+use crate::web::page::{Ctx, html_page};
+use crate::web::state::AppState;
+
+use view::{RelayTestOutcome, overview, socket_registers};
 
 /// How long the relay test keeps a socket on.
 pub const RELAY_TEST_DURATION: Duration = Duration::from_secs(3);
@@ -98,110 +99,6 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-// ---- the overview: buses, counters, devices ----
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Overview {
-    pub buses: Vec<BusView>,
-    /// The configured uplink (`None` without `[uplink]`).
-    pub uplink: Option<UplinkTarget>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct UplinkTarget {
-    pub host: String,
-    pub port: u16,
-    pub tls: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BusView {
-    /// The bus's name (scans go to it).
-    pub name: String,
-    /// The owner's label: the name, or `name/unit` for a parallel TCP connection.
-    pub label: String,
-    pub link: String,
-    pub polls: u64,
-    pub requests: u64,
-    pub timeouts: u64,
-    pub framing_errors: u64,
-    pub exceptions: u64,
-    pub io_errors: u64,
-    pub reconnects: u64,
-    pub skipped_polls: u64,
-    pub write_failures: u64,
-    /// How late 99 % of polls started (ms, bucket bound); `None` before any poll.
-    pub lateness_p99_ms: Option<u64>,
-    pub devices: Vec<DeviceView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DeviceView {
-    pub socket: String,
-    pub name: String,
-    pub unit_id: u8,
-    pub profile: String,
-    pub polls: u64,
-    /// Polls that got no usable answer.
-    pub failed_polls: u64,
-    /// Exception answers (the device refused a block).
-    pub exceptions: u64,
-}
-
-fn overview(app: &AppState) -> Overview {
-    let sockets = app.inner.sockets.borrow().clone();
-    let tools = &app.inner.installer_tools;
-    let buses = tools
-        .buses
-        .iter()
-        .map(|b| {
-            let s = &b.stats;
-            let devices = b
-                .sockets
-                .iter()
-                .enumerate()
-                .filter_map(|(d, &i)| {
-                    let snap = sockets.get(i)?;
-                    let ds = s.devices.get(d)?;
-                    Some(DeviceView {
-                        socket: snap.id.clone(),
-                        name: snap.name.clone(),
-                        unit_id: snap.unit_id,
-                        profile: snap.profile.clone(),
-                        polls: ds.polls.load(Relaxed),
-                        failed_polls: ds.failures.load(Relaxed),
-                        exceptions: ds.exceptions.load(Relaxed),
-                    })
-                })
-                .collect();
-            BusView {
-                name: b.bus.name.clone(),
-                label: b.label.clone(),
-                link: b.bus.link.to_string(),
-                polls: s.polls.load(Relaxed),
-                requests: s.requests.load(Relaxed),
-                timeouts: s.timeouts.load(Relaxed),
-                framing_errors: s.framing_errors.load(Relaxed),
-                exceptions: s.exceptions.load(Relaxed),
-                io_errors: s.io_errors.load(Relaxed),
-                reconnects: s.reconnects.load(Relaxed),
-                skipped_polls: s.skipped_polls.load(Relaxed),
-                write_failures: s.write_failures.load(Relaxed),
-                lateness_p99_ms: s.lateness_quantile_ms(0.99),
-                devices,
-            }
-        })
-        .collect();
-    Overview {
-        buses,
-        uplink: tools.uplink.as_ref().map(|u| UplinkTarget {
-            host: u.host.clone(),
-            port: u.port,
-            tls: u.tls.is_some(),
-        }),
-    }
-}
-
 async fn overview_of_buses(State(app): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
     ctx.require(Action::InstallerConfig)?;
     let o = overview(&app);
@@ -214,45 +111,6 @@ async fn overview_of_buses(State(app): State<AppState>, ctx: Ctx) -> Result<Resp
             )
         },
         || axum::Json(&o),
-    ))
-}
-
-// ---- a socket's live registers ----
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SocketRegisters {
-    pub socket: String,
-    pub name: String,
-    pub bus: String,
-    pub unit_id: u8,
-    pub profile: String,
-    pub state: String,
-    /// RFC 3339: when a poll last succeeded; `None` before the first answer.
-    pub polled_at: Option<String>,
-    pub registers: Vec<RegisterReading>,
-}
-
-fn socket_registers(app: &AppState, id: &str) -> Option<(usize, SocketRegisters)> {
-    let sockets = app.inner.sockets.borrow().clone();
-    let index = sockets.iter().position(|s| s.id == id)?;
-    let snap = &sockets[index];
-    let (tap, device) = app.inner.installer_tools.owner_of(index)?;
-    let live = tap.live.device(device).unwrap_or_default();
-    Some((
-        index,
-        SocketRegisters {
-            socket: snap.id.clone(),
-            name: snap.name.clone(),
-            bus: snap.bus.clone(),
-            unit_id: snap.unit_id,
-            profile: snap.profile.clone(),
-            state: snap.view.state.name().to_string(),
-            polled_at: live
-                .polled_at
-                .and_then(chrono::DateTime::from_timestamp_millis)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            registers: live.registers.into_values().collect(),
-        },
     ))
 }
 
@@ -284,16 +142,6 @@ async fn registers_js() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         include_str!("../assets/registers.js"),
     )
-}
-
-// ---- the relay test ----
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RelayTestOutcome {
-    pub started: bool,
-    pub seconds: u64,
-    /// Why it was refused, in words.
-    pub refused: Option<String>,
 }
 
 /// Checks what the published view tells, then asks the core (which checks again).

@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{html, not_found, overview};
+use super::html as render;
+use super::not_found;
+use super::view::overview;
 use crate::modbus::frame::{ModbusError, ReadData, ReadRequest};
 use crate::modbus::tap::BusTap;
 use crate::store::roles::Action;
@@ -222,7 +224,7 @@ pub(super) async fn scan_bus(
         return Ok(axum::Json(result).into_response());
     }
     // The tools page again, this bus's form as sent with its result or its refusals.
-    let mut results = html::Results {
+    let mut results = render::Results {
         scan_bus: Some(name.clone()),
         scan_form: form,
         ..Default::default()
@@ -239,7 +241,7 @@ pub(super) async fn scan_bus(
     };
     Ok(html_page(
         status,
-        html::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
+        render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
     ))
 }
 

@@ -6,8 +6,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::Tools;
+use super::html as render;
 use super::scan::invalid_fields;
-use super::{Tools, html, overview};
+use super::view::overview;
 use crate::store::roles::Action;
 use crate::uplink::probe;
 use crate::web::error::WebError;
@@ -158,7 +160,7 @@ pub(super) async fn test_uplink(
         return Ok(axum::Json(result).into_response());
     }
     // The tools page again, the form as sent with the steps tried or its refusals.
-    let mut results = html::Results {
+    let mut results = render::Results {
         uplink_form: form,
         ..Default::default()
     };
@@ -174,6 +176,6 @@ pub(super) async fn test_uplink(
     };
     Ok(html_page(
         status,
-        html::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
+        render::overview(&ctx, &app.inner.site_name, &overview(&app), &results),
     ))
 }

@@ -1,100 +1,32 @@
-//! Who is at the page: the sign-in and first-start setup forms, sign-out, and the guard every
-//! other route passes (a valid session cookie, and on state-changing requests its CSRF token).
-//! Pages answer unknown visitors with the sign-in form, the API with 401.
+//! Who is at the page: the sign-in form (rate-limited per address, the account's session
+//! cookie set), sign-out, and the first start's setup form (the one-time code from the
+//! journal creates the first installer). Open to anyone (`guard::public`); never shows why a
+//! username is refused beyond "unknown username or wrong password".
 
-use axum::Form;
-use axum::extract::{Request, State};
+mod html;
+
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use maud::{Markup, html};
+use axum::routing::{get, post};
+use axum::{Form, Router};
 use tokio::time::Instant;
 
-use super::auth::login::{LoginError, login};
-use super::auth::{csrf, password, sessions};
-use super::i18n::{Lang, Text, t};
-use super::pages::layout;
-use super::server::ClientAddr;
-use super::state::AppState;
 use crate::store::Write;
 use crate::store::accounts::{AccountAction, AccountChange, NewAccount};
+use crate::web::auth::login::{LoginError, login};
+use crate::web::auth::{password, sessions};
+use crate::web::i18n::Lang;
+use crate::web::server::ClientAddr;
+use crate::web::state::AppState;
 
-/// Routes anyone may reach.
-fn public(path: &str) -> bool {
-    matches!(path, "/login" | "/setup") || path.starts_with("/assets/")
-}
+use html::{login_form, setup_form};
 
-/// The largest form the pages post (a socket's settings, an account); larger ones are refused
-/// with 413 before any handler runs.
-pub const FORM_LIMIT: usize = 64 * 1024;
-
-/// The guard: a session for every route but the public ones; a CSRF token on every
-/// state-changing request, in the header `X-CSRF-Token` (scripts, the API) or the form field
-/// `csrf` (pages). Both are checked here, so no handler can forget.
-pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_string();
-    if public(&path) {
-        return next.run(request).await;
-    }
-    // Prometheus on this machine scrapes without a login; others sign in like for any page.
-    if path == super::metrics::PATH
-        && super::metrics::open_without_login(request.extensions().get::<ClientAddr>())
-    {
-        return next.run(request).await;
-    }
-    let session = request
-        .headers()
-        .get(header::COOKIE)
-        .and_then(|h| h.to_str().ok())
-        .and_then(sessions::from_cookie_header)
-        .and_then(|id| app.inner.sessions.get(id, Instant::now()));
-    let Some(session) = session else {
-        return if path.starts_with("/api/") || path == super::metrics::PATH {
-            (StatusCode::UNAUTHORIZED, "sign in first").into_response()
-        } else {
-            Redirect::to("/login").into_response()
-        };
-    };
-    let form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| {
-            v.as_bytes()
-                .starts_with(b"application/x-www-form-urlencoded")
-        });
-    if csrf::required_for(request.method().as_str()) {
-        let header = request
-            .headers()
-            .get(csrf::HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let sent = match (header, form) {
-            (Some(h), _) => Some(h),
-            (None, true) => {
-                let (parts, body) = request.into_parts();
-                let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
-                    return (StatusCode::PAYLOAD_TOO_LARGE, "the form is too large")
-                        .into_response();
-                };
-                let field = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-                    .ok()
-                    .and_then(|fields| {
-                        fields
-                            .into_iter()
-                            .find(|(k, _)| k == csrf::FORM_FIELD)
-                            .map(|(_, v)| v)
-                    });
-                request = Request::from_parts(parts, axum::body::Body::from(bytes));
-                field
-            }
-            (None, false) => None,
-        };
-        if !csrf::verify(&session.csrf_token, sent.as_deref()) {
-            return (StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
-        }
-    }
-    request.extensions_mut().insert(session);
-    next.run(request).await
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login_submit))
+        .route("/setup", get(setup_page).post(setup_submit))
+        .route("/logout", post(logout))
 }
 
 fn lang(headers: &HeaderMap) -> Lang {
@@ -102,43 +34,6 @@ fn lang(headers: &HeaderMap) -> Lang {
         headers
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
-    )
-}
-
-fn form_page(
-    lang: Lang,
-    site: &str,
-    title: &str,
-    action: &str,
-    error: Option<&str>,
-    fields: Markup,
-) -> Markup {
-    layout(
-        lang,
-        title,
-        site,
-        None,
-        html! {
-            h1 { (title) }
-            @if let Some(e) = error { p class="error" role="alert" { (e) } }
-            form method="post" action=(action) { (fields) button type="submit" { (title) } }
-        },
-    )
-}
-
-fn login_form(lang: Lang, site: &str, error: Option<&str>) -> Markup {
-    form_page(
-        lang,
-        site,
-        t(lang, Text::SignIn),
-        "/login",
-        error,
-        html! {
-            label for="username" { (t(lang, Text::Username)) }
-            input id="username" name="username" autocomplete="username" required;
-            label for="password" { (t(lang, Text::Password)) }
-            input id="password" name="password" type="password" autocomplete="current-password" required;
-        },
     )
 }
 
@@ -232,25 +127,6 @@ pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
-}
-
-fn setup_form(lang: Lang, site: &str, error: Option<&str>) -> Markup {
-    form_page(
-        lang,
-        site,
-        "Set up",
-        "/setup",
-        error,
-        html! {
-            p { "Enter the one-time setup code from the journal (journalctl -u sitegate) and create the first installer account." }
-            label for="code" { "Setup code" }
-            input id="code" name="code" autocomplete="off" required;
-            label for="username" { (t(lang, Text::Username)) }
-            input id="username" name="username" autocomplete="username" required;
-            label for="password" { (t(lang, Text::Password)) " (12+)" }
-            input id="password" name="password" type="password" autocomplete="new-password" required minlength="12";
-        },
-    )
 }
 
 pub async fn setup_page(State(app): State<AppState>, headers: HeaderMap) -> Response {

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::{FilterQuery, parse_filter, report_error, today};
+use super::view::{FilterQuery, parse_filter, report_error, today};
 use crate::store::roles::Action;
 use crate::web::error::WebError;
 use crate::web::page::Ctx;

@@ -3,24 +3,27 @@
 //! (the current one required; afterwards its sessions end and it signs in again). Never
 //! changes another account (`accounts` does, for installers).
 
+mod html;
+mod view;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use maud::{Markup, html};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::auth::password as policy;
-use super::error::WebError;
-use super::form::{Refusals, input, policy_message, select};
-use super::i18n::{Lang, Text, t};
-use super::input::{Input, Posted};
-use super::page::{Ctx, html_page};
-use super::pages::layout;
-use super::state::AppState;
 use crate::store::Write;
 use crate::store::accounts::{self, AccountAction, AccountChange, Language};
+use crate::web::auth::password as policy;
+use crate::web::error::WebError;
+use crate::web::form::{Refusals, policy_message};
+use crate::web::input::{Input, Posted};
+use crate::web::page::{Ctx, html_page};
+use crate::web::state::AppState;
+
+use html::render;
+use view::settings;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -28,26 +31,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/settings", get(show).post(language))
         .route("/settings/password", post(password))
         .route("/api/v1/settings/password", post(password))
-}
-
-/// The account's settings as the page shows them and the API serialises them.
-#[derive(Debug, Clone, Serialize)]
-pub struct Settings {
-    pub username: String,
-    pub role: &'static str,
-    /// `en`, `fr`; `None`: the browser's.
-    pub language: Option<&'static str>,
-    /// The language pages are shown in now.
-    pub shown_in: &'static str,
-}
-
-fn settings(ctx: &Ctx) -> Settings {
-    Settings {
-        username: ctx.session.username.clone(),
-        role: ctx.session.role.as_str(),
-        language: ctx.session.language.map(Language::as_str),
-        shown_in: ctx.lang.code(),
-    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -204,29 +187,4 @@ async fn change_password(app: &AppState, ctx: &Ctx, form: &PasswordForm) -> Resu
     app.inner.sessions.end_account(ctx.session.account_id);
     log::info!("web: {username} changed their password");
     Ok(())
-}
-
-fn render(ctx: &Ctx, site: &str, refusals: &Refusals) -> Markup {
-    let lang: Lang = ctx.lang;
-    let chosen = ctx.session.language.map(Language::as_str).unwrap_or("");
-    let body = html! {
-        h1 { (t(lang, Text::Settings)) }
-        p { (ctx.session.username) " · " (ctx.session.role.as_str()) }
-        h2 { (lang.pick("Language", "Langue")) }
-        form method="post" action="/settings" id="language-form" {
-            (ctx.csrf_field())
-            (select("language", lang.pick("Language of the pages", "Langue des pages"),
-                &[("", lang.pick("The browser's", "Celle du navigateur")), ("en", "English"), ("fr", "Français")],
-                chosen, refusals))
-            button type="submit" { (lang.pick("Save the language", "Enregistrer la langue")) }
-        }
-        h2 { (lang.pick("Password", "Mot de passe")) }
-        form method="post" action="/settings/password" id="password-form" {
-            (ctx.csrf_field())
-            (input("current_password", lang.pick("Current password", "Mot de passe actuel"), "password", "", "current-password", refusals))
-            (input("new_password", lang.pick("New password (12 characters or more)", "Nouveau mot de passe (12 caractères ou plus)"), "password", "", "new-password", refusals))
-            button type="submit" { (lang.pick("Change the password", "Changer le mot de passe")) }
-        }
-    };
-    layout(lang, t(lang, Text::Settings), site, Some(ctx), body)
 }

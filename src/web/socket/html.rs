@@ -7,8 +7,7 @@ use maud::{Markup, html};
 use super::view::SocketDetail;
 use super::{Control, ControlError};
 use crate::web::i18n::{Text, t};
-use crate::web::page::Ctx;
-use crate::web::pages::layout;
+use crate::web::page::{Ctx, layout};
 
 /// A duration as both languages write it (`1 h 05 min`, `3 min 07 s`).
 fn duration(s: u64) -> String {

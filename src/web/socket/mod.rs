@@ -1,8 +1,10 @@
-//! One socket's page and its API twin (`view` builds the value, `html` renders
-//! it), and the control actions a manager may take (out of service, return, stop, start for a
-//! user). Every action is audited in the outbox (`Write::ControlAudit`) before its command goes
+//! One socket's page and its API twin (`view` builds the value, `html` renders it), and the
+//! control actions a manager may take (out of service, return, stop, start for a user). Every action is audited in the outbox (`Write::ControlAudit`) before its command goes
 //! to the core, and logged once. Never switches a socket itself: the core decides and the page
 //! shows what the live snapshot says.
+
+mod html;
+mod view;
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -12,20 +14,17 @@ use axum::{Json, Router};
 use maud::html;
 use serde::Deserialize;
 
-use super::error::{Said, WebError};
-use super::i18n::{Lang, Text, t};
-use super::input::{Input, Posted, lenient_json};
-use super::page::{Ctx, html_page};
-use super::pages::layout;
-mod html;
-mod view;
-
-use super::state::AppState;
 use crate::core::SocketSnapshot;
 use crate::core::session::{AuthMethod, StopReason};
 use crate::core::site::{Command, ControlAudit, start_for};
 use crate::store::Write;
 use crate::store::roles::Action;
+use crate::web::error::{Said, WebError};
+use crate::web::i18n::{Lang, Text, t};
+use crate::web::input::{Input, Posted, lenient_json};
+use crate::web::page::{Ctx, html_page, layout};
+use crate::web::state::AppState;
+
 use view::SocketDetail;
 
 /// Longest name a manager may start a session for (an access-list user id or a token).

@@ -4,10 +4,10 @@
 
 use serde::Serialize;
 
-use super::i18n::{Lang, state_words};
-use super::state::{AppState, DbError};
 use crate::core::SocketSnapshot;
 use crate::store::outbox::Stream;
+use crate::web::i18n::{Lang, state_words};
+use crate::web::state::{AppState, DbError};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Dashboard {

@@ -1,65 +1,12 @@
-//! Server-rendered HTML (maud): the layout every page shares, and the pages. Everything shown
-//! is escaped by maud; the only script is `assets/app.js` (live updates).
+//! The dashboard's HTML (maud: everything shown is escaped): the indicators, the live grid of
+//! socket tiles (`assets/app.js` replaces a tile from the stream by its id) and the uplink.
+//! Renders a `Dashboard`; decides nothing.
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 
-use super::dashboard::{Dashboard, SocketTile};
-use super::i18n::{Lang, Text, t};
-use super::page::Ctx;
-use crate::store::roles::Action;
-
-/// The page frame: language, title, the site's name, the stylesheet and script. Signed in
-/// (`who`), it carries the menu the role may use, sign-out, and the CSRF token for scripts.
-pub fn layout(lang: Lang, title: &str, site_name: &str, who: Option<&Ctx>, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (site_name) }
-                                link rel="stylesheet" href="/assets/app.css";
-                @if let Some(ctx) = who {
-                    meta name="csrf-token" content=(ctx.session.csrf_token);
-                }
-            }
-            body {
-                header {
-                    strong { (site_name) }
-                    @if let Some(ctx) = who { (menu(lang, ctx)) }
-                }
-                main { (body) }
-                script src="/assets/app.js" defer {}
-            }
-        }
-    }
-}
-
-/// The menu: the pages the account's role may open, its settings, and sign-out.
-fn menu(lang: Lang, ctx: &Ctx) -> Markup {
-    let links = [
-        ("/", Text::Dashboard, Action::View),
-        ("/sessions", Text::Sessions, Action::View),
-        ("/access", Text::Access, Action::View),
-        ("/installer", Text::Installer, Action::InstallerConfig),
-        ("/accounts", Text::Accounts, Action::ManageAccounts),
-        ("/system", Text::System, Action::View),
-    ];
-    html! {
-        nav aria-label="menu" {
-            @for (href, text, action) in links {
-                @if ctx.may(action) { a href=(href) { (t(lang, text)) } }
-            }
-        }
-        span class="who" {
-            a href="/settings" { (ctx.session.username) " · " (t(lang, Text::Settings)) }
-            form method="post" action="/logout" class="inline" {
-                (ctx.csrf_field())
-                button type="submit" class="link" { (t(lang, Text::SignOut)) }
-            }
-        }
-    }
-}
+use super::view::{Dashboard, SocketTile};
+use crate::web::i18n::{Lang, Text, t};
+use crate::web::page::{Ctx, layout};
 
 /// One tile of the live grid; `app.js` replaces it from the SSE stream by its id.
 pub fn tile(lang: Lang, s: &SocketTile) -> Markup {

@@ -3,24 +3,19 @@
 //! stored rules, the token's `store::access::lookup`, the offline policy in force, the
 //! uplink's state and the live sockets; decides nothing itself.
 
-use axum::extract::{Query, State};
-use axum::response::Response;
-use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use crate::core::access::{Decision, IdToken, Rejection, Source};
 use crate::core::site::BadgeQuestion;
 use crate::web::error::WebError;
-use crate::web::form::{Refusals, field};
+use crate::web::form::Refusals;
 use crate::web::i18n::Lang;
-use crate::web::page::Ctx;
-use crate::web::pages::layout;
 use crate::web::state::AppState;
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub(super) struct ExplainQuery {
-    token: Option<String>,
-    socket: Option<String>,
+pub(crate) struct ExplainQuery {
+    pub(super) token: Option<String>,
+    pub(super) socket: Option<String>,
 }
 
 /// The answer, as the page shows it and the API serves it.
@@ -46,12 +41,16 @@ pub struct Explanation {
     pub source: Option<&'static str>,
 }
 
-struct Asked {
+pub(super) struct Asked {
     token: IdToken,
     socket: String,
 }
 
-fn validate(q: &ExplainQuery, sockets: &[String], lang: Lang) -> Result<Asked, Refusals> {
+pub(super) fn validate(
+    q: &ExplainQuery,
+    sockets: &[String],
+    lang: Lang,
+) -> Result<Asked, Refusals> {
     let mut errors = Refusals::default();
     let token = match q.token.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => {
@@ -128,7 +127,11 @@ fn reason_words(lang: Lang, r: Rejection) -> &'static str {
 }
 
 /// Decides as the core would now.
-async fn decide(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation, WebError> {
+pub(super) async fn decide(
+    app: &AppState,
+    asked: Asked,
+    lang: Lang,
+) -> Result<Explanation, WebError> {
     let base = app.inner.config.access;
     let token = asked.token.clone();
     let (rules, found, policy) = app
@@ -216,105 +219,11 @@ async fn decide(app: &AppState, asked: Asked, lang: Lang) -> Result<Explanation,
     Ok(out)
 }
 
-fn socket_ids(app: &AppState) -> Vec<(String, String)> {
+pub(super) fn socket_ids(app: &AppState) -> Vec<(String, String)> {
     app.inner
         .sockets
         .borrow()
         .iter()
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect()
-}
-
-pub(super) async fn explain(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<ExplainQuery>,
-) -> Result<Response, WebError> {
-    let sockets = socket_ids(&app);
-    let ids: Vec<String> = sockets.iter().map(|(id, _)| id.clone()).collect();
-    // Nothing asked (the first visit): the empty form, the choices; once asked, every field is
-    // checked.
-    let answer = match q.token.is_some() || q.socket.is_some() {
-        false => Ok(None),
-        true => match validate(&q, &ids, ctx.lang) {
-            Ok(asked) => decide(&app, asked, ctx.lang).await.map(Some),
-            Err(refusals) => Err(refusals.into()),
-        },
-    };
-    ctx.reply_form(
-        answer,
-        |answer, errors| {
-            let lang = ctx.lang;
-            let body = render(lang, &q, &sockets, answer.and_then(Option::as_ref), errors);
-            let title = lang.pick("Explain a decision", "Expliquer une décision");
-            layout(lang, title, &app.inner.site_name, Some(&ctx), body)
-        },
-        |answer| axum::Json(serde_json::json!({ "sockets": ids, "explanation": answer })),
-    )
-}
-
-fn render(
-    lang: Lang,
-    q: &ExplainQuery,
-    sockets: &[(String, String)],
-    answer: Option<&Explanation>,
-    errors: &Refusals,
-) -> Markup {
-    let chosen = q.socket.clone().unwrap_or_default();
-    let socket_error = errors.get("socket");
-    html! {
-        h1 { (lang.pick("Explain a decision", "Expliquer une décision")) }
-        p { a href="/access" { (lang.pick("← Access", "← Accès")) } }
-        form method="get" action="/access/explain" {
-            (field("token", lang.pick("Token", "Badge"), "text", &q.token.clone().unwrap_or_default(), errors))
-            div class="field" {
-                label for="socket" { (lang.pick("Socket", "Prise")) }
-                select id="socket" name="socket"
-                    aria-invalid=[socket_error.map(|_| "true")]
-                    aria-describedby=[socket_error.map(|_| "socket-error")] {
-                    option value="" { "–" }
-                    @for (id, name) in sockets {
-                        option value=(id) selected[*id == chosen] { (name) " (" (id) ")" }
-                    }
-                }
-                @if let Some(m) = socket_error { p class="field-error" id="socket-error" { (m) } }
-            }
-            button type="submit" { (lang.pick("Explain", "Expliquer")) }
-        }
-        @if let Some(a) = answer {
-            section class={"explanation " (a.outcome)} aria-live="polite" {
-                h2 id="outcome" {
-                    (match a.outcome {
-                        "accepted" => lang.pick("Accepted", "Accepté"),
-                        "ask_central" => lang.pick("Central decides", "Le central décide"),
-                        "stops_session" => lang.pick("Stops its session", "Arrête sa session"),
-                        _ => lang.pick("Refused", "Refusé"),
-                    })
-                    @if let Some(r) = a.reason { " (" (r) ")" }
-                }
-                p id="why" { (a.why) }
-                dl class="uplink" {
-                    dt { (lang.pick("Uplink", "Liaison")) }
-                    dd { (if a.online { lang.pick("online", "en ligne") } else { lang.pick("offline", "hors ligne") }) }
-                    dt { (lang.pick("On the list", "Sur la liste")) }
-                    dd { (if a.on_the_list { lang.pick("yes", "oui") } else { lang.pick("no", "non") }) }
-                    dt { (lang.pick("In the cache", "Dans le cache")) }
-                    dd { (if a.in_the_cache { lang.pick("yes", "oui") } else { lang.pick("no", "non") }) }
-                    dt { (lang.pick("User", "Utilisateur")) }
-                    dd {
-                        (a.user.as_deref().unwrap_or("–"))
-                        @if let Some(n) = &a.user_name { " · " (n) }
-                    }
-                    @if a.outcome == "accepted" {
-                        dt { (lang.pick("Community", "Communauté")) }
-                        dd { (a.community.as_deref().unwrap_or("–")) }
-                        dt { (lang.pick("Tariff", "Tarif")) }
-                        dd { (a.tariff.as_deref().unwrap_or("–")) }
-                        dt { (lang.pick("Credit left", "Crédit restant")) }
-                        dd { (a.credit_left.as_deref().unwrap_or("–")) }
-                    }
-                }
-            }
-        }
-    }
 }

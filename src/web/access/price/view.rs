@@ -2,35 +2,31 @@
 //! `pricing::cost` (the function the core and `sitegate tariff quote` use) as a session that
 //! charges evenly from start to end. Owns the form and its validation; prices nothing itself.
 
-use axum::extract::{Query, State};
-use axum::response::Response;
 use chrono::{NaiveDateTime, TimeZone};
-use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::core::pricing::{Breakdown, CostInput, CostSample, Party, cost, parse_tariff};
 use crate::core::session::Phase;
 use crate::web::error::WebError;
-use crate::web::form::{Refusals, field};
+use crate::web::form::Refusals;
 use crate::web::i18n::Lang;
-use crate::web::page::Ctx;
-use crate::web::pages::layout;
 use crate::web::state::AppState;
 
 /// The longest session the calculator prices: a week.
 const MAX_DURATION_MIN: i64 = 7 * 24 * 60;
+
 /// More than any vehicle takes in one session.
 const MAX_ENERGY_KWH: i64 = 1000;
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub(super) struct PriceQuery {
-    tariff: Option<String>,
-    energy_kwh: Option<String>,
+pub(crate) struct PriceQuery {
+    pub(super) tariff: Option<String>,
+    pub(super) energy_kwh: Option<String>,
     /// Site-local `YYYY-MM-DDTHH:MM` (a `datetime-local` field).
-    start: Option<String>,
+    pub(super) start: Option<String>,
     /// Minutes.
-    duration: Option<String>,
+    pub(super) duration: Option<String>,
 }
 
 /// The question and its answer, as the page shows it and the API serves it.
@@ -46,7 +42,7 @@ pub struct Quote {
     pub lines: Breakdown,
 }
 
-struct Asked {
+pub(super) struct Asked {
     tariff: String,
     energy_wh: Decimal,
     energy_kwh: Decimal,
@@ -58,7 +54,7 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn validate(q: &PriceQuery, tariffs: &[String], lang: Lang) -> Result<Asked, Refusals> {
+pub(super) fn validate(q: &PriceQuery, tariffs: &[String], lang: Lang) -> Result<Asked, Refusals> {
     let mut errors = Refusals::default();
     let tariff = match given(&q.tariff) {
         Some(t) if tariffs.iter().any(|x| x == t) => Some(t.to_owned()),
@@ -163,12 +159,12 @@ fn validate(q: &PriceQuery, tariffs: &[String], lang: Lang) -> Result<Asked, Ref
     }
 }
 
-async fn stored_tariffs(app: &AppState) -> Result<Vec<(String, String)>, WebError> {
+pub(super) async fn stored_tariffs(app: &AppState) -> Result<Vec<(String, String)>, WebError> {
     Ok(app.read(crate::store::access::tariffs).await?)
 }
 
 /// Prices the asked session: energy delivered evenly, charging all along, no promotion.
-fn quote(
+pub(super) fn quote(
     app: &AppState,
     asked: Asked,
     tariffs: &[(String, String)],
@@ -249,127 +245,6 @@ fn quote(
     }
 }
 
-fn asked(q: &PriceQuery) -> bool {
+pub(super) fn asked(q: &PriceQuery) -> bool {
     q.tariff.is_some() || q.energy_kwh.is_some() || q.start.is_some() || q.duration.is_some()
-}
-
-pub(super) async fn price(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<PriceQuery>,
-) -> Result<Response, WebError> {
-    let tariffs = stored_tariffs(&app).await?;
-    let ids: Vec<String> = tariffs.iter().map(|(id, _)| id.clone()).collect();
-    // Nothing asked: the choices, as the empty form shows them.
-    let quote = match asked(&q) {
-        false => Ok(None),
-        true => validate(&q, &ids, ctx.lang)
-            .and_then(|a| quote(&app, a, &tariffs, ctx.lang))
-            .map(Some)
-            .map_err(WebError::from),
-    };
-    ctx.reply_form(
-        quote,
-        |quote, errors| {
-            let lang = ctx.lang;
-            let now = crate::clock::wall_utc()
-                .with_timezone(&app.inner.time_zone)
-                .format("%Y-%m-%dT%H:%M")
-                .to_string();
-            let body = render(lang, &q, &ids, &now, quote.and_then(Option::as_ref), errors);
-            let title = lang.pick("Price calculator", "Calculateur de prix");
-            layout(lang, title, &app.inner.site_name, Some(&ctx), body)
-        },
-        |quote| axum::Json(serde_json::json!({ "tariffs": ids, "quote": quote })),
-    )
-}
-
-fn render(
-    lang: Lang,
-    q: &PriceQuery,
-    tariffs: &[String],
-    now: &str,
-    answer: Option<&Quote>,
-    errors: &Refusals,
-) -> Markup {
-    let chosen = q.tariff.clone().unwrap_or_default();
-    let tariff_error = errors.get("tariff");
-    let value = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_owned());
-    html! {
-        h1 { (lang.pick("Price calculator", "Calculateur de prix")) }
-        p { a href="/access" { (lang.pick("← Access", "← Accès")) } }
-        form method="get" action="/access/price" {
-            div class="field" {
-                label for="tariff" { (lang.pick("Tariff", "Tarif")) }
-                select id="tariff" name="tariff"
-                    aria-invalid=[tariff_error.map(|_| "true")]
-                    aria-describedby=[tariff_error.map(|_| "tariff-error")] {
-                    option value="" { "–" }
-                    @for id in tariffs { option value=(id) selected[*id == chosen] { (id) } }
-                }
-                @if let Some(m) = tariff_error { p class="field-error" id="tariff-error" { (m) } }
-            }
-            (field("energy_kwh", lang.pick("Energy (kWh)", "Énergie (kWh)"), "text", &value(&q.energy_kwh, ""), errors))
-            (field("start", lang.pick("Start (site time)", "Début (heure du site)"), "datetime-local", &value(&q.start, now), errors))
-            (field("duration", lang.pick("Duration (minutes)", "Durée (minutes)"), "number", &value(&q.duration, ""), errors))
-            button type="submit" { (lang.pick("Price it", "Calculer")) }
-        }
-        @if let Some(a) = answer { (breakdown(lang, a)) }
-    }
-}
-
-fn breakdown(lang: Lang, a: &Quote) -> Markup {
-    let b = &a.lines;
-    let c = &b.currency;
-    let row = |label: String, amount: Decimal| {
-        html! {
-            tr { th scope="row" { (label) } td class="number" { (amount) " " (c) } }
-        }
-    };
-    let minutes = |ms: i64| (Decimal::from(ms) / Decimal::from(60_000)).round_dp(2);
-    let kwh = |wh: Decimal| (wh / Decimal::ONE_THOUSAND).round_dp(3);
-    html! {
-        h2 { (lang.pick("Breakdown", "Détail")) " · " (b.tariff_id) }
-        table class="breakdown" id="breakdown" {
-            tbody {
-                (row(format!("{} ({} kWh)", lang.pick("Energy", "Énergie"), kwh(b.energy_wh)), b.amounts.energy))
-                (row(format!("{} ({} min)", lang.pick("Charging time", "Temps de charge"), minutes(b.charging_ms)), b.amounts.charging_time))
-                (row(format!("{} ({} min)", lang.pick("Idle time", "Temps d'inactivité"), minutes(b.billed_idle_ms)), b.amounts.idle_time))
-                (row(lang.pick("Fixed fee", "Frais fixes").to_owned(), b.amounts.fixed_fee))
-                (row(lang.pick("Subtotal", "Sous-total").to_owned(), b.subtotal))
-                @if !b.min_max_adjustment.is_zero() {
-                    (row(lang.pick("Min/max cost adjustment", "Ajustement min/max").to_owned(), b.min_max_adjustment))
-                }
-                (row(lang.pick("Total excl. tax", "Total HT").to_owned(), b.total_excl_tax))
-                @for t in &b.taxes {
-                    (row(format!("{} {} %", t.tax.name, t.tax.percent), t.amount))
-                }
-                tr class="total" {
-                    th scope="row" { (lang.pick("Total incl. tax", "Total TTC")) }
-                    td class="number" id="total" { (b.total_incl_tax) " " (c) }
-                }
-            }
-        }
-        h3 { (lang.pick("Charging periods", "Périodes de charge")) }
-        div class="table-wrap" {
-            table class="periods" {
-                thead { tr {
-                    th scope="col" { (lang.pick("From", "De")) }
-                    th scope="col" { (lang.pick("To", "À")) }
-                    th scope="col" { "kWh" }
-                    th scope="col" { (lang.pick("Charging (min)", "Charge (min)")) }
-                } }
-                tbody {
-                    @for p in &b.periods {
-                        tr {
-                            td { (p.start.to_rfc3339()) }
-                            td { (p.end.to_rfc3339()) }
-                            td class="number" { (kwh(p.energy_wh)) }
-                            td class="number" { (minutes(p.charging_ms)) }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }

@@ -4,26 +4,28 @@
 //! installer: the refusal comes back next to the field that caused it. The account's open
 //! sessions end after a change. Never shows a password hash.
 
+mod html;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{AccountRow, account_named, change, hash, now_ms, parse_until, role_options, row};
+use super::{change, hash, parse_until};
 use crate::store::StoreError;
 use crate::store::accounts::{Account, AccountAction};
 use crate::store::roles::{Action, Role};
+use crate::web::accounts::view::{account_named, now_ms, row};
 use crate::web::auth::password;
 use crate::web::error::WebError;
-use crate::web::form::{Refusals, input, policy_message, select};
-use crate::web::i18n::{Text, t};
+use crate::web::form::{Refusals, policy_message};
 use crate::web::input::{Input, Posted};
 use crate::web::page::{Ctx, html_page};
-use crate::web::pages::layout;
 use crate::web::state::AppState;
+
+use html::edit_html;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -259,40 +261,4 @@ async fn reset(
         }
         Err(e) => Err(WebError::unreadable(format!("accounts: {e}"))),
     }
-}
-
-fn edit_html(
-    ctx: &Ctx,
-    app: &AppState,
-    a: &AccountRow,
-    form: &EditForm,
-    refusals: &Refusals,
-    done: Option<&str>,
-) -> Markup {
-    let lang = ctx.lang;
-    let role = form.role.as_deref().unwrap_or(a.role);
-    let active = form.active.clone().unwrap_or_else(|| a.active.to_string());
-    let until = form
-        .active_until
-        .clone()
-        .unwrap_or_else(|| a.active_until.clone().unwrap_or_default());
-    let body = html! {
-        p { a href="/accounts" { "← " (t(lang, Text::Accounts)) } }
-        h1 { (a.display_name) " (" (a.username) ")" }
-        @if let Some(done) = done { p class="ok" role="status" { (done) } }
-        form method="post" action={"/accounts/" (a.username)} id="edit-account" {
-            (ctx.csrf_field())
-            (select("role", lang.pick("Role", "Rôle"), &role_options(lang), role, refusals))
-            (select("active", lang.pick("Active", "Actif"), &[("true", lang.pick("Active", "Actif")), ("false", lang.pick("Deactivated", "Désactivé"))], &active, refusals))
-            (input("active_until", lang.pick("Active until (last day, optional)", "Actif jusqu'au (dernier jour, facultatif)"), "date", &until, "off", refusals))
-            button type="submit" { (lang.pick("Save", "Enregistrer")) }
-        }
-        h2 { (lang.pick("Reset the password", "Réinitialiser le mot de passe")) }
-        form method="post" action={"/accounts/" (a.username) "/password"} id="reset-password" {
-            (ctx.csrf_field())
-            (input("password", lang.pick("New password (12 characters or more)", "Nouveau mot de passe (12 caractères ou plus)"), "password", "", "new-password", refusals))
-            button type="submit" { (lang.pick("Reset the password", "Réinitialiser le mot de passe")) }
-        }
-    };
-    layout(lang, &a.username, &app.inner.site_name, Some(ctx), body)
 }
