@@ -5,6 +5,8 @@
 
 mod apply;
 pub(crate) mod assembly;
+#[cfg(test)]
+mod contract;
 pub(crate) mod delivery;
 pub(crate) mod downlink;
 pub(crate) mod link;

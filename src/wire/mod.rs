@@ -27,6 +27,4 @@ pub use records::{
 };
 
 #[cfg(test)]
-mod contract;
-#[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -16,10 +16,10 @@ use crate::core::socket_state::SocketState;
 use crate::core::time::Stamp;
 
 /// 2026-11-22T10:15:02.120Z.
-pub(super) const AT_MS: i64 = 1_795_342_502_120;
+pub(crate) const AT_MS: i64 = 1_795_342_502_120;
 const PARIS: chrono_tz::Tz = chrono_tz::Europe::Paris;
 
-pub(super) fn stamp(ms: i64, trusted: bool) -> Stamp {
+pub(crate) fn stamp(ms: i64, trusted: bool) -> Stamp {
     Stamp {
         mono: Instant::now(),
         wall_ms: ms,
@@ -61,7 +61,7 @@ pub(super) fn priced() -> crate::core::pricing::Breakdown {
 }
 
 /// An ended session, priced, that failed; and a running one with everything optional empty.
-pub(super) fn sessions() -> (Session, Session) {
+pub(crate) fn sessions() -> (Session, Session) {
     let b = priced();
     let ended = Session {
         id: "0193f1c2-0000-7000-8000-000000000001".parse().unwrap(),

@@ -15,8 +15,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::tests::{AT_MS, sessions, stamp};
-use super::*;
+use crate::wire::tests::{AT_MS, sessions, stamp};
+use crate::wire::*;
 use crate::core::access::IdToken;
 use crate::core::pricing::{cost, parse_session, parse_tariff};
 use crate::core::session::{AuthMethod, Cost, Phase, Session, StopReason};
