@@ -49,22 +49,27 @@ pub struct Daemon {
     pub heartbeat: crate::notify::Heartbeat,
     store_thread: Option<std::thread::JoinHandle<()>>,
     /// Bus owners, badge readers, the web page: they stop first.
-    inputs: CancellationToken,
-    core: CancellationToken,
+    inputs: Stage,
+    /// The core task: it stops once it has drained its queue.
+    core: Stage,
     /// The uplink and the local broker: they stop last, once the core has drained.
-    outputs: CancellationToken,
-    input_tasks: TaskTracker,
-    core_task: TaskTracker,
-    output_tasks: TaskTracker,
+    outputs: Stage,
     /// The core's event channel, for tests that queue events behind the bus owners'.
     #[cfg(test)]
     events: mpsc::Sender<Event>,
 }
 
+/// One bus owner's connection: its bus, its name in logs and counters, its sockets.
+struct Connection {
+    bus: BusConfig,
+    label: String,
+    sockets: Vec<usize>,
+}
+
 /// One bus owner per connection: a serial line or a TCP device is one connection, except a TCP
 /// device that accepts several (`multiple_connections`), which gets one per socket so its
-/// sockets are polled in parallel. Returns each owner's bus, name and sockets.
-fn connections(config: &Config) -> Vec<(BusConfig, String, Vec<usize>)> {
+/// sockets are polled in parallel.
+fn connections(config: &Config) -> Vec<Connection> {
     let mut owners = Vec::new();
     for (b, bus) in config.buses.iter().enumerate() {
         let sockets: Vec<usize> = (0..config.sockets.len())
@@ -79,14 +84,252 @@ fn connections(config: &Config) -> Vec<(BusConfig, String, Vec<usize>)> {
         );
         if parallel && sockets.len() > 1 {
             for i in sockets {
-                let label = format!("{}/{}", bus.name, config.sockets[i].unit_id);
-                owners.push((bus.clone(), label, vec![i]));
+                owners.push(Connection {
+                    bus: bus.clone(),
+                    label: format!("{}/{}", bus.name, config.sockets[i].unit_id),
+                    sockets: vec![i],
+                });
             }
         } else {
-            owners.push((bus.clone(), bus.name.clone(), sockets));
+            owners.push(Connection {
+                bus: bus.clone(),
+                label: bus.name.clone(),
+                sockets,
+            });
         }
     }
     owners
+}
+
+/// A group of tasks that stop together: a token that tells them, a tracker that waits for them.
+#[derive(Default)]
+struct Stage {
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Stage {
+    /// Tells the stage's tasks to stop and waits for them until `until`; false when they did
+    /// not all stop.
+    async fn stop(&self, until: Instant) -> bool {
+        self.cancel.cancel();
+        self.tasks.close();
+        tokio::time::timeout_at(until, self.tasks.wait())
+            .await
+            .is_ok()
+    }
+}
+
+/// The database, open and recovered, with its writer thread.
+struct OpenStore {
+    handle: StoreHandle,
+    startup: crate::store::Startup,
+    writer: std::thread::JoinHandle<()>,
+    /// Read-only: the core task's token lookups, and what the core starts from.
+    reader: rusqlite::Connection,
+}
+
+/// Opens (and migrates) the database and reads what must be recovered.
+fn open_store(config: &Config, clock: &Clock) -> Result<OpenStore, StoreError> {
+    let setup = StoreSetup::for_site(config, &uuid::Uuid::now_v7().to_string(), clock);
+    let (handle, startup, writer) = StoreHandle::start(setup)?;
+    if let Some(backup) = &startup.backup {
+        log::info!(
+            "database migrated; the previous version is kept in {}",
+            backup.display()
+        );
+    }
+    if !startup.recovered.is_empty() {
+        log::info!(
+            "{} session(s) were open at the last stop: checking them",
+            startup.recovered.len()
+        );
+    }
+    // Decisions read the access list through their own read-only connection.
+    let reader = crate::store::open_reader(&config.state_dir.join(crate::store::DB_FILE))?;
+    Ok(OpenStore {
+        handle,
+        startup,
+        writer,
+        reader,
+    })
+}
+
+/// The core as the database left it: recovered sessions, sockets out of service, the access
+/// rules, central's policy, tariffs and promotions.
+fn core_site(
+    config: &Config,
+    store: &mut OpenStore,
+    policy: crate::core::access::OfflinePolicy,
+    now: crate::core::time::Stamp,
+) -> Result<Site, StoreError> {
+    let setups = config
+        .sockets
+        .iter()
+        .map(|s| SocketSetup {
+            rules: s.profile.rules,
+            max_current_a: s.max_current_a,
+            out_of_service: store.startup.out_of_service.contains(&s.id),
+            free: s.free,
+        })
+        .collect();
+    let mut site = Site::new(
+        setups,
+        config.sessions,
+        std::mem::take(&mut store.startup.recovered),
+        IdGen::new(random_seed()),
+        now,
+    );
+    let rules = crate::store::access::load_rules(&store.reader)?;
+    site.set_access(
+        config.sockets.iter().map(|s| s.id.clone()).collect(),
+        rules,
+        policy,
+        config.site.time_zone,
+    );
+    load_pricing(&store.reader, &mut site)?;
+    Ok(site)
+}
+
+/// The running bus owners, as the core task and the web page reach them.
+struct BusOwners {
+    /// Each socket's owner and position there.
+    routes: Vec<Route>,
+    /// What the core wants of each owner's devices.
+    desired: Vec<watch::Sender<Vec<Desired>>>,
+    stats: Vec<(String, Arc<BusStats>)>,
+    /// The installer's tools on the web page: each owner's registers and reads.
+    taps: Vec<crate::modbus::tap::BusTap>,
+}
+
+/// Starts one bus owner per connection; each sends its readings to the core on `events`.
+fn start_bus_owners(config: &Config, events: &mpsc::Sender<Event>, stage: &Stage) -> BusOwners {
+    let mut owners = BusOwners {
+        routes: vec![Route { bus: 0, device: 0 }; config.sockets.len()],
+        desired: Vec::new(),
+        stats: Vec::new(),
+        taps: Vec::new(),
+    };
+    for (owner_index, connection) in connections(config).into_iter().enumerate() {
+        let Connection {
+            bus,
+            label,
+            sockets,
+        } = connection;
+        let mut devices = Vec::new();
+        let mut intervals = Vec::new();
+        for i in sockets {
+            let s = &config.sockets[i];
+            owners.routes[i] = Route {
+                bus: owner_index,
+                device: devices.len(),
+            };
+            let mut parts = vec![Part::new(s.unit_id, 0, s.profile.clone(), true)];
+            if let Some(r) = &s.relay {
+                parts.push(Part::new(
+                    r.unit_id,
+                    r.channel,
+                    r.profile.clone(),
+                    r.plug_sensor,
+                ));
+            }
+            devices.push(Device {
+                socket: i,
+                parts,
+                max_current_a: s.max_current_a,
+                enable: None,
+                setpoint_a: None,
+            });
+            intervals.push(s.poll_interval);
+        }
+        let stats = Arc::new(BusStats::new(devices.len()));
+        let device_sockets = devices.iter().map(|d| d.socket).collect();
+        let (tap, tap_end) = crate::modbus::tap::BusTap::new(
+            label.clone(),
+            bus.clone(),
+            stats.clone(),
+            device_sockets,
+        );
+        owners.taps.push(tap);
+        let (desired_tx, desired_rx) = watch::channel(vec![Desired::default(); devices.len()]);
+        let owner = BusOwner::new(
+            bus.clone(),
+            devices,
+            intervals,
+            desired_rx,
+            events.clone(),
+            stats.clone(),
+        )
+        .with_tap(tap_end);
+        let cancel = stage.cancel.clone();
+        match bus.link {
+            LinkConfig::Tcp { .. } => {
+                stage.tasks.spawn(owner.run(cancel));
+            }
+            // A serial line gets its own thread: its sub-millisecond waits block briefly.
+            LinkConfig::Rtu(_) => {
+                stage.tasks.spawn_blocking(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    match rt {
+                        Ok(rt) => rt.block_on(owner.run(cancel)),
+                        Err(e) => log::error!("cannot start the serial bus thread: {e}"),
+                    }
+                });
+            }
+        }
+        owners.desired.push(desired_tx);
+        owners.stats.push((label, stats));
+    }
+    owners
+}
+
+/// The running badge readers.
+struct Readers {
+    /// Their reads. Full-policy: dropped and counted when the core lags; users badge again.
+    reads: mpsc::Receiver<crate::readers::BadgeRead>,
+    /// The sockets each reader serves.
+    sockets: Vec<Vec<usize>>,
+    stats: Vec<(String, Arc<crate::readers::ReaderCounters>)>,
+}
+
+fn start_readers(config: &Config, stage: &Stage) -> Readers {
+    let (badge_tx, reads) = mpsc::channel(BADGE_CAPACITY);
+    let mut readers = Readers {
+        reads,
+        sockets: Vec::new(),
+        stats: Vec::new(),
+    };
+    for (i, r) in config.readers.iter().enumerate() {
+        let sockets = r
+            .sockets
+            .iter()
+            .filter_map(|id| config.sockets.iter().position(|s| &s.id == id))
+            .collect();
+        readers.sockets.push(sockets);
+        let reader = crate::readers::Reader::new(i, r.clone(), badge_tx.clone());
+        readers.stats.push((r.name.clone(), reader.counters()));
+        stage.tasks.spawn(reader.run(stage.cancel.clone()));
+    }
+    readers
+}
+
+/// What the site looks like before the core's first turn.
+fn first_snapshot(config: &Config, site: &Site) -> Vec<SocketSnapshot> {
+    config
+        .sockets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SocketSnapshot {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            bus: config.buses[s.bus].name.clone(),
+            unit_id: s.unit_id,
+            profile: s.profile.name.clone(),
+            view: site.view(i).cloned().expect("one view per socket"),
+        })
+        .collect()
 }
 
 impl Daemon {
@@ -97,231 +340,90 @@ impl Daemon {
     }
 
     /// As `start`, for the supervisor: the web page keeps its logins across daemons and can
-    /// edit the configuration file and ask for a reload (`link`).
+    /// edit the configuration file and ask for a reload (`link`). Starts, in order: the store,
+    /// the core's state, the inputs (bus owners, badge readers), the outputs (uplink, local
+    /// broker), the web page, and the core task last, so nothing it decides is lost.
     pub fn start_linked(
         config: &Config,
         link: Option<crate::web::reload::ReloadLink>,
     ) -> Result<Daemon, StoreError> {
         let clock = Clock::detect();
         let now = clock.now();
-        let setup = StoreSetup::for_site(config, &uuid::Uuid::now_v7().to_string(), &clock);
-        let (store, startup, store_thread) = StoreHandle::start(setup)?;
-        if let Some(backup) = &startup.backup {
-            log::info!(
-                "database migrated; the previous version is kept in {}",
-                backup.display()
-            );
-        }
-        if !startup.recovered.is_empty() {
-            log::info!(
-                "{} session(s) were open at the last stop: checking them",
-                startup.recovered.len()
-            );
-        }
-        let setups = config
-            .sockets
-            .iter()
-            .map(|s| SocketSetup {
-                rules: s.profile.rules,
-                max_current_a: s.max_current_a,
-                out_of_service: startup.out_of_service.contains(&s.id),
-                free: s.free,
-            })
-            .collect();
-        let mut site = Site::new(
-            setups,
-            config.sessions,
-            startup.recovered,
-            IdGen::new(random_seed()),
-            now,
-        );
-        // Decisions read the access list through their own read-only connection.
-        let access_db = crate::store::open_reader(&config.state_dir.join(crate::store::DB_FILE))?;
-        let rules = crate::store::access::load_rules(&access_db)?;
-        let policy = crate::store::access::policy_in_force(&access_db, config.access);
-        site.set_access(
-            config.sockets.iter().map(|s| s.id.clone()).collect(),
-            rules,
-            policy,
-            config.site.time_zone,
-        );
-        load_pricing(&access_db, &mut site)?;
+        let mut store = open_store(config, &clock)?;
+        let policy = crate::store::access::policy_in_force(&store.reader, config.access);
+        let site = core_site(config, &mut store, policy, now)?;
+        let OpenStore {
+            handle: store,
+            writer,
+            reader: access_db,
+            ..
+        } = store;
+
+        let inputs = Stage::default();
+        let core = Stage::default();
+        let outputs = Stage::default();
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
+        let buses = start_bus_owners(config, &event_tx, &inputs);
+        let readers = start_readers(config, &inputs);
 
-        let inputs = CancellationToken::new();
-        let input_tasks = TaskTracker::new();
-        let mut routes = vec![Route { bus: 0, device: 0 }; config.sockets.len()];
-        let mut desired_txs = Vec::new();
-        let mut bus_stats = Vec::new();
-        // The installer's tools on the web page: each owner's registers and reads.
-        let mut taps = Vec::new();
-        for (owner_index, (bus, label, sockets)) in connections(config).into_iter().enumerate() {
-            let mut devices = Vec::new();
-            let mut intervals = Vec::new();
-            for i in sockets {
-                let s = &config.sockets[i];
-                routes[i] = Route {
-                    bus: owner_index,
-                    device: devices.len(),
-                };
-                let mut parts = vec![Part::new(s.unit_id, 0, s.profile.clone(), true)];
-                if let Some(r) = &s.relay {
-                    parts.push(Part::new(
-                        r.unit_id,
-                        r.channel,
-                        r.profile.clone(),
-                        r.plug_sensor,
-                    ));
-                }
-                devices.push(Device {
-                    socket: i,
-                    parts,
-                    max_current_a: s.max_current_a,
-                    enable: None,
-                    setpoint_a: None,
-                });
-                intervals.push(s.poll_interval);
-            }
-            let stats = Arc::new(BusStats::new(devices.len()));
-            let device_sockets = devices.iter().map(|d| d.socket).collect();
-            let (tap, tap_end) = crate::modbus::tap::BusTap::new(
-                label.clone(),
-                bus.clone(),
-                stats.clone(),
-                device_sockets,
-            );
-            taps.push(tap);
-            let (desired_tx, desired_rx) = watch::channel(vec![Desired::default(); devices.len()]);
-            let owner = BusOwner::new(
-                bus.clone(),
-                devices,
-                intervals,
-                desired_rx,
-                event_tx.clone(),
-                stats.clone(),
-            )
-            .with_tap(tap_end);
-            let cancel = inputs.clone();
-            match bus.link {
-                LinkConfig::Tcp { .. } => {
-                    input_tasks.spawn(owner.run(cancel));
-                }
-                // A serial line gets its own thread: its sub-millisecond waits block briefly.
-                LinkConfig::Rtu(_) => {
-                    input_tasks.spawn_blocking(move || {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build();
-                        match rt {
-                            Ok(rt) => rt.block_on(owner.run(cancel)),
-                            Err(e) => log::error!("cannot start the serial bus thread: {e}"),
-                        }
-                    });
-                }
-            }
-            desired_txs.push(desired_tx);
-            bus_stats.push((label, stats));
-        }
-        // Badge readers: reads are dropped (and counted) when the core lags; users badge again.
-        let (badge_tx, badge_rx) = mpsc::channel(BADGE_CAPACITY);
-        let mut reader_sockets = Vec::new();
-        let mut reader_stats = Vec::new();
-        for (i, r) in config.readers.iter().enumerate() {
-            let sockets = r
-                .sockets
-                .iter()
-                .filter_map(|id| config.sockets.iter().position(|s| &s.id == id))
-                .collect();
-            reader_sockets.push(sockets);
-            let reader = crate::readers::Reader::new(i, r.clone(), badge_tx.clone());
-            reader_stats.push((r.name.clone(), reader.counters()));
-            input_tasks.spawn(reader.run(inputs.clone()));
-        }
-        drop(badge_tx);
-        input_tasks.close();
-
-        let snapshot_init = config
-            .sockets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| SocketSnapshot {
-                id: s.id.clone(),
-                name: s.name.clone(),
-                bus: config.buses[s.bus].name.clone(),
-                unit_id: s.unit_id,
-                profile: s.profile.name.clone(),
-                view: site.view(i).cloned().expect("one view per socket"),
-            })
-            .collect();
-        let (snapshot_tx, snapshot) = watch::channel(snapshot_init);
-        let core = CancellationToken::new();
-        let core_task = TaskTracker::new();
-        let outputs = CancellationToken::new();
-        let output_tasks = TaskTracker::new();
+        let (snapshot_tx, snapshot) = watch::channel(first_snapshot(config, &site));
         let (questions, questions_rx) = mpsc::channel(QUESTION_CAPACITY);
-        let store_for_uplink = store.clone();
         let (commands, command_rx) = mpsc::channel(64);
-        let task_routes = routes.clone();
         let heartbeat = crate::notify::Heartbeat::default();
-        let task = CoreTask {
-            heartbeat: heartbeat.clone(),
-            site,
-            clock: clock.clone(),
-            store,
-            routes,
-            questions,
-            asked: Default::default(),
-            connection_timeout: config.sessions.connection_timeout,
-            desired: desired_txs,
-            snapshot: snapshot_tx,
-            ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
-            access_db,
-            reader_sockets,
-        };
         let uplink = start_uplink(
             config,
             &clock,
-            &store_for_uplink,
+            &store,
             event_tx.clone(),
             snapshot.clone(),
             questions_rx,
             policy,
             &outputs,
-            &output_tasks,
         );
-        start_local_broker(config, snapshot.clone(), &clock, &outputs, &output_tasks);
-        output_tasks.close();
+        start_local_broker(config, snapshot.clone(), &clock, &outputs);
         let wiring = WebWiring {
-            store: store_for_uplink.clone(),
+            store: store.clone(),
             sockets: snapshot.clone(),
             uplink: uplink.clone(),
             commands: commands.clone(),
             installer: link,
-            taps,
+            taps: buses.taps,
             clock: clock.clone(),
         };
-        let web = start_web(config, wiring, &inputs, &input_tasks);
-        core_task.spawn(task.run(event_rx, command_rx, badge_rx, core.clone()));
-        core_task.close();
+        let web = start_web(config, wiring, &inputs);
+        let task = CoreTask {
+            heartbeat: heartbeat.clone(),
+            site,
+            clock,
+            store,
+            routes: buses.routes.clone(),
+            questions,
+            asked: Default::default(),
+            connection_timeout: config.sessions.connection_timeout,
+            desired: buses.desired,
+            snapshot: snapshot_tx,
+            ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
+            access_db,
+            reader_sockets: readers.sockets,
+        };
+        core.tasks
+            .spawn(task.run(event_rx, command_rx, readers.reads, core.cancel.clone()));
         #[cfg(test)]
         let events = event_tx.clone();
         drop(event_tx);
         Ok(Daemon {
             uplink,
             web,
-            store_thread: Some(store_thread),
+            store_thread: Some(writer),
             snapshot,
-            socket_routes: task_routes,
-            bus_stats,
-            reader_stats,
+            socket_routes: buses.routes,
+            bus_stats: buses.stats,
+            reader_stats: readers.stats,
             commands,
             heartbeat,
             inputs,
             core,
             outputs,
-            input_tasks,
-            core_task,
-            output_tasks,
             #[cfg(test)]
             events,
         })
@@ -347,26 +449,17 @@ impl Daemon {
     /// once its last handle is gone. Returns false when something had to be abandoned.
     pub async fn shutdown(mut self, deadline: Duration) -> bool {
         let until = Instant::now() + deadline;
-        self.inputs.cancel();
-        let inputs_done = tokio::time::timeout_at(until, self.input_tasks.wait())
-            .await
-            .is_ok();
+        let inputs_done = self.inputs.stop(until).await;
         if !inputs_done {
             log::warn!("bus owners, readers or the web page did not stop within {deadline:?}");
         }
-        self.core.cancel();
-        let core_done = tokio::time::timeout_at(until, self.core_task.wait())
-            .await
-            .is_ok();
+        let core_done = self.core.stop(until).await;
         if !core_done {
             log::warn!("the core did not drain its queue within {deadline:?}");
         }
         // Every write the core made is committed (it waits for each commit): the uplink can
         // ship it, say goodbye and stop. Its goodbye is bounded on its own too.
-        self.outputs.cancel();
-        let outputs_done = tokio::time::timeout_at(until, self.output_tasks.wait())
-            .await
-            .is_ok();
+        let outputs_done = self.outputs.stop(until).await;
         if !outputs_done {
             log::warn!("the uplink or the local broker did not stop within {deadline:?}");
         }
@@ -440,8 +533,7 @@ fn start_uplink(
     sockets: watch::Receiver<Vec<SocketSnapshot>>,
     questions: mpsc::Receiver<(crate::core::access::IdToken, usize)>,
     policy: crate::core::access::OfflinePolicy,
-    cancel: &CancellationToken,
-    tasks: &TaskTracker,
+    stage: &Stage,
 ) -> Option<watch::Receiver<crate::uplink::UplinkStatus>> {
     let uplink = config.uplink.as_ref()?;
     let settings = match crate::uplink::settings(uplink) {
@@ -465,7 +557,9 @@ fn start_uplink(
         policy,
         clock: clock.clone(),
     };
-    tasks.spawn(crate::uplink::run(settings, wiring, cancel.clone()));
+    stage
+        .tasks
+        .spawn(crate::uplink::run(settings, wiring, stage.cancel.clone()));
     Some(status)
 }
 
@@ -474,8 +568,7 @@ fn start_local_broker(
     config: &Config,
     sockets: watch::Receiver<Vec<SocketSnapshot>>,
     clock: &Clock,
-    cancel: &CancellationToken,
-    tasks: &TaskTracker,
+    stage: &Stage,
 ) {
     let Some(broker) = config.broker.clone() else {
         return;
@@ -485,10 +578,10 @@ fn start_local_broker(
         .uplink
         .as_ref()
         .map_or(Duration::from_secs(10), |u| u.telemetry_interval);
-    let cancel = cancel.clone();
+    let cancel = stage.cancel.clone();
     let clock = clock.clone();
-    let inner = tasks.clone();
-    tasks.spawn(async move {
+    let inner = stage.tasks.clone();
+    stage.tasks.spawn(async move {
         match crate::broker::EmbeddedBroker::start(&broker, cancel.clone(), &inner).await {
             Ok(b) => {
                 log::info!("local broker listening on {}", b.addr);
@@ -519,12 +612,7 @@ struct WebWiring {
 
 /// Starts the local web page when `[web]` is enabled. A page that cannot listen (the port is
 /// taken) is logged, and the site runs on without it.
-fn start_web(
-    config: &Config,
-    wiring: WebWiring,
-    cancel: &CancellationToken,
-    tasks: &TaskTracker,
-) -> Option<crate::web::Web> {
+fn start_web(config: &Config, wiring: WebWiring, stage: &Stage) -> Option<crate::web::Web> {
     let WebWiring {
         store,
         sockets,
@@ -553,7 +641,7 @@ fn start_web(
         uplink,
         commands,
         db_path: config.state_dir.join(crate::store::DB_FILE),
-        stopping: cancel.clone(),
+        stopping: stage.cancel.clone(),
         store,
         session_limits: crate::web::auth::sessions::SessionLimits {
             idle: web.session_idle,
@@ -566,7 +654,13 @@ fn start_web(
         installer_tools: crate::web::installer_tools::Tools::new(config, taps),
         clock,
     });
-    match crate::web::Web::start(web, &config.state_dir, app, cancel.clone(), tasks) {
+    match crate::web::Web::start(
+        web,
+        &config.state_dir,
+        app,
+        stage.cancel.clone(),
+        &stage.tasks,
+    ) {
         Ok(w) => {
             log::info!("web page on https://{}/", w.addr);
             Some(w)

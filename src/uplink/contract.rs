@@ -15,8 +15,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::wire::tests::{AT_MS, sessions, stamp};
-use crate::wire::*;
 use crate::core::access::IdToken;
 use crate::core::pricing::{cost, parse_session, parse_tariff};
 use crate::core::session::{AuthMethod, Cost, Phase, Session, StopReason};
@@ -27,6 +25,8 @@ use crate::store::outbox::Stream;
 use crate::store::roles::Role;
 use crate::store::{self, ConfigAudit, StoreHandle, StoreSetup, Write};
 use crate::uplink::topics::Topics;
+use crate::wire::tests::{AT_MS, sessions, stamp};
+use crate::wire::*;
 
 const SITE: &str = "garage";
 const SOCKETS: [&str; 2] = ["garage-1", "garage-2"];

@@ -117,7 +117,7 @@ async fn a_vehicle_unplugged_just_before_shutdown_ends_its_session_unplugged_not
 
     // SIGTERM: the shutdown stops the inputs and cancels the core, which is still waiting for
     // the disk; then the disk frees up.
-    let core = daemon.core.clone();
+    let core = daemon.core.cancel.clone();
     let stopping = tokio::spawn(daemon.shutdown(Duration::from_secs(10)));
     tokio::time::timeout(PATIENCE, core.cancelled())
         .await
