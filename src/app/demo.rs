@@ -633,11 +633,11 @@ impl Demo {
         s
     }
 
-    /// Stops the daemon (its uplink and broker with it), then central-sim, then the simulated
-    /// site.
+    /// Stops central-sim (a client of the daemon's embedded broker, which the daemon's shutdown
+    /// stops), then the daemon, then the simulated site.
     pub async fn stop(self) {
-        self.daemon.shutdown(Duration::from_secs(5)).await;
         self.central.shutdown().await;
+        self.daemon.shutdown(Duration::from_secs(5)).await;
         self.site.stop().await;
     }
 }
