@@ -6,7 +6,7 @@
 mod apply;
 pub(crate) mod assembly;
 #[cfg(test)]
-mod contract;
+mod contract_tests;
 pub(crate) mod delivery;
 pub(crate) mod downlink;
 pub(crate) mod link;
