@@ -21,7 +21,6 @@ pub(crate) mod writer;
 
 /// A time as central's bodies carry it (RFC 3339 UTC, milliseconds): the web page shows stored
 /// times the same way.
-pub use crate::wire::rfc3339 as payload_time;
 pub use writer::{ConfigAudit, Startup, StoreHandle, StoreSetup, Write, writes_for};
 
 use std::path::{Path, PathBuf};

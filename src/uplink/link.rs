@@ -23,6 +23,7 @@ use super::up;
 use crate::core::site::{Event, SocketView};
 use crate::store::outbox::{self, Stream};
 use crate::store::{StoreError, StoreHandle};
+use crate::wire;
 
 /// Records in flight this long without any acknowledgement are sent again.
 const RESEND_AFTER: Duration = Duration::from_secs(30);
@@ -141,7 +142,7 @@ pub async fn run(settings: Settings, wiring: Wiring, cancel: CancellationToken) 
         .set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES)
         .set_last_will(LastWill::new(
             topics.up("state"),
-            up::site_offline(),
+            wire::site_offline(),
             QoS::AtLeastOnce,
             true,
         ));
@@ -366,7 +367,7 @@ impl Owner {
         let state = self.topics.up("state");
         let goodbye = async move {
             client
-                .publish(state, QoS::AtLeastOnce, true, up::site_offline())
+                .publish(state, QoS::AtLeastOnce, true, wire::site_offline())
                 .await?;
             client.disconnect().await
         };
@@ -479,7 +480,7 @@ impl Owner {
     /// Central asked for everything again: the site's state and every socket's.
     pub(super) fn report_state(&mut self) {
         let now = self.now_ms();
-        let birth = up::site_online(&self.wiring.site_id, &self.wiring.site_name, now);
+        let birth = wire::site_online(&self.wiring.site_id, &self.wiring.site_name, now);
         let _ = self
             .client
             .try_publish(self.topics.up("state"), QoS::AtLeastOnce, true, birth);
@@ -558,7 +559,7 @@ impl Owner {
             self.topics.up("authorize"),
             QoS::AtLeastOnce,
             false,
-            up::authorize(&request, token, socket_id),
+            wire::authorize(&request, token, socket_id),
         );
     }
 
@@ -578,10 +579,10 @@ impl Owner {
         // The reason travels as the journal field CODE (`journalctl CODE=...`).
         log::warn!(code = reason; "uplink: refused a message on {reference}: {reason}: {detail}");
         let now = self.now_ms();
-        self.answer(up::result(
+        self.answer(wire::result(
             reference,
             None,
-            up::Status::Refused,
+            wire::Status::Refused,
             Some(reason),
             Some(detail),
             now,

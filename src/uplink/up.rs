@@ -1,8 +1,5 @@
-//! What the uplink publishes, made by `crate::wire` (the only place central's JSON is shaped):
-//! this module hands `link` the builders it calls and turns a store record into the envelope's
-//! parts. Owns no JSON of its own.
-
-pub use crate::wire::{Status, authorize, result, site_offline, site_online};
+//! A store record as the uplink publishes it: the record's parts in `wire`'s envelope (the only
+//! place central's JSON is shaped), its body as committed. Owns no JSON of its own.
 
 use crate::store::outbox::Record;
 

@@ -251,17 +251,7 @@ async fn sighup_reloads_the_running_process_and_refuses_an_invalid_file() {
     let a = socket_a();
     let b = socket_b();
     let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &a));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sitegate"))
-        .arg("run")
-        .arg("--config")
-        .arg(&path)
-        .env("RUST_LOG", "info")
-        .env_remove("JOURNAL_STREAM")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&path);
     let pid = child.id() as libc::pid_t;
     let rx = lines(&mut child);
     let mut seen = Vec::new();
@@ -299,6 +289,24 @@ fn with_state_dir(path: &Path, dir: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// A site file with socket a of the simulated gateway, in a directory of its own.
+async fn file_with_socket_a(sim: &socket_sim::Sim) -> (tempfile::TempDir, PathBuf) {
+    let addr = two_sockets(sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &socket_a()));
+    (dir, path)
+}
+
+/// SIGTERM to a `sitegate run`: it stops cleanly (its log so far in the failure message).
+fn stop_run(mut child: std::process::Child, seen: &[String]) {
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let status = tokio::task::block_in_place(|| child.wait().unwrap());
+    assert!(status.success(), "{status:?}\n{}", seen.join("\n"));
+}
+
 /// `sitegate run` on `path`, logging at info to a pipe (read by `lines`).
 fn spawn_run(path: &Path) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_sitegate"))
@@ -318,9 +326,7 @@ fn spawn_run(path: &Path) -> std::process::Child {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reloaded_file_that_cannot_start_is_refused_and_the_process_runs_on_the_previous_one() {
     let sim = sim(false);
-    let addr = two_sockets(&sim).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &socket_a()));
+    let (dir, path) = file_with_socket_a(&sim).await;
     let mut child = spawn_run(&path);
     let pid = child.id() as libc::pid_t;
     let rx = lines(&mut child);
@@ -345,9 +351,7 @@ async fn a_reloaded_file_that_cannot_start_is_refused_and_the_process_runs_on_th
         "the process ended:\n{}",
         seen.join("\n")
     );
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = tokio::task::block_in_place(|| child.wait().unwrap());
-    assert!(status.success(), "{status:?}\n{}", seen.join("\n"));
+    stop_run(child, &seen);
     sim.shutdown().await;
 }
 
@@ -409,9 +413,7 @@ async fn when_neither_the_new_nor_the_previous_file_can_start_the_previous_one_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_from_the_first_log_line_on_reloads_and_never_kills_the_process() {
     let sim = sim(false);
-    let addr = two_sockets(&sim).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = site_file(dir.path(), &(tcp_bus("gw", addr, "") + &socket_a()));
+    let (_dir, path) = file_with_socket_a(&sim).await;
     let mut child = spawn_run(&path);
     let pid = child.id() as libc::pid_t;
     let rx = lines(&mut child);
@@ -450,8 +452,6 @@ async fn sighup_from_the_first_log_line_on_reloads_and_never_kills_the_process()
         }
         wait_line(&rx, &["socket a:", "-> Available"], &mut seen);
     });
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = tokio::task::block_in_place(|| child.wait().unwrap());
-    assert!(status.success(), "{status:?}\n{}", seen.join("\n"));
+    stop_run(child, &seen);
     sim.shutdown().await;
 }

@@ -122,7 +122,7 @@ pub async fn build(app: &AppState, lang: Lang) -> Result<Dashboard, DbError> {
         let s = u.borrow().clone();
         UplinkView {
             connected: s.connected,
-            last_sync: s.last_sync_ms.map(crate::store::payload_time),
+            last_sync: s.last_sync_ms.map(crate::wire::rfc3339),
             events_waiting: waiting,
             access_list_version: list_version,
             tariffs_version,

@@ -102,7 +102,7 @@ fn uplink_line(app: &AppState, lang: Lang) -> Option<String> {
     let status = app.inner.uplink.as_ref()?.borrow().clone();
     let last = status
         .last_sync_ms
-        .map(crate::store::payload_time)
+        .map(crate::wire::rfc3339)
         .unwrap_or_else(|| t(lang, Text::Never).to_string());
     Some(if status.connected {
         format!(
