@@ -74,6 +74,7 @@ async fn commit_rate(base: &std::path::Path) {
             Event::Polled {
                 socket: 0,
                 readings,
+                read_at: now.mono,
             },
             now,
         );
@@ -161,6 +162,7 @@ fn one_charging_site() -> Site {
         Event::Polled {
             socket: 0,
             readings,
+            read_at: stamp(0).mono,
         },
         stamp(0),
     );
@@ -203,7 +205,14 @@ async fn bytes_per_hour(base: &std::path::Path, charging: bool) {
                 energy_wh: Some(if charging { sec as f64 * 2.055 } else { 0.0 }),
                 ..Readings::default()
             };
-            effects.extend(site.handle(Event::Polled { socket, readings }, now));
+            effects.extend(site.handle(
+                Event::Polled {
+                    socket,
+                    readings,
+                    read_at: now.mono,
+                },
+                now,
+            ));
         }
         let writes = store::writes_for(effects, now);
         if !writes.is_empty() {

@@ -270,6 +270,7 @@ fn snapshot(id: &str, state: SocketState) -> SocketSnapshot {
         profile: "generic-socket".into(),
         view: SocketView {
             state,
+            read_at: None,
             readings: Default::default(),
             since: Instant::now(),
             out_of_service: false,
@@ -298,6 +299,8 @@ fn settings(port: u16, window: usize, max_downlink_bytes: usize) -> Settings {
 struct Site {
     task: JoinHandle<()>,
     sockets: watch::Sender<Vec<SocketSnapshot>>,
+    /// The core's announcements, as the core task makes them.
+    changes: tokio::sync::broadcast::Sender<sitegate::core::SocketChange>,
     status: watch::Receiver<UplinkStatus>,
     _questions: mpsc::Sender<(IdToken, usize)>,
     core: JoinHandle<()>,
@@ -318,6 +321,7 @@ fn start_site(
     ]);
     let (questions, questions_rx) = mpsc::channel(16);
     let (status_tx, status) = watch::channel(UplinkStatus::default());
+    let (changes, changes_rx) = tokio::sync::broadcast::channel(64);
     let wiring = Wiring {
         site_id: site_id.into(),
         site_name: site_id.into(),
@@ -326,6 +330,7 @@ fn start_site(
         store: store.clone(),
         core: core_tx,
         sockets: sockets_rx,
+        changes: changes_rx,
         questions: questions_rx,
         status: status_tx,
         policy: OfflinePolicy::default(),
@@ -335,6 +340,7 @@ fn start_site(
     Site {
         task,
         sockets,
+        changes,
         status,
         _questions: questions,
         core,
@@ -493,6 +499,7 @@ async fn state_latency() {
             s[0].view.state = state;
             s[0].view.since = t0;
         });
+        let _ = site.changes.send(sitegate::core::SocketChange::State(0));
         sim.wait_until(Duration::from_secs(10), |s| {
             (state_of(s).as_deref() == Some(name)).then_some(())
         })
@@ -504,7 +511,7 @@ async fn state_latency() {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let pct = |q: f64| ms(times[((times.len() as f64 * q) as usize).min(times.len() - 1)]);
     println!(
-        "## Socket state change to central-sim, {STATE_SAMPLES} changes 50 ms apart (uplink task, sockets watch; broker nodelay {})",
+        "## Socket state change to central-sim, {STATE_SAMPLES} changes 50 ms apart (uplink task, the core's announcement; broker nodelay {})",
         NODELAY.load(std::sync::atomic::Ordering::Relaxed)
     );
     println!("| p50 | p99 | max |");

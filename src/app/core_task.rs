@@ -6,14 +6,14 @@
 
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::core::site::{Command, SessionChange};
 use crate::core::time::Stamp;
-use crate::core::{Control, Effect, Event, Site, SocketSnapshot, SocketState};
+use crate::core::{Control, Effect, Event, Site, SocketChange, SocketSnapshot, SocketState};
 use crate::modbus::bus::Desired;
 use crate::store::StoreHandle;
 
@@ -32,6 +32,9 @@ pub(super) struct CoreTask {
     pub(super) routes: Vec<Route>,
     pub(super) desired: Vec<watch::Sender<Vec<Desired>>>,
     pub(super) snapshot: watch::Sender<Vec<SocketSnapshot>>,
+    /// Each turn's changes, per socket, for the live publishers. Full-policy: a publisher that
+    /// lags loses the oldest and republishes every state (telemetry is latest-value anyway).
+    pub(super) changes: broadcast::Sender<SocketChange>,
     pub(super) ids: Vec<String>,
     /// Read-only: the token lookups of badge decisions.
     pub(super) access_db: rusqlite::Connection,
@@ -104,9 +107,10 @@ impl CoreTask {
     /// then act), the snapshot is published.
     async fn turn(&mut self, event: Event) {
         self.heartbeat.beat();
-        let socket = match &event {
-            Event::Polled { socket, .. } | Event::Unreachable { socket, .. } => Some(*socket),
-            _ => None,
+        let (socket, sampled) = match &event {
+            Event::Polled { socket, .. } => (Some(*socket), true),
+            Event::Unreachable { socket, .. } => (Some(*socket), false),
+            _ => (None, false),
         };
         let now = self.clock.now();
         let effects = self.site.handle(event, now);
@@ -116,18 +120,25 @@ impl CoreTask {
             let effects = self.site.handle(event, now);
             follow_ups.extend(self.apply(effects, now).await);
         }
-        let changed: Vec<usize> = match socket {
-            Some(s) => vec![s],
-            // Commands and ticks may touch any socket (sessions, samples).
-            None => (0..self.ids.len()).collect(),
+        // Commands and ticks may touch any socket (sessions, samples); a poll, its own.
+        let changed = match socket {
+            Some(s) => s..s + 1,
+            None => 0..self.ids.len(),
         };
         self.snapshot.send_modify(|snap| {
-            for i in changed {
+            for i in changed.clone() {
                 if let Some(view) = self.site.view(i) {
-                    snap[i].view = view.clone();
+                    snap[i].view.clone_from(view);
                 }
             }
         });
+        // Nobody subscribed (no uplink, no local broker): sending costs nothing and fails.
+        for i in changed {
+            let _ = self.changes.send(SocketChange::State(i));
+        }
+        if let (Some(i), true) = (socket, sampled) {
+            let _ = self.changes.send(SocketChange::Sample(i));
+        }
     }
 
     /// Persists what must be durable, waits for the commit, then acts: a socket is switched on

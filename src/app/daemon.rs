@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,7 +17,7 @@ use super::core_task::{CoreTask, Route};
 use crate::clock::Clock;
 use crate::config::{BusConfig, Config, LinkConfig};
 use crate::core::site::{Command, IdGen};
-use crate::core::{Event, Site, SocketSetup, SocketSnapshot};
+use crate::core::{Event, Site, SocketChange, SocketSetup, SocketSnapshot};
 use crate::modbus::bus::{BusOwner, Desired};
 use crate::modbus::device::{Device, Part};
 use crate::modbus::stats::BusStats;
@@ -367,6 +367,8 @@ impl Daemon {
         let readers = start_readers(config, &inputs);
 
         let (snapshot_tx, snapshot) = watch::channel(first_snapshot(config, &site));
+        // A tick announces every socket at once: room for a few of them.
+        let (changes, _) = broadcast::channel(4 * config.sockets.len() + 64);
         let (questions, questions_rx) = mpsc::channel(QUESTION_CAPACITY);
         let (commands, command_rx) = mpsc::channel(64);
         let heartbeat = crate::notify::Heartbeat::default();
@@ -375,12 +377,17 @@ impl Daemon {
             &clock,
             &store,
             event_tx.clone(),
-            snapshot.clone(),
+            (snapshot.clone(), changes.subscribe()),
             questions_rx,
             policy,
             &outputs,
         );
-        start_local_broker(config, snapshot.clone(), &clock, &outputs);
+        start_local_broker(
+            config,
+            (snapshot.clone(), changes.subscribe()),
+            &clock,
+            &outputs,
+        );
         let wiring = WebWiring {
             store: store.clone(),
             sockets: snapshot.clone(),
@@ -402,6 +409,7 @@ impl Daemon {
             connection_timeout: config.sessions.connection_timeout,
             desired: buses.desired,
             snapshot: snapshot_tx,
+            changes,
             ids: config.sockets.iter().map(|s| s.id.clone()).collect(),
             access_db,
             reader_sockets: readers.sockets,
@@ -523,6 +531,12 @@ fn load_pricing(db: &rusqlite::Connection, site: &mut Site) -> Result<(), StoreE
     Ok(())
 }
 
+/// What the live publishers read: the site's snapshot and the core's per-socket announcements.
+type LiveSockets = (
+    watch::Receiver<Vec<SocketSnapshot>>,
+    broadcast::Receiver<SocketChange>,
+);
+
 /// Starts the link to central when `[uplink]` is configured.
 #[allow(clippy::too_many_arguments)]
 fn start_uplink(
@@ -530,7 +544,7 @@ fn start_uplink(
     clock: &Clock,
     store: &StoreHandle,
     core: mpsc::Sender<Event>,
-    sockets: watch::Receiver<Vec<SocketSnapshot>>,
+    (sockets, changes): LiveSockets,
     questions: mpsc::Receiver<(crate::core::access::IdToken, usize)>,
     policy: crate::core::access::OfflinePolicy,
     stage: &Stage,
@@ -552,6 +566,7 @@ fn start_uplink(
         store: store.clone(),
         core,
         sockets,
+        changes,
         questions,
         status: status_tx,
         policy,
@@ -566,7 +581,7 @@ fn start_uplink(
 /// Starts the embedded site broker and the publisher of live states into it, when enabled.
 fn start_local_broker(
     config: &Config,
-    sockets: watch::Receiver<Vec<SocketSnapshot>>,
+    (sockets, changes): LiveSockets,
     clock: &Clock,
     stage: &Stage,
 ) {
@@ -574,6 +589,7 @@ fn start_local_broker(
         return;
     };
     let site_id = config.site.id.clone();
+    let socket_ids = config.sockets.iter().map(|s| s.id.clone()).collect();
     let telemetry = config
         .uplink
         .as_ref()
@@ -585,11 +601,17 @@ fn start_local_broker(
         match crate::broker::EmbeddedBroker::start(&broker, cancel.clone(), &inner).await {
             Ok(b) => {
                 log::info!("local broker listening on {}", b.addr);
-                let login = (broker.username.clone(), broker.password.clone());
-                crate::uplink::local::run(
-                    b.addr, login, site_id, sockets, telemetry, clock, cancel,
-                )
-                .await;
+                let wiring = crate::uplink::local::LocalWiring {
+                    broker: b.addr,
+                    login: (broker.username.clone(), broker.password.clone()),
+                    site_id,
+                    socket_ids,
+                    sockets,
+                    changes,
+                    telemetry_interval: telemetry,
+                    clock,
+                };
+                crate::uplink::local::run(wiring, cancel).await;
             }
             Err(e) => log::error!("local broker: {e}; local integrations get no live states"),
         }

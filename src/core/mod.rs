@@ -14,5 +14,5 @@ pub mod time;
 
 pub use readings::{Phases, Readings, VehicleState};
 pub use site::{Control, Effect, Event, Site, SocketIndex, SocketSetup, SocketView};
-pub use snapshot::SocketSnapshot;
+pub use snapshot::{SocketChange, SocketSnapshot};
 pub use socket_state::{SocketState, StateRules};

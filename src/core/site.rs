@@ -33,6 +33,8 @@ pub enum Event {
     Polled {
         socket: SocketIndex,
         readings: Readings,
+        /// When the device answered (the bus owner's clock), which the readings' time says.
+        read_at: Instant,
     },
     /// The socket's device stopped answering (after the bus's `dead_after` failed polls).
     Unreachable {
@@ -208,6 +210,8 @@ pub struct Recovered {
 pub struct SocketView {
     pub state: SocketState,
     pub readings: Readings,
+    /// When `readings` were read; `None` before the first answer.
+    pub read_at: Option<Stamp>,
     /// When the current state began.
     pub since: Instant,
     pub out_of_service: bool,
@@ -491,6 +495,7 @@ impl Site {
                 view: SocketView {
                     state: SocketState::NotConnected,
                     readings: Readings::default(),
+                    read_at: None,
                     since: now.mono,
                     out_of_service: setup.out_of_service,
                     session: None,
@@ -603,7 +608,19 @@ impl Site {
     pub fn handle(&mut self, event: Event, now: Stamp) -> Vec<Effect> {
         let mut effects = self.observe_clock(now);
         match event {
-            Event::Polled { socket, readings } if socket < self.sockets.len() => {
+            Event::Polled {
+                socket,
+                readings,
+                read_at,
+            } if socket < self.sockets.len() => {
+                let read = Stamp {
+                    mono: read_at,
+                    ..now
+                };
+                self.sockets[socket].view.read_at = Some(Stamp {
+                    wall_ms: now.wall_of(&read),
+                    ..read
+                });
                 effects.extend(self.polled(socket, readings, now));
             }
             Event::Unreachable { socket, reason } if socket < self.sockets.len() => {

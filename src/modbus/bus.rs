@@ -1,8 +1,9 @@
 //! The bus owner: the one task that talks on a bus (a TCP connection or a serial line) and
 //! serves every device on it. One request at a time; writes go ahead of polls and are read
 //! back; polls follow each device's fixed period (earliest due first, so the schedule is
-//! fair), skipping missed slots rather than bursting; a dead unit is retried at growing
-//! intervals; a lost link is reopened with jittered, capped backoff and logged once.
+//! fair; devices due together are polled back to back on one wake-up), skipping missed slots
+//! rather than bursting; a dead unit is retried at growing intervals; a lost link is reopened
+//! with jittered, capped backoff and logged once.
 //!
 //! Inputs: the core's desired controls (a `watch`: latest value wins, so the core never waits
 //! on a bus). Outputs: `core::Event`s on a bounded channel; when it is full the owner waits
@@ -81,11 +82,12 @@ impl BusOwner {
     ) -> BusOwner {
         let now = Instant::now();
         let n = devices.len();
-        // Spread first polls over the first period so devices do not all fall due at once.
+        // Every device falls due at once: one timer wake-up starts a round that polls them
+        // back to back (a round of 64 TCP units takes a few milliseconds), rather than one
+        // wake-up per device spread over the period.
         let periods = poll_intervals
             .iter()
-            .enumerate()
-            .map(|(i, &every)| Period::new(every, now + every.mul_f64(i as f64 / n.max(1) as f64)))
+            .map(|&every| Period::new(every, now))
             .collect();
         let health = poll_intervals
             .iter()
@@ -162,6 +164,21 @@ impl BusOwner {
                 }
             };
             let wake = self.next_refresh().map_or(due, |r| r.min(due));
+            if wake <= Instant::now() {
+                // Within a round: no timer and no task switch between polls; what the select
+                // below would have served first still goes first.
+                if cancel.is_cancelled() {
+                    break;
+                }
+                if self.desired.has_changed().unwrap_or(false) {
+                    self.take_desired();
+                } else if let Some(read) = self.tap.as_mut().and_then(|t| t.reads.try_recv().ok()) {
+                    self.serve_tool_read(read).await;
+                } else if Instant::now() >= due && self.poll(next).await.is_err() {
+                    break; // The core is gone: shutting down.
+                }
+                continue;
+            }
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break,
@@ -373,7 +390,14 @@ impl BusOwner {
                     self.pending.extend(writes.into_iter().map(|w| (i, w)));
                 }
                 let readings = self.devices[i].readings();
-                self.events.send(Event::Polled { socket, readings }).await?;
+                let read_at = Instant::now();
+                self.events
+                    .send(Event::Polled {
+                        socket,
+                        readings,
+                        read_at,
+                    })
+                    .await?;
             }
             Some(e) => {
                 self.stats.devices[i].failures.fetch_add(1, Relaxed);

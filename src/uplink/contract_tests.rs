@@ -515,6 +515,7 @@ async fn records(reserve_bytes: u64, writes: Vec<Vec<Write>>) -> Vec<Sent> {
 fn view(state: SocketState, out_of_service: bool, session: Option<Session>) -> SocketView {
     SocketView {
         state,
+        read_at: None,
         readings: crate::core::Readings {
             energy_wh: Some(15000.25),
             power_w: Some(7200.0),

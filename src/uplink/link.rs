@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::delivery::Delivery;
 use super::downlink::RefusalReason;
+use super::states::Next;
 use super::topics::Topics;
 use super::up;
 use crate::core::site::{Event, SocketView};
@@ -85,6 +86,8 @@ pub struct Wiring {
     /// Full-policy: the uplink waits (the core drains it every loop).
     pub core: mpsc::Sender<Event>,
     pub sockets: watch::Receiver<Vec<crate::core::SocketSnapshot>>,
+    /// The core's per-socket announcements (see `core::SocketChange`).
+    pub changes: tokio::sync::broadcast::Receiver<crate::core::SocketChange>,
     /// Tokens the core could not decide alone, to ask central about. Full-policy: dropped
     /// (the user badges again).
     pub questions: mpsc::Receiver<(crate::core::access::IdToken, usize)>,
@@ -275,7 +278,7 @@ pub(super) struct Owner {
     pub(super) events: Delivery,
     pub(super) updates: Delivery,
     connected: bool,
-    states: super::states::StatePublisher,
+    live: super::states::LivePublisher,
     pub(super) assembly: super::assembly::ListAssembly,
     pub(super) clock: crate::clock::Clock,
     pub(super) status: UplinkStatus,
@@ -303,6 +306,11 @@ impl Owner {
         .map_err(StoreError::Failed)?;
         let policy = wiring.policy;
         let clock = wiring.clock.clone();
+        let live = super::states::LivePublisher::new(
+            &topics,
+            &wiring.socket_ids,
+            settings.telemetry_interval,
+        );
         let events = Delivery::new(outbox::acknowledged(&db, Stream::Events)?, settings.window);
         let updates = Delivery::new(outbox::acknowledged(&db, Stream::Updates)?, settings.window);
         Ok(Owner {
@@ -314,7 +322,7 @@ impl Owner {
             events,
             updates,
             connected: false,
-            states: Default::default(),
+            live,
             assembly: Default::default(),
             clock,
             status: UplinkStatus::default(),
@@ -333,9 +341,9 @@ impl Owner {
         cancel: CancellationToken,
     ) -> Option<Instant> {
         let mut commits = self.wiring.store.commits();
-        let mut sockets = self.wiring.sockets.clone();
-        let mut telemetry = tokio::time::interval(self.settings.telemetry_interval);
-        telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // The wiring's receiver stays unread; this one starts at the first turn after now.
+        let mut changes = self.wiring.changes.resubscribe();
+        let mut core_running = true;
         let mut retry = tokio::time::interval(Duration::from_millis(50));
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut stall_check = tokio::time::interval(RESEND_AFTER / 2);
@@ -347,9 +355,16 @@ impl Owner {
                 Some(msg) = net.recv() => self.on_net(msg).await,
                 // Cancel-safe: watch receivers.
                 Ok(()) = commits.changed(), if self.connected => self.pump(),
-                Ok(()) = sockets.changed(), if self.connected => self.publish_states(false),
-                _ = telemetry.tick(), if self.connected => self.publish_telemetry(),
-                                _ = retry.tick(), if self.connected && self.backlogged => self.pump(),
+                // Cancel-safe: a lost announcement is never lost silently (`Lagged`).
+                received = changes.recv(), if core_running => match super::states::next(received) {
+                    Next::Change(change) if self.connected => self.publish_change(change),
+                    Next::Change(_) => {}
+                    Next::Resync if self.connected => self.publish_states(),
+                    Next::Resync => {}
+                    // The core stopped first (shutdown): records still go out until `cancel`.
+                    Next::Closed => core_running = false,
+                },
+                _ = retry.tick(), if self.connected && self.backlogged => self.pump(),
                 _ = stall_check.tick(), if self.connected => self.resend_if_stalled(),
                 Some((token, socket)) = self.wiring.questions.recv() => self.ask(&token, socket),
             }
@@ -484,7 +499,7 @@ impl Owner {
         let _ = self
             .client
             .try_publish(self.topics.up("state"), QoS::AtLeastOnce, true, birth);
-        self.publish_states(true);
+        self.publish_states();
     }
 
     /// Publishes records of both streams while the window has room.
@@ -533,18 +548,18 @@ impl Owner {
         }
     }
 
-    /// Publishes the state of every socket that changed (or of all, after a connection).
-    fn publish_states(&mut self, all: bool) {
+    /// Publishes every socket's state (after a connection, or when announcements were lost).
+    fn publish_states(&mut self) {
         let now = self.now_ms();
-        let snapshot = self.wiring.sockets.borrow_and_update().clone();
-        self.states
-            .publish(&self.client, &self.topics, &snapshot, all, now);
+        let snapshot = self.wiring.sockets.borrow();
+        self.live.all_states(&self.client, &snapshot, now);
     }
 
-    fn publish_telemetry(&mut self) {
+    /// Publishes what one socket's change calls for: its state if it differs, its new sample.
+    fn publish_change(&mut self, change: crate::core::SocketChange) {
         let now = self.now_ms();
-        let snapshot = self.wiring.sockets.borrow().clone();
-        super::states::StatePublisher::telemetry(&self.client, &self.topics, &snapshot, now);
+        let snapshot = self.wiring.sockets.borrow();
+        self.live.on_change(&self.client, &snapshot, change, now);
     }
 
     fn ask(&mut self, token: &crate::core::access::IdToken, socket: usize) {

@@ -6,24 +6,38 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, MqttOptions};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::link::{Backoff, Net, drive, finish};
-use super::states::StatePublisher;
+use super::states::{LivePublisher, Next, next};
 use super::topics::Topics;
-use crate::core::SocketSnapshot;
+use crate::core::{SocketChange, SocketSnapshot};
+
+/// What the local publisher reads of the site.
+pub struct LocalWiring {
+    pub broker: SocketAddr,
+    pub login: (String, String),
+    pub site_id: String,
+    pub socket_ids: Vec<String>,
+    pub sockets: watch::Receiver<Vec<SocketSnapshot>>,
+    pub changes: broadcast::Receiver<SocketChange>,
+    pub telemetry_interval: Duration,
+    pub clock: crate::clock::Clock,
+}
 
 /// Publishes until `cancel`.
-pub async fn run(
-    broker: SocketAddr,
-    login: (String, String),
-    site_id: String,
-    mut sockets: watch::Receiver<Vec<SocketSnapshot>>,
-    telemetry_interval: Duration,
-    clock: crate::clock::Clock,
-    cancel: CancellationToken,
-) {
+pub async fn run(w: LocalWiring, cancel: CancellationToken) {
+    let LocalWiring {
+        broker,
+        login,
+        site_id,
+        socket_ids,
+        sockets,
+        mut changes,
+        telemetry_interval,
+        clock,
+    } = w;
     let topics = Topics::new(&site_id);
     let mut options = MqttOptions::new(
         format!("{site_id}-local"),
@@ -34,7 +48,7 @@ pub async fn run(
         .set_keep_alive(Duration::from_secs(30))
         .set_credentials(login.0, login.1)
         .set_clean_session(true);
-    let capacity = 2 * sockets.borrow().len() + 16;
+    let capacity = 2 * socket_ids.len() + 16;
     let (client, eventloop) = AsyncClient::new(options, capacity);
     let (net_tx, mut net) = mpsc::channel(16);
     let backoff = Backoff {
@@ -45,27 +59,30 @@ pub async fn run(
     let stop = CancellationToken::new();
     let driver = tokio::spawn(drive(eventloop, net_tx, backoff, stop.clone()));
     let mut connected = false;
-    let mut states = StatePublisher::default();
-    let mut telemetry = tokio::time::interval(telemetry_interval);
-    telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut core_running = true;
+    let mut live = LivePublisher::new(&topics, &socket_ids, telemetry_interval);
     loop {
-        let all = tokio::select! {
+        tokio::select! {
             _ = cancel.cancelled() => break,
             Some(msg) = net.recv() => match msg {
-                Net::Connected => { connected = true; true }
-                Net::Lost(_) | Net::Refused(_) => { connected = false; continue }
-                Net::Message { .. } => continue,
+                Net::Connected => {
+                    connected = true;
+                    live.all_states(&client, &sockets.borrow(), clock.now().wall_ms);
+                }
+                Net::Lost(_) | Net::Refused(_) => connected = false,
+                Net::Message { .. } => {}
             },
-            Ok(()) = sockets.changed(), if connected => false,
-            _ = telemetry.tick(), if connected => {
-                                let now = clock.now().wall_ms;
-                StatePublisher::telemetry(&client, &topics, &sockets.borrow(), now);
-                continue;
-            }
-        };
-        let now = clock.now().wall_ms;
-        let snapshot = sockets.borrow_and_update().clone();
-        states.publish(&client, &topics, &snapshot, all, now);
+            received = changes.recv(), if core_running => match next(received) {
+                Next::Change(change) if connected => {
+                    live.on_change(&client, &sockets.borrow(), change, clock.now().wall_ms);
+                }
+                Next::Resync if connected => {
+                    live.all_states(&client, &sockets.borrow(), clock.now().wall_ms);
+                }
+                Next::Closed => core_running = false,
+                Next::Change(_) | Next::Resync => {}
+            },
+        }
     }
     // Disconnects cleanly when connected (the driver writes it, bounded); else just stops.
     drop(net);

@@ -353,6 +353,7 @@ impl Harness {
             profile: "generic-socket".into(),
             view: SocketView {
                 state: crate::core::socket_state::SocketState::Available,
+                read_at: None,
                 readings: Default::default(),
                 since: tokio::time::Instant::now(),
                 out_of_service: false,

@@ -315,6 +315,7 @@ fn the_envelope_carries_the_body_as_committed() {
 fn view(session: Option<Session>) -> SocketView {
     SocketView {
         state: SocketState::Faulted { code: "E12".into() },
+        read_at: None,
         readings: crate::core::Readings {
             energy_wh: Some(15000.25),
             power_w: Some(7200.0),

@@ -235,6 +235,7 @@ mod tests {
             Event::Polled {
                 socket: 0,
                 readings: readings(false, 0.0),
+                read_at: tokio::time::Instant::now(),
             },
             now,
         );
@@ -265,6 +266,7 @@ mod tests {
             Event::Polled {
                 socket: 0,
                 readings: readings(true, 0.0),
+                read_at: tokio::time::Instant::now(),
             },
             later(now, 1),
         );

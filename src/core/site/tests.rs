@@ -69,6 +69,7 @@ fn polled(readings: Readings) -> Event {
     Event::Polled {
         socket: 0,
         readings,
+        read_at: tokio::time::Instant::now(),
     }
 }
 
@@ -486,6 +487,7 @@ mod badges {
             Event::Polled {
                 socket: 0,
                 readings: r.clone(),
+                read_at: tokio::time::Instant::now(),
             },
             clock.advance(1),
         );
@@ -493,6 +495,7 @@ mod badges {
             Event::Polled {
                 socket: 1,
                 readings: r,
+                read_at: tokio::time::Instant::now(),
             },
             clock.now,
         );
@@ -505,6 +508,7 @@ mod badges {
             Event::Polled {
                 socket,
                 readings: r,
+                read_at: tokio::time::Instant::now(),
             },
             clock.advance(5),
         )
