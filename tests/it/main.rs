@@ -30,6 +30,7 @@ mod sessions;
 mod states;
 mod store;
 mod support;
+mod telemetry;
 mod tools;
 mod uplink;
 mod web;
