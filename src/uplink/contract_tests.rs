@@ -4,15 +4,15 @@
 //! results and questions as `link` sends them), on its topic, validated against the message
 //! schema of the channel with that address.
 //!
-//! Two checks per message: the schema as written (JSON Schema draft 7, as central-sim's
-//! `tests/asyncapi.rs` reads it), and that every field the site sends is described (the same
-//! schemas with undescribed properties forbidden). A failure names the topic, the message, the
-//! record's type and the JSON path.
+//! The check is central-sim's (`central_sim::Contract`, the one central-sim applies to every
+//! message it receives): the schema as written, and that every field the site sends is
+//! described. A failure names the topic, the message, the record's type and the JSON path.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use central_sim::Contract;
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::core::access::IdToken;
@@ -33,149 +33,6 @@ const SOCKETS: [&str; 2] = ["garage-1", "garage-2"];
 const PARIS: chrono_tz::Tz = chrono_tz::Europe::Paris;
 /// Not a real hash: the store only checks argon2id's PHC format.
 const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
-
-/// docs/asyncapi.yaml as a value.
-fn spec() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/asyncapi.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    serde_norway::from_str(&text).unwrap()
-}
-
-/// The value a local `$ref` (`#/...`) of the document points to.
-fn resolve<'a>(doc: &'a Value, reference: &Value) -> &'a Value {
-    let pointer = reference["$ref"].as_str().expect("a $ref");
-    doc.pointer(pointer.trim_start_matches('#'))
-        .unwrap_or_else(|| panic!("docs/asyncapi.yaml: {pointer} does not resolve"))
-}
-
-/// Whether `topic` is an instance of the channel address `address` (`{site}`, `{socket}`
-/// standing for one level each).
-fn matches(address: &str, topic: &str) -> bool {
-    let (a, t): (Vec<&str>, Vec<&str>) = (address.split('/').collect(), topic.split('/').collect());
-    a.len() == t.len()
-        && a.iter()
-            .zip(&t)
-            .all(|(a, t)| a == t || (a.starts_with('{') && a.ends_with('}') && !t.is_empty()))
-}
-
-/// The messages of the channel of `topic`: (message name, `#/components/schemas/...` of its
-/// payload).
-fn messages_of(doc: &Value, topic: &str) -> Vec<(String, String)> {
-    let channels: Vec<&Value> = doc["channels"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|c| matches(c["address"].as_str().unwrap(), topic))
-        .collect();
-    assert_eq!(
-        channels.len(),
-        1,
-        "{topic}: one channel of docs/asyncapi.yaml"
-    );
-    channels[0]["messages"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|m| {
-            let m = resolve(doc, m);
-            let payload = m["payload"]["$ref"].as_str().expect("a payload $ref");
-            (m["name"].as_str().unwrap().to_string(), payload.to_string())
-        })
-        .collect()
-}
-
-/// The schemas with undescribed properties forbidden: every `type: object` schema that lists
-/// its `properties` evaluates them all (parts of an `allOf`, `if`, `else`..., which only add to
-/// a whole, do not say `type: object`). An explicit `additionalProperties: true` is dropped
-/// too: a field the site sends is described, or the document is incomplete.
-fn strict(node: &mut Value) {
-    match node {
-        Value::Object(map) => {
-            if map.get("type") == Some(&json!("object"))
-                && map.get("properties").is_some_and(Value::is_object)
-            {
-                if map.get("additionalProperties") == Some(&Value::Bool(true)) {
-                    map.remove("additionalProperties");
-                }
-                if !map.contains_key("additionalProperties") {
-                    map.insert("unevaluatedProperties".into(), Value::Bool(false));
-                }
-            }
-            map.values_mut().for_each(strict);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strict),
-        _ => {}
-    }
-}
-
-/// Validators of one payload schema: as written (draft 7) and strict (draft 2020-12, for
-/// `unevaluatedProperties`).
-struct Check {
-    plain: jsonschema::Validator,
-    strict: jsonschema::Validator,
-}
-
-impl Check {
-    fn new(doc: &Value, strict_components: &Value, pointer: &str) -> Check {
-        let root =
-            |components: &Value| json!({"components": components, "allOf": [{"$ref": pointer}]});
-        Check {
-            plain: jsonschema::draft7::new(&root(&doc["components"])).unwrap(),
-            strict: jsonschema::draft202012::new(&root(strict_components)).unwrap(),
-        }
-    }
-
-    /// Every problem, `path: what`.
-    fn problems(&self, instance: &Value) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in self
-            .plain
-            .iter_errors(instance)
-            .chain(self.strict.iter_errors(instance))
-        {
-            for p in leaves(&e) {
-                if !out.contains(&p) {
-                    out.push(p);
-                }
-            }
-        }
-        out
-    }
-}
-
-/// An error as the problems that make it, each with its JSON path: a `oneOf` or `anyOf`
-/// none of whose branches fits is shown by the branch meant (the one that is of the right
-/// type and whose discriminating `const`, such as a record's `type`, matches), or by all.
-fn leaves(e: &jsonschema::ValidationError<'_>) -> Vec<String> {
-    use jsonschema::error::ValidationErrorKind as Kind;
-    let here = e.instance_path().as_str();
-    match e.kind() {
-        Kind::OneOfNotValid { context } | Kind::AnyOf { context } => {
-            let wrong = |errors: &Vec<jsonschema::ValidationError<'static>>| {
-                errors.iter().any(|b| {
-                    let at = b.instance_path().as_str();
-                    let child = at
-                        .strip_prefix(here)
-                        .is_some_and(|rest| rest.matches('/').count() == 1);
-                    matches!(b.kind(), Kind::Type { .. }) && at == here
-                        || matches!(b.kind(), Kind::Constant { .. }) && child
-                })
-            };
-            let meant: Vec<_> = context.iter().filter(|errors| !wrong(errors)).collect();
-            let branches: Vec<_> = if meant.len() == 1 {
-                meant
-            } else {
-                context.iter().collect()
-            };
-            branches.into_iter().flatten().flat_map(leaves).collect()
-        }
-        Kind::UnevaluatedProperties { unexpected } => unexpected
-            .iter()
-            .map(|field| format!("{here}/{field}: not described (the site sends it)"))
-            .collect(),
-        _ => vec![format!("{}: {e}", if here.is_empty() { "/" } else { here })],
-    }
-}
 
 /// One message as it leaves the site: its topic and payload, and what it shows (for the
 /// failure message).
@@ -693,9 +550,8 @@ fn types_of(doc: &Value, schema: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn what_the_site_sends_matches_docs_asyncapi_yaml() {
-    let doc = spec();
-    let mut strict_components = doc["components"].clone();
-    strict(&mut strict_components);
+    let contract = Contract::built_in().unwrap();
+    let doc = contract.document();
 
     let mut all = records(0, writes()).await;
     // A nearly full disk: the site raises its own fault (a reserve larger than any disk).
@@ -725,53 +581,26 @@ async fn what_the_site_sends_matches_docs_asyncapi_yaml() {
     };
     assert_eq!(
         kinds("/events"),
-        types_of(&doc, "Event"),
+        types_of(doc, "Event"),
         "the types of events"
     );
     assert_eq!(
         kinds("/updates"),
-        types_of(&doc, "Update"),
+        types_of(doc, "Update"),
         "the types of updates"
     );
     let faults = all.iter().filter(|s| s.what.starts_with("fault")).count();
     assert_eq!(faults, 3, "two socket faults and the site's");
 
-    let (mut problems, mut failed) = (Vec::new(), 0);
-    for s in &all {
-        let value: Value = match serde_json::from_slice(&s.payload) {
-            Ok(v) => v,
-            Err(e) => {
-                failed += 1;
-                problems.push(format!("{} ({}): not JSON: {e}", s.topic, s.what));
-                continue;
-            }
-        };
-        // Valid if it fits one of its channel's messages (each has one here).
-        let mut found = Vec::new();
-        for (name, pointer) in messages_of(&doc, &s.topic) {
-            let ps = Check::new(&doc, &strict_components, &pointer).problems(&value);
-            if ps.is_empty() {
-                found.clear();
-                break;
-            }
-            found.extend(
-                ps.into_iter()
-                    .map(|p| format!("  message {name} ({pointer}) at {p}")),
-            );
-        }
-        if !found.is_empty() {
-            failed += 1;
-            problems.push(format!(
-                "{} ({}): {value}\n{}",
-                s.topic,
-                s.what,
-                found.join("\n")
-            ));
-        }
-    }
+    let problems: Vec<String> = all
+        .iter()
+        .filter_map(|s| contract.check(&s.topic, &s.payload).err().map(|v| (s, v)))
+        .map(|(s, v)| format!("[{}] {v}", s.what))
+        .collect();
     assert!(
         problems.is_empty(),
-        "{failed} of {} messages the site sends disagree with docs/asyncapi.yaml:\n{}",
+        "{} of {} messages the site sends disagree with docs/asyncapi.yaml:\n{}",
+        problems.len(),
         all.len(),
         problems.join("\n")
     );

@@ -341,28 +341,34 @@ pub fn parse(
     keys: &TrustedKeys,
     now_ms: Option<i64>,
 ) -> Result<Downlink, Refusal> {
+    let down = topic
+        .strip_prefix(PREFIX)
+        .and_then(|t| t.strip_prefix(site))
+        .and_then(|t| t.strip_prefix('/'))
+        .filter(|_| !site.is_empty())
+        .and_then(DownTopic::from_name);
     if payload.len() > limits.max_bytes {
-        return Err(Refusal::new(
+        let refusal = Refusal::new(
             RefusalReason::TooLarge,
             format!(
                 "{} bytes is above the limit of {}",
                 payload.len(),
                 limits.max_bytes
             ),
-        ));
+        );
+        // Refused before anything is read, but on a down topic the answer still names it
+        // (`ref` is the down topic; only `unexpected_topic` gives the topic in full).
+        return Err(match down {
+            Some(d) => refusal.on(d),
+            None => refusal,
+        });
     }
-    let down = topic
-        .strip_prefix(PREFIX)
-        .and_then(|t| t.strip_prefix(site))
-        .and_then(|t| t.strip_prefix('/'))
-        .filter(|_| !site.is_empty())
-        .and_then(DownTopic::from_name)
-        .ok_or_else(|| {
-            Refusal::new(
-                RefusalReason::UnexpectedTopic,
-                format!("{topic:?} is not a down topic of site {site:?}"),
-            )
-        })?;
+    let down = down.ok_or_else(|| {
+        Refusal::new(
+            RefusalReason::UnexpectedTopic,
+            format!("{topic:?} is not a down topic of site {site:?}"),
+        )
+    })?;
     let verified = keys.verify(topic, payload).map_err(|r| r.on(down))?;
     let json = std::str::from_utf8(verified.json)
         .map_err(|e| Refusal::new(RefusalReason::Malformed, format!("not UTF-8: {e}")).on(down))?;

@@ -120,5 +120,6 @@ async fn the_demo_sends_sessions_to_central_sim_and_they_are_acknowledged() {
         "the printed login signs in: {}",
         reply.head
     );
+    crate::support::assert_contract_kept(&demo.central);
     demo.stop().await;
 }

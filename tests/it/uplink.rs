@@ -97,6 +97,7 @@ async fn a_session_reaches_central_and_leaves_the_site_only_once_acknowledged() 
     assert_eq!(central.duplicates(), 0);
     assert!(central.events_in_order());
     site.stop().await;
+    assert_contract_kept(&central);
     central.shutdown().await;
 }
 
@@ -178,6 +179,7 @@ async fn a_backlog_of_ten_thousand_events_drains_with_nothing_lost_or_duplicated
     assert_exactly_once_in_order(&central, 1, 10_000);
     assert_eq!(central.duplicates(), 0, "no reconnect: nothing sent twice");
     site.stop().await;
+    assert_contract_kept(&central);
     central.shutdown().await;
 }
 
@@ -210,6 +212,7 @@ async fn a_broker_killed_and_restarted_during_a_drain_loses_nothing() {
     // contiguous run, so nothing was skipped).
     assert_exactly_once(&central, 1, 5_000);
     site.stop().await;
+    assert_contract_kept(&central);
     central.shutdown().await;
 }
 
@@ -277,6 +280,7 @@ async fn tls_and_mutual_tls_verify_the_broker_and_present_the_sites_certificate(
         refused.last_error
     );
     site.stop().await;
+    assert_contract_kept(&central);
     central.shutdown().await;
 }
 
@@ -354,6 +358,7 @@ async fn a_silent_link_cut_of_a_minute_while_sessions_run_loses_and_repeats_noth
         "started while central was unreachable"
     );
     site.stop().await;
+    assert_contract_kept(&central);
     central.shutdown().await;
 }
 
@@ -470,6 +475,7 @@ async fn unsigned_forged_oversized_and_stale_downlink_messages_are_refused_and_c
     let status = site.daemon().uplink.as_ref().unwrap().borrow().clone();
     assert_eq!(status.refused, 4, "each refusal counted");
     site.stop().await;
+    assert_contract_kept(&central);
     central.shutdown().await;
 }
 
@@ -547,6 +553,7 @@ async fn a_remote_start_and_stop_round_trip_with_each_command_answered_once() {
     assert_eq!(ended["body"]["stop_reason"], "remote");
     assert!(!sim.truth("gw", 1).unwrap().enabled, "the relay is off");
     site.stop().await;
+    assert_contract_kept(&central);
     central.shutdown().await;
 }
 
@@ -620,6 +627,7 @@ async fn a_full_list_of_100000_users_in_chunks_is_applied_and_a_stale_differenti
         "u1 kept"
     );
     site.stop().await;
+    assert_contract_kept(&central);
     central.shutdown().await;
 }
 
@@ -670,6 +678,7 @@ async fn through_the_embedded_broker_central_gets_the_sessions_and_local_clients
     assert_eq!(state["socket"], "s");
     assert!(["Charging", "Occupied", "SuspendedEV"].contains(&state["state"].as_str().unwrap()));
     site.stop().await;
+    assert_contract_kept(&central);
     central.shutdown().await;
 }
 
@@ -736,6 +745,7 @@ async fn an_unknown_badge_is_asked_about_and_central_s_answer_starts_the_session
         Some("guest-7")
     );
     site.stop().await;
+    assert_contract_kept(&central);
     central.shutdown().await;
 }
 

@@ -1,6 +1,8 @@
 //! A stand-in for the central server: central's side of sitegate's MQTT protocol, version 1
 //! (`docs/mqtt.md`). It is a second implementation of that contract, independent of the
-//! `sitegate` crate, for sitegate's integration tests, benchmarks and demo.
+//! `sitegate` crate, for sitegate's integration tests, benchmarks and demo. Every message a
+//! site publishes is checked against `docs/asyncapi.yaml` as it arrives ([`contract`]); what
+//! the document does not describe is kept ([`CentralSim::contract_violations`]).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -12,6 +14,7 @@
 //! # let _ = result; sim.shutdown().await; Ok(()) }
 //! ```
 
+pub mod contract;
 pub mod protocol;
 pub mod stats;
 
@@ -31,6 +34,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use contract::{Contract, Violation};
 pub use protocol::{ChunkedList, Signer, chunk_access_list, keygen, topic};
 pub use stats::{SiteStats, Stream};
 
@@ -160,6 +164,9 @@ pub struct Options {
     pub command_ttl: Duration,
     /// Largest packet in either direction.
     pub max_packet_bytes: usize,
+    /// The AsyncAPI document every up message is checked against; `None`: the workspace's
+    /// `docs/asyncapi.yaml`, built in.
+    pub contract: Option<PathBuf>,
 }
 
 impl Options {
@@ -178,6 +185,7 @@ impl Options {
             signer: None,
             command_ttl: Duration::from_secs(60),
             max_packet_bytes: 4 * 1024 * 1024,
+            contract: None,
         }
     }
 }
@@ -199,6 +207,8 @@ struct Inner {
     commands_sent: AtomicU64,
     command_ttl: Duration,
     cancel: CancellationToken,
+    /// Loaded once; checks every message received from a site served.
+    contract: Contract,
 }
 
 /// A running central simulator. Dropping it without [`CentralSim::shutdown`] cancels its tasks.
@@ -251,6 +261,10 @@ impl CentralSim {
             ),
             None => None,
         };
+        let contract = match &opts.contract {
+            Some(path) => Contract::load(path)?,
+            None => Contract::built_in()?,
+        };
         let (client, eventloop) = AsyncClient::new(mqtt, 1024);
         let inner = Arc::new(Inner {
             client,
@@ -271,6 +285,7 @@ impl CentralSim {
             commands_sent: AtomicU64::new(0),
             command_ttl: opts.command_ttl,
             cancel: CancellationToken::new(),
+            contract,
         });
         let tasks = vec![
             tokio::spawn(run_eventloop(inner.clone(), eventloop)),
@@ -475,6 +490,25 @@ impl CentralSim {
         self.inner.with_stats(self.site(), |s| s.telemetry.clone())
     }
 
+    /// Every message received from the sites served that `docs/asyncapi.yaml` does not
+    /// describe, each with its topic, the payload's start and the problems (at most
+    /// [`stats::VIOLATIONS_KEPT`] a site; [`SiteStats::contract_violations`] counts them all).
+    pub fn contract_violations(&self) -> Vec<String> {
+        let all = self.inner.stats.lock().unwrap();
+        self.inner
+            .sites
+            .iter()
+            .filter_map(|site| all.get(site))
+            .flat_map(|s| s.violations.iter().cloned())
+            .collect()
+    }
+
+    /// How many messages received from the sites served were checked against the document.
+    pub fn contract_checked(&self) -> u64 {
+        let all = self.inner.stats.lock().unwrap();
+        all.values().map(|s| s.contract_checked).sum()
+    }
+
     /// Waits until `pred` holds for the default site's stats; returns what `pred` saw last.
     pub async fn wait_until<T>(
         &self,
@@ -598,12 +632,23 @@ impl Inner {
             Ok(v) => v,
             Err(e) => {
                 log::warn!("{topic}: payload is not JSON: {e}");
-                self.with_stats(site, |s| s.unparsed += 1);
+                let verdict = self.contract.check(topic, payload);
+                self.with_stats(site, |s| {
+                    s.unparsed += 1;
+                    s.checked(verdict);
+                });
                 self.generation.send_modify(|g| *g += 1);
                 return;
             }
         };
-        let ack_due = self.with_stats(site, |s| s.receive(rest, &value));
+        let verdict = self.contract.check_value(topic, &value);
+        if let Err(v) = &verdict {
+            log::warn!("central-sim: not as docs/asyncapi.yaml says: {v}");
+        }
+        let ack_due = self.with_stats(site, |s| {
+            s.checked(verdict);
+            s.receive(rest, &value)
+        });
         if ack_due {
             self.dirty.lock().unwrap().insert(site.to_owned());
             self.ack_wake.notify_one();

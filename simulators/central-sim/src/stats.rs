@@ -5,6 +5,12 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::contract::Violation;
+
+/// How many violations of the contract a site's stats keep in full (all are counted): enough
+/// to see what is wrong, bounded when a site gets every message wrong.
+pub const VIOLATIONS_KEPT: usize = 100;
+
 /// One stream (`events` or `updates`): records deduplicated by `id`, kept by `seq`.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Stream {
@@ -135,6 +141,12 @@ pub struct SiteStats {
     pub acks_dropped: u64,
     /// The last ack published.
     pub last_ack: Option<Value>,
+    /// Messages received checked against docs/asyncapi.yaml.
+    pub contract_checked: u64,
+    /// Of those, the ones it does not describe.
+    pub contract_violations: u64,
+    /// The first [`VIOLATIONS_KEPT`] of them: topic, payload excerpt, problems.
+    pub violations: Vec<String>,
 }
 
 impl SiteStats {
@@ -154,6 +166,20 @@ impl SiteStats {
             acks_sent: 0,
             acks_dropped: 0,
             last_ack: None,
+            contract_checked: 0,
+            contract_violations: 0,
+            violations: Vec::new(),
+        }
+    }
+
+    /// Counts a message checked against the contract, and keeps what is wrong with it.
+    pub fn checked(&mut self, verdict: Result<(), Violation>) {
+        self.contract_checked += 1;
+        if let Err(v) = verdict {
+            self.contract_violations += 1;
+            if self.violations.len() < VIOLATIONS_KEPT {
+                self.violations.push(v.to_string());
+            }
         }
     }
 
@@ -248,6 +274,8 @@ impl SiteStats {
             "acks_sent": self.acks_sent,
             "acks_dropped": self.acks_dropped,
             "last_ack": self.last_ack,
+            "contract_checked": self.contract_checked,
+            "contract_violations": self.contract_violations,
         })
     }
 }

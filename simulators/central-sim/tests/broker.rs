@@ -249,6 +249,52 @@ async fn acks_only_the_contiguous_prefix_deduplicating_by_id() {
 }
 
 #[tokio::test]
+async fn every_message_from_a_site_is_checked_and_what_the_document_does_not_describe_is_kept() {
+    let b = broker().await;
+    let sim = central(b.port, "site-a", |_| {}).await;
+    let s = site(b.port, "site-a").await;
+    s.up("state", json!({"status": "offline"})).await;
+    // Telemetry as the document describes it, but for a field it does not.
+    s.up(
+        "sockets/s1/telemetry",
+        json!({"socket": "s1", "at": "2026-11-22T10:15:02.120Z", "meter_wh": 15000.0,
+            "power_w": 7200.0, "current_a": [10.5, 10.4, 10.6], "voltage_v": [230.1, 229.8, 231.0],
+            "setpoint_a": 16.0, "mood": "fine"}),
+    )
+    .await;
+    s.client
+        .publish(
+            "sitegate/v1/site-a/sockets/s1/telemetry",
+            QoS::AtLeastOnce,
+            false,
+            b"7.2 kW".to_vec(),
+        )
+        .await
+        .unwrap();
+    sim.wait_until(T, |st| (st.contract_checked == 3).then_some(()))
+        .await
+        .unwrap();
+    let violations = sim.contract_violations();
+    assert_eq!(violations.len(), 2, "{violations:#?}");
+    assert!(
+        violations[0].starts_with("sitegate/v1/site-a/sockets/s1/telemetry: {")
+            && violations[0].ends_with(
+                "\n  message telemetry (#/components/schemas/Telemetry) at /mood: not described (the site sends it)"
+            ),
+        "{}",
+        violations[0]
+    );
+    assert!(
+        violations[1].starts_with("sitegate/v1/site-a/sockets/s1/telemetry: 7.2 kW\n  not JSON"),
+        "{}",
+        violations[1]
+    );
+    assert_eq!(sim.contract_checked(), 3);
+    assert_eq!(sim.stats().summary()["contract_violations"], 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_signed_chunked_list_matches_its_commit() {
     let b = broker().await;
     let (seed, public) = central_sim::keygen();

@@ -517,7 +517,21 @@ fn oversize_is_refused_before_anything_else() {
     };
     // Not even a valid topic, signature or JSON: the size is checked first.
     let r = parse(SITE, "nowhere", &[0xff; 17], &limits, &keys(true), None).unwrap_err();
-    assert_eq!(r.reason, RefusalReason::TooLarge);
+    assert_eq!((r.reason, r.topic), (RefusalReason::TooLarge, None));
+    // On a down topic, the refusal names it (the answer's `ref`).
+    let r = parse(
+        SITE,
+        &topic("tariffs"),
+        &[b' '; 17],
+        &limits,
+        &keys(true),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (r.reason, r.topic),
+        (RefusalReason::TooLarge, Some(DownTopic::Tariffs))
+    );
     assert!(
         parse(
             SITE,

@@ -297,3 +297,18 @@ pub fn with_store_handle(
         thread.join().unwrap();
     });
 }
+
+/// Everything central-sim received from the site is as docs/asyncapi.yaml describes it (each
+/// message was checked as it arrived): the end of every test that runs a central-sim.
+pub fn assert_contract_kept(central: &central_sim::CentralSim) {
+    let violations = central.contract_violations();
+    assert!(
+        violations.is_empty(),
+        "central-sim received messages docs/asyncapi.yaml does not describe:\n{}",
+        violations.join("\n")
+    );
+    assert!(
+        central.contract_checked() > 0,
+        "central-sim received nothing to check"
+    );
+}
