@@ -95,6 +95,7 @@ impl Supervisor {
         let link = ReloadLink {
             sessions: Arc::new(Sessions::new(limits)),
             limiter: Arc::new(LoginLimiter::new(Default::default())),
+            hashing: Arc::new(Default::default()),
             config_file: Arc::new(ConfigFile::new(path.clone())),
             reloads,
             status: status_rx,

@@ -7,10 +7,11 @@
 
 use std::borrow::Cow;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::Markup;
 
+use super::auth::hashing::{self, GateError};
 use super::form::Refusals;
 use super::state::DbError;
 
@@ -70,6 +71,9 @@ pub enum WebError {
     Unavailable { cause: Option<String>, said: Said },
     /// 507: not enough free disk for what was asked.
     InsufficientStorage(Said),
+    /// 503 with `Retry-After`: too many password hashes at once; nothing was done or counted,
+    /// the same request may simply be sent again.
+    Busy(Said),
 }
 
 impl WebError {
@@ -110,6 +114,25 @@ impl From<Refusals> for WebError {
     }
 }
 
+impl From<GateError> for WebError {
+    fn from(e: GateError) -> WebError {
+        match e {
+            GateError::Busy => WebError::Busy(Said::Text(e.to_string().into())),
+            GateError::Failed => WebError::unwritable(e),
+        }
+    }
+}
+
+/// A 503 with `Retry-After` (`hashing::RETRY_AFTER_SECONDS`): the hash gate's queue is full.
+pub fn busy(body: impl IntoResponse) -> Response {
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(hashing::RETRY_AFTER_SECONDS),
+    );
+    response
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
@@ -130,6 +153,7 @@ impl IntoResponse for WebError {
                 };
                 (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
             }
+            WebError::Busy(said) => busy(said),
             WebError::Unavailable { cause, said } => {
                 if let Some(cause) = cause {
                     log::error!("web: {cause}");

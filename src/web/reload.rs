@@ -1,5 +1,5 @@
 //! What the web page declares it needs from a reloader (`app::supervisor` provides it): the
-//! login sessions and limiter that outlive a daemon, the configuration file, reload requests
+//! login sessions, limiter and password-hash gate that outlive a daemon, the configuration file, reload requests
 //! and the last reload's outcome. The page never awaits a reload (the reload stops its
 //! server): it asks, answers 303/202, and reads the status later.
 
@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
+use super::auth::hashing::HashGate;
 use super::auth::ratelimit::LoginLimiter;
 use super::auth::sessions::Sessions;
 use crate::config::diff::Changes;
@@ -19,6 +20,9 @@ use crate::config::edit::ConfigFile;
 pub struct ReloadLink {
     pub sessions: Arc<Sessions>,
     pub limiter: Arc<LoginLimiter>,
+    /// The bound on password hashes at once: a reload does not let a second set run beside
+    /// the hashes the previous page started.
+    pub hashing: Arc<HashGate>,
     pub config_file: Arc<ConfigFile>,
     /// Asks for a reload. Full-policy: dropped (one is already pending).
     pub reloads: mpsc::Sender<()>,

@@ -31,6 +31,8 @@ pub(super) struct Inner {
     pub stopping: tokio_util::sync::CancellationToken,
     pub sessions: Arc<super::auth::sessions::Sessions>,
     pub limiter: Arc<super::auth::ratelimit::LoginLimiter>,
+    /// Every password hash and check runs through it: a bounded number at once.
+    pub hashing: Arc<super::auth::hashing::HashGate>,
     /// The one-time code that creates the first installer, while no account exists.
     pub setup: Option<super::auth::setup::SetupCode>,
     /// Account changes go through the store's writer.
@@ -84,6 +86,24 @@ impl Inner {
     pub fn setup_pending(&self) -> bool {
         self.setup.as_ref().is_some_and(|c| !c.is_used())
     }
+
+    /// `f` on an idle read-only connection (or a new one), kept for reuse afterwards.
+    fn with_reader<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, crate::store::StoreError>,
+    ) -> Result<R, DbError> {
+        let conn = match self.readers.lock().ok().and_then(|mut r| r.pop()) {
+            Some(c) => c,
+            None => crate::store::open_reader(&self.db_path)?,
+        };
+        let result = f(&conn);
+        if let Ok(mut idle) = self.readers.lock()
+            && idle.len() < 4
+        {
+            idle.push(conn);
+        }
+        Ok(result?)
+    }
 }
 
 impl AppState {
@@ -106,6 +126,10 @@ impl AppState {
                     || Arc::new(super::auth::ratelimit::LoginLimiter::new(Default::default())),
                     |l| l.limiter.clone(),
                 ),
+                hashing: parts.installer.as_ref().map_or_else(
+                    || Arc::new(super::auth::hashing::HashGate::default()),
+                    |l| l.hashing.clone(),
+                ),
                 setup: parts.setup,
                 store: parts.store,
                 db_path: parts.db_path,
@@ -124,21 +148,19 @@ impl AppState {
         f: impl FnOnce(&Connection) -> Result<R, crate::store::StoreError> + Send + 'static,
     ) -> Result<R, DbError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = match inner.readers.lock().ok().and_then(|mut r| r.pop()) {
-                Some(c) => c,
-                None => crate::store::open_reader(&inner.db_path)?,
-            };
-            let result = f(&conn);
-            if let Ok(mut idle) = inner.readers.lock()
-                && idle.len() < 4
-            {
-                idle.push(conn);
-            }
-            Ok(result?)
-        })
-        .await
-        .map_err(|_| DbError::Join)?
+        tokio::task::spawn_blocking(move || inner.with_reader(f))
+            .await
+            .map_err(|_| DbError::Join)?
+    }
+
+    /// As `read`, for an `f` that hashes or checks a password: it waits for its turn in the
+    /// hash gate (`GateError::Busy` at once when the queue is full).
+    pub async fn read_hashing<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, crate::store::StoreError> + Send + 'static,
+    ) -> Result<Result<R, DbError>, super::auth::hashing::GateError> {
+        let inner = self.inner.clone();
+        self.inner.hashing.run(move || inner.with_reader(f)).await
     }
 
     /// The database file (ops: its size, backups; the state directory is its folder).
@@ -179,5 +201,13 @@ impl AppState {
             config: Arc::new(config),
             clock: crate::clock::Clock::new(crate::clock::TrustSource::System),
         })
+    }
+
+    /// The same state with its own hash gate (before anything shares it).
+    pub(crate) fn with_hash_gate(mut self, gate: super::auth::hashing::HashGate) -> AppState {
+        Arc::get_mut(&mut self.inner)
+            .expect("the state is not shared yet")
+            .hashing = Arc::new(gate);
+        self
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
 
 use super::auth::csrf;
+use super::auth::hashing::HashGate;
 use super::state::AppState;
 use crate::core::SocketSnapshot;
 use crate::core::site::{Command, SocketView};
@@ -311,6 +312,10 @@ fn cheap_hash() -> String {
 
 impl Harness {
     async fn new() -> Harness {
+        Harness::with_hash_gate(Default::default()).await
+    }
+
+    async fn with_hash_gate(gate: HashGate) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join(crate::store::DB_FILE);
         let clock = crate::clock::Clock::new(crate::clock::TrustSource::System);
@@ -362,7 +367,7 @@ impl Harness {
         };
         let (snapshot, sockets) = watch::channel(vec![socket]);
         let (commands, commands_rx) = mpsc::channel(8);
-        let app = AppState::for_test(sockets, store, db_path, commands);
+        let app = AppState::for_test(sockets, store, db_path, commands).with_hash_gate(gate);
         Harness {
             router: super::routes::router(app.clone()),
             app,
@@ -614,5 +619,112 @@ async fn a_page_reads_its_form_and_its_api_twin_json_and_each_refuses_the_other_
         scan.body.contains(r#""error":"invalid fields""#),
         "{}",
         scan.body
+    );
+}
+
+/// The sign-in form for `username` and `password`, posted from `ip`.
+fn sign_in_form(ip: [u8; 4], username: &str, password: &str) -> Request<Body> {
+    let body = format!(
+        "username={username}&password={}",
+        password.replace(' ', "+")
+    );
+    let mut request = Request::builder()
+        .method("POST")
+        .uri("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(super::server::ClientAddr((ip, 40000).into()));
+    request
+}
+
+/// Status, `Retry-After` and body of a whole answer.
+async fn answer(router: &Router, request: Request<Body>) -> (StatusCode, Option<String>, String) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let retry = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, retry, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn sign_ins_beyond_the_hash_queue_are_answered_busy_at_once_and_are_not_failed_guesses() {
+    // One hash at a time and two waiting, as `HashGate::new(1, 2)` says.
+    let h = Harness::with_hash_gate(HashGate::new(1, 2)).await;
+    let gate = h.app.inner.hashing.clone();
+    // A password change holds the one turn (a slow hash on a Pi) until released.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let running = tokio::spawn({
+        let gate = gate.clone();
+        async move { gate.run(move || held.recv().is_ok()).await }
+    });
+    // Two people sign in from one address: they wait for their turn.
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let router = h.router.clone();
+            tokio::spawn(async move {
+                answer(
+                    &router,
+                    sign_in_form([192, 0, 2, 1], "viewer", "not the password"),
+                )
+                .await
+            })
+        })
+        .collect();
+    while gate.admitted() < 3 {
+        tokio::task::yield_now().await;
+    }
+    // Someone else tries, more times than the limiter lets an address fail without a delay:
+    // each try is answered at once, busy, try again shortly.
+    let tries = crate::web::auth::ratelimit::LimitSettings::default().free_failures + 2;
+    for _ in 0..tries {
+        let (status, retry, page) = answer(
+            &h.router,
+            sign_in_form([192, 0, 2, 2], "viewer", "a wrong guess"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry.as_deref(), Some("2"));
+        assert!(page.contains("try again in a few seconds"), "{page}");
+    }
+    release.send(()).unwrap();
+    assert_eq!(running.await.unwrap(), Ok(true));
+    for w in waiting {
+        let (status, _, _) = w.await.unwrap();
+        assert_eq!(status, StatusCode::SEE_OTHER, "the waiting ones got in");
+    }
+    // The busy answers were no failed guesses: a wrong password now is told wrong (401), not
+    // to wait (429), and the right one gets in.
+    let (status, _, _) = answer(
+        &h.router,
+        sign_in_form([192, 0, 2, 2], "viewer", "a wrong guess"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = answer(
+        &h.router,
+        sign_in_form([192, 0, 2, 2], "viewer", "not the password"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // The refusals are counted for the operator's scrape.
+    let mut scrape = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    scrape
+        .extensions_mut()
+        .insert(super::server::ClientAddr(([127, 0, 0, 1], 40000).into()));
+    let (_, _, metrics) = answer(&h.router, scrape).await;
+    assert!(
+        metrics.contains(&format!("sitegate_password_checks_refused_total {tries}\n")),
+        "{metrics}"
     );
 }

@@ -2,7 +2,7 @@
 //! one (`view` reads them, `html` renders them; one account's page and changes: `edit`), and
 //! the helpers both share. An account is created through the store's writer
 //! (`Write::Account`), which audits it and refuses a taken username; every field is checked
-//! first and refused next to itself. Never hashes outside a blocking task and never shows a
+//! first and refused next to itself. Never hashes outside the hash gate and never shows a
 //! password hash.
 
 mod edit;
@@ -146,7 +146,7 @@ async fn create_account(app: &AppState, ctx: &Ctx, form: &CreateForm) -> Result<
     if !refusals.is_empty() {
         return Err(refusals.into());
     }
-    let hash = hash(form.password.clone()).await?;
+    let hash = hash(app, form.password.clone()).await?;
     let action = AccountAction::Create(NewAccount {
         username: username.clone(),
         display_name: form.display_name.trim().to_string(),
@@ -205,11 +205,13 @@ pub(super) fn parse_until(
     end.map(Some)
 }
 
-pub(super) async fn hash(password: String) -> Result<String, WebError> {
-    match tokio::task::spawn_blocking(move || password::hash(&password)).await {
-        Ok(Ok(h)) => Ok(h),
-        _ => Err(WebError::unreadable("accounts: cannot hash the password")),
-    }
+/// The new password's hash, in its turn in the hash gate (`WebError::Busy` when full).
+pub(super) async fn hash(app: &AppState, password: String) -> Result<String, WebError> {
+    app.inner
+        .hashing
+        .run(move || password::hash(&password))
+        .await?
+        .map_err(|_| WebError::unwritable("accounts: cannot hash the password"))
 }
 
 /// Applies the actions in one transaction (all or none), audited by the store.

@@ -1,6 +1,8 @@
 //! Who is at the page: the sign-in form (rate-limited per address, the account's session
 //! cookie set), sign-out, and the first start's setup form (the one-time code from the
-//! journal creates the first installer). Open to anyone (`guard::public`); never shows why a
+//! journal creates the first installer). Each password is hashed or checked in its turn in the
+//! hash gate (`auth::hashing`): beyond its queue a sign-in is answered 503 with `Retry-After`
+//! at once and is not a failed guess for the rate limit. Open to anyone (`guard::public`); never shows why a
 //! username is refused beyond "unknown username or wrong password".
 
 mod html;
@@ -14,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::store::Write;
 use crate::store::accounts::{AccountAction, AccountChange, NewAccount};
+use crate::web::auth::hashing::{self, GateError};
 use crate::web::auth::login::{LoginError, login};
 use crate::web::auth::{password, sessions};
 use crate::web::i18n::Lang;
@@ -57,9 +60,27 @@ pub async fn login_submit(
     Form(form): Form<Credentials>,
 ) -> Response {
     let lang = lang(&headers);
+    let refused = |status: StatusCode, message: String, retry: Option<u64>| {
+        let page = login_form(lang, &app.inner.site_name, Some(&message)).into_string();
+        let mut response = (status, Html(page)).into_response();
+        if let Some(s) = retry
+            && let Ok(v) = s.to_string().parse()
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    };
+    // An address that must wait takes no place in the hash gate's queue.
+    if let Err(w) = app.inner.limiter.check(peer.ip(), Instant::now()) {
+        return refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            w.to_string(),
+            Some(w.seconds()),
+        );
+    }
     let inner = app.inner.clone();
     let attempt = app
-        .read(move |conn| {
+        .read_hashing(move |conn| {
             Ok(login(
                 conn,
                 &inner.limiter,
@@ -71,15 +92,19 @@ pub async fn login_submit(
             ))
         })
         .await;
-    let refused = |status: StatusCode, message: String, retry: Option<u64>| {
-        let page = login_form(lang, &app.inner.site_name, Some(&message)).into_string();
-        let mut response = (status, Html(page)).into_response();
-        if let Some(s) = retry
-            && let Ok(v) = s.to_string().parse()
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
+    // Busy: no password was checked, so the limiter records nothing (not a failed guess).
+    let attempt = match attempt {
+        Ok(attempt) => attempt,
+        Err(e @ GateError::Busy) => {
+            return refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+                Some(hashing::RETRY_AFTER_SECONDS),
+            );
         }
-        response
+        Err(e @ GateError::Failed) => {
+            return refused(StatusCode::SERVICE_UNAVAILABLE, e.to_string(), None);
+        }
     };
     match attempt {
         Ok(Ok(account)) => match app.inner.sessions.open(
@@ -177,8 +202,16 @@ pub async fn setup_submit(
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, &policy.to_string());
     }
     let pw = form.password.clone();
-    let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || password::hash(&pw)).await else {
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "cannot hash the password");
+    let hash = match app.inner.hashing.run(move || password::hash(&pw)).await {
+        Ok(Ok(hash)) => hash,
+        Err(e @ GateError::Busy) => {
+            let mut response = refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, hashing::RETRY_AFTER_SECONDS.into());
+            return response;
+        }
+        _ => return refuse(StatusCode::SERVICE_UNAVAILABLE, "cannot hash the password"),
     };
     let now = app.inner.clock.now();
     let change = AccountChange {

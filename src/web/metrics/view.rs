@@ -246,6 +246,17 @@ pub async fn render(app: &AppState) -> Result<String, crate::web::state::DbError
         out.sample("sitegate_uplink_last_sync_age_seconds", &[], age(ms));
     }
 
+    out.family(
+        "sitegate_password_checks_refused_total",
+        "counter",
+        "Sign-ins and password changes answered busy (too many password hashes at once).",
+    );
+    out.sample(
+        "sitegate_password_checks_refused_total",
+        &[],
+        app.inner.hashing.refused(),
+    );
+
     let db = app.db_path();
     out.family(
         "sitegate_database_bytes",

@@ -132,7 +132,7 @@ async fn password(
     }
 }
 
-/// Checks the current password (argon2, off the async threads) and the new one's policy, then
+/// Checks the current password (argon2, in its turn in the hash gate) and the new one's policy, then
 /// saves it; the account's sessions end.
 async fn change_password(app: &AppState, ctx: &Ctx, form: &PasswordForm) -> Result<(), WebError> {
     let lang = ctx.lang;
@@ -144,7 +144,7 @@ async fn change_password(app: &AppState, ctx: &Ctx, form: &PasswordForm) -> Resu
         .map_err(|e| WebError::unwritable(format!("settings: {e}")))?
         .ok_or_else(|| WebError::unwritable("settings: the account vanished"))?;
     let (current, new) = (form.current_password.clone(), form.new_password.clone());
-    let checked = tokio::task::spawn_blocking(move || {
+    let checked = app.inner.hashing.run(move || {
         let right = policy::verify(&current, &account.password_hash);
         let hash = policy::hash(&new).ok();
         (right, hash)
@@ -153,9 +153,8 @@ async fn change_password(app: &AppState, ctx: &Ctx, form: &PasswordForm) -> Resu
     if let Err(e) = policy::check(&form.new_password, &username) {
         refusals.add("new_password", policy_message(lang, &e));
     }
-    let Ok((right, hash)) = checked.await else {
-        return Err(WebError::unwritable("settings: cannot check the password"));
-    };
+    // Busy: nothing was checked, so the form's own refusals wait for the next try.
+    let (right, hash) = checked.await?;
     if !right {
         refusals.add_first(
             "current_password",

@@ -244,7 +244,7 @@ async fn reset(
     if let Err(e) = password::check(&form.password, &account.username) {
         return Err(Refusals::from([("password", policy_message(ctx.lang, &e))]).into());
     }
-    let hash = hash(form.password.clone()).await?;
+    let hash = hash(app, form.password.clone()).await?;
     let action = AccountAction::SetPassword {
         username: account.username.clone(),
         password_hash: hash,
