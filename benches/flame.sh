@@ -34,7 +34,7 @@ for line in open(sys.argv[1]):
     self_t[frames[-1]] += n
     for f in set(frames[1:]):
         incl[f] += n
-print(f"samples: {total}")
+print(f"CPU sampled: {total / 1e9:.2f} s (weights are cpu-clock periods, ns)")
 for name, c in (("self", self_t), ("inclusive", incl)):
     print(f"-- top by {name} time")
     for f, n in c.most_common(25):
