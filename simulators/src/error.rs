@@ -27,7 +27,7 @@ pub enum SimError {
     #[error("invalid unit spec: {0}")]
     InvalidSpec(String),
     #[error(
-        "unknown profile {0:?} (known: generic-socket, generic-relay, eastron-sdm630, abb-terra-ac, alfen-ng9xx)"
+        "unknown profile {0:?} (known: generic-socket, generic-relay, eastron-sdm630, abb-terra-ac, alfen-ng9xx, plain-4)"
     )]
     UnknownModel(String),
     #[error("no reader named {0:?}")]

@@ -22,8 +22,8 @@ BUSES
   Each --tcp ADDR or --rtu starts a bus; the bus options after it, up to the next --tcp/--rtu,
   configure that bus. A bus holds one or more '--profile P --units LIST' groups. Buses are named
   a, b, c... in order unless --name is given. Profiles: generic-socket, generic-relay,
-  eastron-sdm630, abb-terra-ac, alfen-ng9xx. For alfen-ng9xx, --units 1,2 means sockets 1..n
-  plus the station at unit 200 (--station-unit).
+  eastron-sdm630, abb-terra-ac, alfen-ng9xx, plain-4. For alfen-ng9xx, --units 1,2 means
+  sockets 1..n plus the station at unit 200 (--station-unit).
 
   Each --reader NAME starts a badge reader on a PTY (--reader-protocol ascii|rdm6300 after it).
 
@@ -87,7 +87,7 @@ struct Cli {
     /// Supply phases wired to each socket (1 or 3).
     #[arg(long, help_heading = "Bus")]
     phases: Option<u8>,
-    /// Socket rating in A (default 16 for generic-socket/SDM630, 32 for stations).
+    /// Socket rating in A (default 16 for generic-socket/SDM630/plain-4, 32 for stations).
     #[arg(long, help_heading = "Bus")]
     rated_a: Option<f64>,
     /// generic-relay channels (default 8).

@@ -10,6 +10,7 @@ mod abb_terra;
 mod alfen;
 mod generic_relay;
 mod generic_socket;
+mod plain4;
 pub(crate) mod regs;
 mod sdm630;
 
@@ -44,15 +45,19 @@ pub enum Model {
     AbbTerraAc,
     /// Alfen Eve / NG9xx station: unit 200 plus sockets at units 1..=n (default 2).
     AlfenNg9xx,
+    /// A minimal charger: energy, power and state in holding registers 0..=3, no control
+    /// (`benches/lean.rs`).
+    Plain4,
 }
 
 impl Model {
-    pub const ALL: [Model; 5] = [
+    pub const ALL: [Model; 6] = [
         Model::GenericSocket,
         Model::GenericRelay,
         Model::EastronSdm630,
         Model::AbbTerraAc,
         Model::AlfenNg9xx,
+        Model::Plain4,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +67,7 @@ impl Model {
             Model::EastronSdm630 => "eastron-sdm630",
             Model::AbbTerraAc => "abb-terra-ac",
             Model::AlfenNg9xx => "alfen-ng9xx",
+            Model::Plain4 => "plain-4",
         }
     }
 }
@@ -107,7 +113,8 @@ pub struct UnitSpec {
     pub sockets: Option<u8>,
     /// Supply phases wired to the socket, 1 or 3 (default 3).
     pub phases: Option<u8>,
-    /// Socket rating (A): default 16 for generic-socket and SDM630 sockets, 32 for the stations.
+    /// Socket rating (A): default 16 for generic-socket, SDM630 and plain-4 sockets,
+    /// 32 for the stations.
     pub rated_a: Option<f64>,
     /// eastron-sdm630: the relay channel switching the metered socket (default: always on).
     pub relay: Option<RelayLink>,
@@ -257,5 +264,10 @@ pub(crate) fn build(spec: &UnitSpec) -> Result<Vec<Built>, SimError> {
             vec![one(serial, socket(32.0), Box::new(dev))]
         }
         Model::AlfenNg9xx => alfen::build(spec, phases)?,
+        Model::Plain4 => vec![one(
+            plain4::serial(spec),
+            socket(16.0),
+            Box::new(plain4::Plain4),
+        )],
     })
 }

@@ -365,3 +365,43 @@ async fn alfen_station_and_sockets_map() {
         "125 at most"
     );
 }
+
+#[tokio::test]
+async fn plain_4_map() {
+    let sim = frozen_sim();
+    let addr = serve_tcp(&sim, "a", vec![UnitSpec::new(4, Model::Plain4)]).await;
+    let mut c = tcp_client(addr, 4).await;
+
+    assert_eq!(holding(&mut c, 0, 4).await.unwrap(), vec![0, 0, 0, 0], "A");
+    sim.control("a", 4, plug(32.0, 3, 50_000.0)).unwrap();
+    sim.control("a", 4, Command::SetEnergy { wh: 70_000.9 })
+        .unwrap();
+    let w = holding(&mut c, 0, 4).await.unwrap();
+    let truth = sim.truth("a", 4).unwrap();
+    assert_eq!(
+        truth.state,
+        Some(Iec61851::C2),
+        "no control: charges at once"
+    );
+    assert_eq!(truth.power_w, 11_040.0, "16 A rating, 3 phases");
+    assert_eq!(u32_at(&w, 0), 70_000, "energy truncated to whole Wh");
+    assert_eq!(&w[2..4], &[11_040, 4], "power, state C2");
+
+    sim.control("a", 4, Command::Advance { ms: 3_600_000 })
+        .unwrap();
+    let w = holding(&mut c, 0, 4).await.unwrap();
+    assert_eq!(u32_at(&w, 0), 81_040, "an hour at 11,040 W");
+    sim.control("a", 4, Command::EvFull).unwrap();
+    assert_eq!(&holding(&mut c, 2, 2).await.unwrap(), &[0, 2], "B2");
+    sim.control("a", 4, Command::Fault { code: 1 }).unwrap();
+    assert_eq!(holding(&mut c, 3, 1).await.unwrap(), vec![6], "F");
+
+    assert_eq!(
+        input(&mut c, 0, 4).await,
+        Err(ExceptionCode::IllegalFunction)
+    );
+    assert_eq!(
+        holding(&mut c, 2, 3).await,
+        Err(ExceptionCode::IllegalDataAddress)
+    );
+}
