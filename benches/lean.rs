@@ -338,7 +338,7 @@ impl Mosquitto {
             conf.push_str("user root\n");
         }
         conf.push_str(&format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\n"
+            "listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
         ));
         let path = dir.join("mosquitto.conf");
         std::fs::write(&path, conf).unwrap();
