@@ -1,6 +1,7 @@
 //! Where log records go: the systemd journal when the daemon runs under systemd (structured
 //! fields such as SOCKET and BUS travel as journal fields), readable lines on stderr otherwise.
-//! The level comes from the config, and `RUST_LOG` (env_logger syntax) overrides it. Every
+//! The level comes from the config, and `RUST_LOG` (env_logger syntax; a `/filter` suffix is plain text,
+//! not a regular expression) overrides it. Every
 //! line that passes the filter is also kept in `ring` (the last lines, for the system page).
 
 pub mod ring;

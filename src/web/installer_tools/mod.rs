@@ -3,16 +3,12 @@
 //! scan and the uplink connection test. Reads what the bus owners publish (`modbus::tap`) and
 //! asks them for scan reads, so a serial line keeps its one master; the relay test goes to the
 //! core as a command. `view` holds what the page and the API render, `html` the page; the scan
-//! and the uplink test, shown on this page, are modules of their own (`scan`, `uplink`), as is
-//! their OpenAPI description (`api_doc`). Never opens a bus link nor writes SQLite itself.
+//! and the uplink test, shown on this page, are modules of their own (`scan`, `uplink`). Never opens a bus link nor writes SQLite itself.
 
-mod api_doc;
 mod html;
 mod scan;
 mod uplink;
 mod view;
-
-pub(super) use api_doc::openapi_paths;
 
 use std::time::Duration;
 

@@ -30,34 +30,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/system/backup", get(download_backup))
 }
 
-/// The OpenAPI description of `GET /api/v1/system` (`openapi::document` includes it).
-pub fn openapi_get() -> serde_json::Value {
-    serde_json::json!({
-        "summary": "Version, uptime, disk and database sizes, clock synchronisation, the uplink in one line, the last log lines (newest first). The backup itself is `GET /system/backup` (installers), metrics are `GET /metrics` (Prometheus text)",
-        "responses": {"200": {"description": "System figures", "content": {"application/json": {"schema": {
-            "type": "object",
-            "required": ["site", "version", "uptime_s", "database_bytes", "wal_bytes", "time_sync", "log"],
-            "properties": {
-                "site": {"type": "string"}, "version": {"type": "string"}, "uptime_s": {"type": "integer"},
-                "database_bytes": {"type": "integer"}, "wal_bytes": {"type": "integer"},
-                "disk": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {"free_bytes": {"type": "integer"}, "total_bytes": {"type": "integer"}}}]},
-                "time_sync": {"type": "object", "properties": {
-                    "synchronized": {"type": "boolean"},
-                    "source": {"type": "string", "enum": ["timesyncd", "system-clock"]},
-                    "words": {"type": "string"}
-                }},
-                "uplink": {"type": ["string", "null"], "description": "The link to central in one line, in the request's language; null without an uplink."},
-                "log": {"type": "array", "maxItems": 100, "items": {"type": "object", "properties": {
-                    "time": {"type": "string", "format": "date-time"},
-                    "level": {"type": "string", "enum": ["ERROR", "WARN", "INFO"]},
-                    "message": {"type": "string"},
-                    "fields": {"type": "array", "items": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "string"}]}}
-                }}}
-            }
-        }}}}}
-    })
-}
-
 /// 503 for what keeps the page or the backup from being made (logged).
 fn unavailable(e: impl std::fmt::Display) -> WebError {
     WebError::unreadable(format!("system page: {e}"))
