@@ -42,6 +42,9 @@
 //! benches/flame.sh target/lean-perf benches/flames          # before-64.svg, before-256.svg
 //! ```
 
+#[path = "common/https.rs"]
+mod https;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Lines, Write};
 use std::net::SocketAddr;
@@ -51,8 +54,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
@@ -589,55 +590,6 @@ fn telemetry(v: &Variant, arrivals: &Arrivals, from_ms: f64, to_ms: f64) -> Tele
 // ---------------------------------------------------------------------------------------------
 // The web page: sign-ins and one live stream
 
-fn tls_config(cert: &Path) -> Arc<rustls::ClientConfig> {
-    let pem = std::fs::read(cert).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(&pem) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    )
-}
-
-async fn connect(
-    port: u16,
-    tls: &Arc<rustls::ClientConfig>,
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    tcp.set_nodelay(true).unwrap();
-    tokio_rustls::TlsConnector::from(tls.clone())
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap()
-}
-
-/// Signs the installer in on a new connection; the `Cookie:` header line.
-async fn sign_in(port: u16, tls: &Arc<rustls::ClientConfig>) -> String {
-    let mut conn = connect(port, tls).await;
-    let body = format!("username=installer&password={}", PASSWORD.replace(' ', "+"));
-    let head = format!(
-        "POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    conn.write_all(head.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    conn.read_to_string(&mut reply).await.ok();
-    let cookie = reply
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .unwrap_or_else(|| panic!("not signed in: {reply}"));
-    format!("Cookie: {}", cookie.split(';').next().unwrap())
-}
-
 /// One live stream open until aborted; counts the socket updates it receives.
 fn live_stream(
     port: u16,
@@ -646,7 +598,7 @@ fn live_stream(
     updates: Arc<std::sync::atomic::AtomicU64>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut conn = connect(port, &tls).await;
+        let mut conn = https::connect(([127, 0, 0, 1], port).into(), &tls).await;
         let head = format!("GET /api/v1/stream HTTP/1.1\r\nHost: localhost\r\n{cookie}\r\n\r\n");
         conn.write_all(head.as_bytes()).await.unwrap();
         let mut buf = vec![0u8; 1 << 16];
@@ -747,10 +699,12 @@ async fn run(v: Variant, warmup: Duration, window: Duration) -> Figures {
     let mut stream = None;
     let updates = Arc::new(std::sync::atomic::AtomicU64::new(0));
     if let Some(port) = web_port {
-        let tls = tls_config(&dir.join("state/web-cert.pem"));
+        let tls = https::client_config(&dir.join("state/web-cert.pem"));
         let mut cookie = String::new();
         for _ in 0..10 {
-            cookie = sign_in(port, &tls).await;
+            cookie = https::cookie(
+                &https::sign_in(([127, 0, 0, 1], port).into(), &tls, "installer", PASSWORD).await,
+            );
         }
         web = Some(WebFigures {
             rss_after_sign_ins_mb: daemon.status_mb("VmRSS:"),

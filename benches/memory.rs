@@ -9,16 +9,14 @@
 //! hashes with argon2id's default parameters (19 MiB of working memory). Target: RSS <= 20 MB
 //! after the 10 sign-ins.
 
+#[path = "common/https.rs"]
+mod https;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
-
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "correct horse battery staple";
 const SEQUENTIAL: usize = 10;
@@ -49,7 +47,7 @@ fn main() {
         .spawn()
         .unwrap();
     let addr = web_address(&mut daemon);
-    let tls = client_config(&dir.path().join("state/web-cert.pem"));
+    let tls = https::client_config(&dir.path().join("state/web-cert.pem"));
     let pid = daemon.id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -60,14 +58,20 @@ fn main() {
         tokio::time::sleep(SETTLE).await;
         report(pid, "started, before any sign-in");
         for _ in 0..SEQUENTIAL {
-            assert_eq!(sign_in(addr, &tls).await, 303, "signed in");
+            assert_eq!(
+                https::status(&https::sign_in(addr, &tls, "installer", PASSWORD).await),
+                303,
+                "signed in"
+            );
         }
         tokio::time::sleep(SETTLE).await;
         report(pid, &format!("after {SEQUENTIAL} sequential sign-ins"));
         let at_once: Vec<_> = (0..SIMULTANEOUS)
             .map(|_| {
                 let tls = tls.clone();
-                tokio::spawn(async move { sign_in(addr, &tls).await })
+                tokio::spawn(async move {
+                    https::status(&https::sign_in(addr, &tls, "installer", PASSWORD).await)
+                })
             })
             .collect();
         let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
@@ -132,44 +136,4 @@ fn report(pid: u32, label: &str) {
         kb("VmRSS:"),
         kb("VmHWM:")
     );
-}
-
-/// One sign-in on a connection of its own; the answer's status code.
-async fn sign_in(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>) -> u16 {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(tls.clone())
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    let body = format!("username=installer&password={}", PASSWORD.replace(' ', "+"));
-    let head = format!(
-        "POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    tls.write_all(head.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    tls.read_to_string(&mut reply).await.ok();
-    reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line")
-}
-
-fn client_config(cert: &Path) -> Arc<rustls::ClientConfig> {
-    // The daemon writes the certificate as the page starts; it exists once it listens.
-    let pem = std::fs::read(cert).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(&pem) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    )
 }

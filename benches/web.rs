@@ -11,18 +11,18 @@
 //!   (`/api/v1/stream`, one update a second); the difference is what the stream costs, as a
 //!   share of one core.
 
+#[path = "common/https.rs"]
+mod https;
 #[path = "common/site.rs"]
 mod sim_site;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -50,7 +50,8 @@ fn main() {
         .unwrap();
     let mut site = Site::spawn();
     runtime.block_on(async {
-        let cookie = sign_in(&site).await;
+        let cookie =
+            https::cookie(&https::sign_in(site.addr, &site.tls, "manager", PASSWORD).await);
         if all || args.iter().any(|a| a == "dashboard") {
             dashboard(&site, &cookie).await;
         }
@@ -90,7 +91,7 @@ impl Site {
                 break a.parse().unwrap();
             }
         };
-        let tls = client_config(&dir.path().join("state/web-cert.pem"));
+        let tls = https::client_config(&dir.path().join("state/web-cert.pem"));
         Site {
             child,
             addr,
@@ -110,13 +111,8 @@ impl Site {
         Duration::from_millis(ticks * 1000 / hz)
     }
 
-    async fn connect(&self) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        tcp.set_nodelay(true).unwrap();
-        tokio_rustls::TlsConnector::from(self.tls.clone())
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .unwrap()
+    async fn connect(&self) -> https::Conn {
+        https::connect(self.addr, &self.tls).await
     }
 }
 
@@ -181,42 +177,6 @@ async fn add_manager(config: &sitegate::config::Config) {
     handle.apply(changes.into()).await.unwrap();
     drop(handle);
     thread.join().unwrap();
-}
-
-fn client_config(cert: &Path) -> Arc<rustls::ClientConfig> {
-    // The child writes the certificate as the page starts; it exists once it listens.
-    let pem = std::fs::read(cert).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(&pem) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    )
-}
-
-/// Signs the manager in; the `Cookie:` header line.
-async fn sign_in(site: &Site) -> String {
-    let mut tls = site.connect().await;
-    let body = format!("username=manager&password={}", PASSWORD.replace(' ', "+"));
-    let head = format!(
-        "POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    tls.write_all(head.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    tls.read_to_string(&mut reply).await.ok();
-    let cookie = reply
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .expect("signed in");
-    format!("Cookie: {}", cookie.split(';').next().unwrap())
 }
 
 /// One GET on a kept-alive connection; the body's length.
