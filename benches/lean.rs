@@ -44,6 +44,8 @@
 
 #[path = "common/https.rs"]
 mod https;
+#[path = "common/mosquitto.rs"]
+mod mosquitto;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Lines, Write};
@@ -58,7 +60,6 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const SITE: &str = "lean";
 const PASSWORD: &str = "correct horse battery staple";
 const TOPICS: &str = "sitegate/v1/+/sockets/+/telemetry";
@@ -317,49 +318,6 @@ async fn wait_for_port(port: u16, child: &mut Child, what: &str) {
         }
         assert!(Instant::now() < deadline, "{what} does not listen");
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Debian's Mosquitto on 127.0.0.1 and a free port, anonymous, without persistence.
-struct Mosquitto {
-    child: Child,
-    port: u16,
-}
-
-impl Mosquitto {
-    async fn start(dir: &Path) -> Mosquitto {
-        assert!(
-            Path::new(MOSQUITTO).exists(),
-            "{MOSQUITTO} is missing: tests/run --setup-only, or apt-get install mosquitto"
-        );
-        let port = free_port();
-        let mut conf = String::from("persistence false\nlog_dest none\n");
-        // SAFETY: getuid has no preconditions.
-        if unsafe { libc::getuid() } == 0 {
-            conf.push_str("user root\n");
-        }
-        conf.push_str(&format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-        ));
-        let path = dir.join("mosquitto.conf");
-        std::fs::write(&path, conf).unwrap();
-        let mut child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_port(port, &mut child, "mosquitto").await;
-        Mosquitto { child, port }
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -645,7 +603,8 @@ async fn run(v: Variant, warmup: Duration, window: Duration) -> Figures {
         }
     }
     let broker = if v.uplink {
-        Some(Mosquitto::start(dir).await)
+        // Without Nagle's delay toward the subscriber: the latency measured is the site's.
+        Some(mosquitto::Mosquitto::start("set_tcp_nodelay true\n").await)
     } else {
         None
     };

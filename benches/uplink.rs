@@ -5,7 +5,8 @@
 //! is central, and the uplink task (`sitegate::uplink::run`) runs directly against a real SQLite
 //! store; the core is a channel drained and dropped.
 //! - drain: 100,000 queued events to central, acknowledged by central-sim; events/s per window;
-//! - state: a socket's state change in the sockets watch until central-sim has it (p50/p99/max);
+//! - state: a socket's state change, announced as the core task does, until central-sim has it
+//!   (p50/p99/max);
 //! - access: a full list of 1,000,000 users over MQTT until central-sim has `accepted`;
 //! - fleet: 500 sites (500 uplinks, 500 stores) against one broker and one central-sim.
 //!
@@ -13,8 +14,11 @@
 //! drain reads `UPLINK_BENCH_EVENTS` (default 100,000), `UPLINK_BENCH_WINDOW` (one window
 //! instead of 64, 256 and 1024) and `UPLINK_BENCH_RECORD` (central-sim's JSON-lines record).
 
+#[path = "common/mosquitto.rs"]
+mod mosquitto;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use central_sim::{AckMode, CentralSim, Options};
@@ -33,7 +37,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const PARTS: [&str; 4] = ["drain", "state", "access", "fleet"];
 const PATIENCE: Duration = Duration::from_secs(600);
 
@@ -97,91 +100,6 @@ fn raise_fd_limit() {
 }
 
 // The broker.
-
-/// Debian's Mosquitto on 127.0.0.1 and a free port, without persistence; killed when dropped.
-struct Mosquitto {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Mosquitto {
-    /// `extra`: more configuration lines.
-    async fn start(extra: &str) -> Mosquitto {
-        assert!(
-            Path::new(MOSQUITTO).exists(),
-            "{MOSQUITTO} is missing: install Debian's mosquitto package"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut conf = String::from("persistence false\nlog_dest none\n");
-            // SAFETY: getuid has no preconditions.
-            if unsafe { libc::getuid() } == 0 {
-                conf.push_str("user root\n");
-            }
-            conf.push_str(&format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\n{extra}"
-            ));
-            let path = dir.path().join("mosquitto.conf");
-            std::fs::write(&path, conf).unwrap();
-            let mut child = Command::new(MOSQUITTO)
-                .arg("-c")
-                .arg(&path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-                {
-                    return Mosquitto {
-                        child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-        panic!("mosquitto did not start");
-    }
-
-    /// User + system CPU time so far, seconds.
-    fn cpu_s(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        // The fields after the command name (which is in parentheses).
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-        // SAFETY: sysconf has no preconditions.
-        ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-    }
-
-    fn status_mb(&self, key: &str) -> f64 {
-        status_mb(&format!("/proc/{}/status", self.child.id()), key)
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A `VmRSS:`/`VmHWM:` line of a status file, in MB.
 fn status_mb(path: &str, key: &str) -> f64 {
@@ -408,7 +326,7 @@ async fn drain() {
 }
 
 async fn drain_one(window: usize) {
-    let broker = Mosquitto::start(&broker_conf()).await;
+    let broker = mosquitto::Mosquitto::start(&broker_conf()).await;
     let dir = tempfile::tempdir().unwrap();
     let (store, _, thread) = StoreHandle::start(setup(dir.path())).unwrap();
     prefill(&store, drain_events(), 5_000).await;
@@ -463,7 +381,7 @@ async fn drain_one(window: usize) {
 const STATE_SAMPLES: usize = 1_000;
 
 async fn state_latency() {
-    let broker = Mosquitto::start(&broker_conf()).await;
+    let broker = mosquitto::Mosquitto::start(&broker_conf()).await;
     let dir = tempfile::tempdir().unwrap();
     let (store, _, thread) = StoreHandle::start(setup(dir.path())).unwrap();
     let sim = central(broker.port, vec!["bench".into()], ACK_BATCH).await;
@@ -572,7 +490,7 @@ fn chunk(version: u64, i: usize, n: usize) -> Vec<u8> {
 }
 
 async fn access_full() {
-    let broker = Mosquitto::start(&broker_conf()).await;
+    let broker = mosquitto::Mosquitto::start(&broker_conf()).await;
     let dir = tempfile::tempdir().unwrap();
     let (store, _, thread) = StoreHandle::start(setup(dir.path())).unwrap();
     let sim = central(broker.port, vec!["bench".into()], ACK_BATCH).await;
@@ -655,7 +573,7 @@ const SITES: usize = 500;
 const FLEET_EVENTS: usize = 10;
 
 async fn fleet() {
-    let broker = Mosquitto::start(&broker_conf()).await;
+    let broker = mosquitto::Mosquitto::start(&broker_conf()).await;
     let ids: Vec<String> = (0..SITES).map(|i| format!("site-{i:03}")).collect();
     let sim = central(broker.port, ids.clone(), Duration::from_millis(50)).await;
     let rss_0 = self_mb("VmRSS:");
@@ -759,8 +677,8 @@ async fn fleet() {
         "| {:.2} s | {:.2} s | {:.1} MB | {:.1} MB |",
         cpu_1 - cpu_0,
         cpu_idle,
-        broker.status_mb("VmRSS:"),
-        broker.status_mb("VmHWM:")
+        status_mb(&format!("/proc/{}/status", broker.pid()), "VmRSS:"),
+        status_mb(&format!("/proc/{}/status", broker.pid()), "VmHWM:")
     );
     cancel.cancel();
     for s in sites {
