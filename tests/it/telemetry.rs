@@ -9,54 +9,18 @@ use serde_json::Value;
 use socket_sim::{Command, Model, UnitSpec};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::support::mqtt::{Mosquitto, MosquittoOpts};
+use crate::support::mqtt::{Mosquitto, MosquittoOpts, Published, subscribe};
 use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A message on one of socket `s`'s topics: whether it is telemetry, its payload, and the wall
-/// time (ms) it arrived at the subscriber.
-struct Seen {
-    telemetry: bool,
-    json: Value,
-    arrived_ms: i64,
-}
-
-/// Everything published on socket `s`'s topics, as it arrives.
-async fn subscribe(port: u16) -> (UnboundedReceiver<Seen>, tokio::task::JoinHandle<()>) {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-    let (client, mut eventloop) =
-        AsyncClient::new(MqttOptions::new("watcher", "127.0.0.1", port), 16);
-    client
-        .subscribe("sitegate/v1/test/sockets/s/#", QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = tokio::spawn(async move {
-        let _client = client;
-        while let Ok(event) = eventloop.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = event {
-                let seen = Seen {
-                    telemetry: p.topic.ends_with("/telemetry"),
-                    json: serde_json::from_slice(&p.payload).unwrap_or(Value::Null),
-                    arrived_ms: chrono::Utc::now().timestamp_millis(),
-                };
-                if tx.send(seen).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    (rx, task)
-}
-
 /// The next message that `want` accepts, within `WAIT`; the ones before it are kept in `log`.
 async fn next_where(
-    rx: &mut UnboundedReceiver<Seen>,
-    log: &mut Vec<Seen>,
+    rx: &mut UnboundedReceiver<Published>,
+    log: &mut Vec<Published>,
     what: &str,
-    want: impl Fn(&Seen) -> bool,
-) -> Seen {
+    want: impl Fn(&Published) -> bool,
+) -> Published {
     let found = tokio::time::timeout(WAIT, async {
         while let Some(seen) = rx.recv().await {
             if want(&seen) {
@@ -73,7 +37,11 @@ async fn next_where(
     }
 }
 
-fn read_ms(seen: &Seen) -> i64 {
+fn is_telemetry(p: &Published) -> bool {
+    p.topic.ends_with("/telemetry")
+}
+
+fn read_ms(seen: &Published) -> i64 {
     let at = seen.json["at"].as_str().expect("telemetry has `at`");
     chrono::DateTime::parse_from_rfc3339(at)
         .expect("`at` is RFC 3339")
@@ -83,7 +51,8 @@ fn read_ms(seen: &Seen) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_sample_is_published_once_stamped_when_read_and_a_silent_socket_publishes_none() {
     let broker = Mosquitto::start(MosquittoOpts::default()).await;
-    let (mut rx, watcher) = subscribe(broker.port()).await;
+    let (mut rx, watcher) =
+        subscribe(broker.port(), "watcher", "sitegate/v1/test/sockets/s/#").await;
     let sim = sim(false);
     let addr = tcp(&sim, "gw", vec![UnitSpec::new(1, Model::GenericSocket)]).await;
     let tables = tcp_bus("gw", addr, "request_timeout = \"200ms\"\ndead_after = 2")
@@ -100,15 +69,15 @@ async fn each_sample_is_published_once_stamped_when_read_and_a_silent_socket_pub
     let mut log = Vec::new();
 
     // Every poll from the first sample on gives exactly one sample: none skipped, none twice.
-    let first = next_where(&mut rx, &mut log, "telemetry", |s| s.telemetry).await;
+    let first = next_where(&mut rx, &mut log, "telemetry", is_telemetry).await;
     let polls_before = polls();
     let mut samples = vec![first];
     while samples.len() < 6 {
-        samples.push(next_where(&mut rx, &mut log, "telemetry", |s| s.telemetry).await);
+        samples.push(next_where(&mut rx, &mut log, "telemetry", is_telemetry).await);
     }
     let polled = polls() - polls_before;
     while (samples.len() as u64) <= polled {
-        samples.push(next_where(&mut rx, &mut log, "telemetry", |s| s.telemetry).await);
+        samples.push(next_where(&mut rx, &mut log, "telemetry", is_telemetry).await);
     }
     let times: Vec<i64> = samples.iter().map(read_ms).collect();
     assert!(
@@ -133,7 +102,7 @@ async fn each_sample_is_published_once_stamped_when_read_and_a_silent_socket_pub
         .unwrap();
     site.wait_state("s", "NotConnected").await;
     next_where(&mut rx, &mut log, "the NotConnected state", |s| {
-        !s.telemetry && s.json["state"] == "NotConnected"
+        !is_telemetry(s) && s.json["state"] == "NotConnected"
     })
     .await;
     let failures = || device.devices[0].failures.load(Relaxed);
@@ -148,12 +117,12 @@ async fn each_sample_is_published_once_stamped_when_read_and_a_silent_socket_pub
         &mut rx,
         &mut silent,
         "the state once it answers again",
-        |s| !s.telemetry && s.json["state"] != "NotConnected",
+        |s| !is_telemetry(s) && s.json["state"] != "NotConnected",
     )
     .await;
     let readings: Vec<&Value> = silent
         .iter()
-        .filter(|s| s.telemetry)
+        .filter(|s| is_telemetry(s))
         .map(|s| &s.json)
         .collect();
     assert!(
@@ -161,7 +130,7 @@ async fn each_sample_is_published_once_stamped_when_read_and_a_silent_socket_pub
         "no telemetry while the socket does not answer: {readings:?}"
     );
     next_where(&mut rx, &mut log, "telemetry once it answers again", |s| {
-        s.telemetry
+        is_telemetry(s)
     })
     .await;
     site.stop().await;

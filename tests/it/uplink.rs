@@ -8,7 +8,7 @@ use serde_json::Value;
 use sitegate::store::{self, outbox::Stream};
 use socket_sim::{Command, Model, UnitSpec};
 
-use crate::support::mqtt::{Mosquitto, MosquittoOpts, Tls};
+use crate::support::mqtt::{Mosquitto, MosquittoOpts, Published, Tls};
 use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -749,49 +749,29 @@ async fn an_unknown_badge_is_asked_about_and_central_s_answer_starts_the_session
     central.shutdown().await;
 }
 
-/// The site's `state` topic as a subscriber sees it: (retained, payload) as they come.
+/// The site's `state` topic as a subscriber sees it, as messages come.
 async fn state_topic(
     port: u16,
     id: &str,
 ) -> (
-    tokio::sync::mpsc::UnboundedReceiver<(bool, Value)>,
+    tokio::sync::mpsc::UnboundedReceiver<Published>,
     tokio::task::JoinHandle<()>,
 ) {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-    let mut options = MqttOptions::new(id, "127.0.0.1", port);
-    options.set_keep_alive(Duration::from_secs(30));
-    let (client, mut eventloop) = AsyncClient::new(options, 16);
-    client
-        .subscribe("sitegate/v1/test/state", QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = tokio::spawn(async move {
-        let _client = client;
-        while let Ok(event) = eventloop.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = event {
-                let json = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
-                if tx.send((p.retain, json)).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    (rx, task)
+    crate::support::mqtt::subscribe(port, id, "sitegate/v1/test/state").await
 }
 
 /// The next message on `rx` whose status is `status`.
 async fn state_is(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(bool, Value)>,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Published>,
     status: &str,
 ) -> (bool, Value) {
     let mut seen = Vec::new();
     let found = tokio::time::timeout(PATIENCE, async {
-        while let Some((retained, json)) = rx.recv().await {
-            if json["status"] == status {
-                return Some((retained, json));
+        while let Some(p) = rx.recv().await {
+            if p.json["status"] == status {
+                return Some((p.retain, p.json));
             }
-            seen.push(json);
+            seen.push(p.json);
         }
         None
     })
@@ -830,12 +810,12 @@ async fn a_clean_stop_publishes_offline_itself_and_disconnects_so_central_sees_i
     assert_eq!(offline, serde_json::json!({"status": "offline"}));
     // Retained: whoever looks later (central restarting) sees the site offline.
     let (mut later, later_task) = state_topic(broker.port(), "central-later").await;
-    let (retained, first) = tokio::time::timeout(PATIENCE, later.recv())
+    let first = tokio::time::timeout(PATIENCE, later.recv())
         .await
         .expect("a retained state")
         .unwrap();
-    assert!(retained, "{first}");
-    assert_eq!(first["status"], "offline", "{first}");
+    assert!(first.retain, "{}", first.json);
+    assert_eq!(first.json["status"], "offline", "{}", first.json);
     // The broker saw a clean DISCONNECT from the site (not a lost connection).
     assert!(
         broker.log().contains("Client test disconnected"),

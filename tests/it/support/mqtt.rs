@@ -473,3 +473,49 @@ async fn pump(
         }
     }
 }
+
+/// One message a `Subscriber` received.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub topic: String,
+    pub retain: bool,
+    /// The payload as JSON (`Null` when it is not JSON).
+    pub json: serde_json::Value,
+    /// Wall time (ms) it arrived here.
+    pub arrived_ms: i64,
+}
+
+/// Everything published on `filter` of the plain broker at `port`, as it arrives, until the
+/// returned task is aborted or the receiver dropped.
+pub async fn subscribe(
+    port: u16,
+    client_id: &str,
+    filter: &str,
+) -> (
+    tokio::sync::mpsc::UnboundedReceiver<Published>,
+    tokio::task::JoinHandle<()>,
+) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
+    options.set_keep_alive(Duration::from_secs(30));
+    let (client, mut eventloop) = AsyncClient::new(options, 16);
+    client.subscribe(filter, QoS::AtLeastOnce).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        let _client = client;
+        while let Ok(event) = eventloop.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event {
+                let published = Published {
+                    topic: p.topic.clone(),
+                    retain: p.retain,
+                    json: serde_json::from_slice(&p.payload).unwrap_or_default(),
+                    arrived_ms: chrono::Utc::now().timestamp_millis(),
+                };
+                if tx.send(published).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (rx, task)
+}
