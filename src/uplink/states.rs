@@ -33,7 +33,8 @@ struct Published {
 #[derive(Debug)]
 pub struct LivePublisher {
     sockets: Vec<Published>,
-    /// Samples read less than this after the last published one are skipped.
+    /// Samples read less than this after the last published one are skipped (never zero: the
+    /// sample last published is not published again).
     min_gap: Duration,
     /// Samples not published because the client's queue was full (QoS 0: never queued).
     pub dropped: u64,
@@ -70,7 +71,9 @@ impl LivePublisher {
                     sample: None,
                 })
                 .collect(),
-            min_gap: telemetry_interval.mul_f64(1.0 - EARLY_TOLERANCE),
+            min_gap: telemetry_interval
+                .mul_f64(1.0 - EARLY_TOLERANCE)
+                .max(Duration::from_nanos(1)),
             dropped: 0,
         }
     }
@@ -133,7 +136,7 @@ impl LivePublisher {
             return;
         }
         if let Some(last) = p.sample
-            && read.mono.saturating_duration_since(last) < self.min_gap.max(Duration::from_nanos(1))
+            && read.mono.saturating_duration_since(last) < self.min_gap
         {
             return;
         }
